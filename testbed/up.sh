@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Brings the local testbed up on loopback: a real MLflow server, etcd + kube-apiserver with the
+# Seldon CRDs installed, and the Pulumi CLI with a local file:// backend. Writes .testbed/env
+# (export lines for tests, the demo and a person's shell). Running it again while the testbed
+# is healthy changes nothing.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+# shellcheck source=testbed/versions.sh
+source "$here/versions.sh"
+# shellcheck source=testbed/lib.sh
+source "$here/lib.sh"
+
+crd_dir="${M2S_CRD_DIR:-$root/../shared/fixtures/crds}"
+mlflow_port="${M2S_TESTBED_MLFLOW_PORT:-5811}"
+etcd_port="${M2S_TESTBED_ETCD_PORT:-2389}"
+etcd_peer_port="${M2S_TESTBED_ETCD_PEER_PORT:-2390}"
+apiserver_port="${M2S_TESTBED_APISERVER_PORT:-6553}"
+
+if testbed_healthy; then
+  step "testbed already running (.testbed/env)"
+  exit 0
+fi
+# A half-started or crashed testbed is cleaned away before starting afresh.
+"$here/down.sh" --quiet
+
+step "1/5 binaries (cached in ${M2S_CACHE_DIR:-$HOME/.cache/mlflow2seldon})"
+"$here/build-binaries.sh"
+venv="$("$here/python-env.sh")"
+bin="${M2S_CACHE_DIR:-$HOME/.cache/mlflow2seldon}/bin"
+[[ -d "$crd_dir" ]] || fail "CRD folder not found: $crd_dir (set M2S_CRD_DIR)"
+
+mkdir -p "$state_dir" "$log_dir" "$pid_dir"
+data="$(mktemp -d "${TMPDIR:-/tmp}/mlflow2seldon-testbed.XXXXXX")"
+echo "$data" > "$state_dir/data-dir"
+pki="$data/pki"
+mkdir -p "$pki"
+
+step "2/5 certificates (CA, serving, admin client, service-account keys)"
+(
+  cd "$pki"
+  openssl_quiet() { openssl "$@" 2>/dev/null; }
+  openssl_quiet req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=mlflow2seldon-testbed-ca" -keyout ca.key -out ca.crt
+  openssl_quiet req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" -keyout apiserver.key -out apiserver.csr
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' > apiserver.ext
+  openssl_quiet x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile apiserver.ext -out apiserver.crt
+  openssl_quiet req -newkey rsa:2048 -nodes -subj "/O=system:masters/CN=admin" -keyout admin.key -out admin.csr
+  printf 'extendedKeyUsage=clientAuth\n' > admin.ext
+  openssl_quiet x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile admin.ext -out admin.crt
+  openssl_quiet genrsa -out sa.key 2048
+  openssl_quiet rsa -in sa.key -pubout -out sa.pub
+)
+
+step "3/5 etcd $ETCD_VERSION and kube-apiserver $KUBERNETES_VERSION"
+start_service etcd "$bin/etcd-$ETCD_VERSION" --name testbed --data-dir "$data/etcd" \
+  --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+  --listen-peer-urls "http://127.0.0.1:$etcd_peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer_port" \
+  --initial-cluster "testbed=http://127.0.0.1:$etcd_peer_port" --unsafe-no-fsync --log-level warn
+wait_for etcd 60 curl -fsS "http://127.0.0.1:$etcd_port/health"
+
+start_service kube-apiserver "$bin/kube-apiserver-$KUBERNETES_VERSION" \
+  --etcd-servers "http://127.0.0.1:$etcd_port" --bind-address 127.0.0.1 --secure-port "$apiserver_port" \
+  --cert-dir "$pki" --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+  --client-ca-file "$pki/ca.crt" --authorization-mode RBAC --service-cluster-ip-range 10.0.0.0/24 \
+  --allow-privileged=true --disable-admission-plugins ServiceAccount \
+  --service-account-issuer "https://127.0.0.1:$apiserver_port/" \
+  --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key"
+api() { curl -fsS --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" "$@"; }
+wait_for kube-apiserver 120 api "https://127.0.0.1:$apiserver_port/readyz"
+
+kubeconfig="$data/kubeconfig"
+b64() { base64 -w0 < "$1"; }
+cat > "$kubeconfig" <<KUBECONFIG
+apiVersion: v1
+kind: Config
+clusters:
+- name: testbed
+  cluster:
+    server: https://127.0.0.1:$apiserver_port
+    certificate-authority-data: $(b64 "$pki/ca.crt")
+users:
+- name: admin
+  user:
+    client-certificate-data: $(b64 "$pki/admin.crt")
+    client-key-data: $(b64 "$pki/admin.key")
+contexts:
+- name: testbed
+  context: {cluster: testbed, user: admin}
+current-context: testbed
+KUBECONFIG
+
+step "4/5 CRDs from $crd_dir"
+crd_url="https://127.0.0.1:$apiserver_port/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+for crd in "$crd_dir"/*.yaml; do
+  code="$(api -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/yaml' --data-binary "@$crd" "$crd_url" || true)"
+  [[ "$code" == 201 || "$code" == 409 ]] || fail "installing $(basename "$crd") failed with HTTP $code"
+done
+established() {
+  api "$crd_url" | node -e '
+    const items = JSON.parse(require("fs").readFileSync(0, "utf8")).items;
+    const pending = items.filter((c) => !(c.status?.conditions ?? []).some((k) => k.type === "Established" && k.status === "True"));
+    process.exit(items.length >= Number(process.argv[1]) && pending.length === 0 ? 0 : 1);' "$(ls "$crd_dir"/*.yaml | wc -l)"
+}
+wait_for "CRDs Established" 60 established
+
+step "5/5 MLflow $MLFLOW_VERSION and Pulumi $PULUMI_VERSION"
+mkdir -p "$data/mlflow/artifacts"
+start_service mlflow "$venv/bin/mlflow" server --backend-store-uri "sqlite:///$data/mlflow/mlflow.db" \
+  --artifacts-destination "$data/mlflow/artifacts" --serve-artifacts \
+  --host 127.0.0.1 --port "$mlflow_port" --workers 2 --allowed-hosts "127.0.0.1:$mlflow_port,localhost:$mlflow_port"
+wait_for mlflow 120 curl -fsS "http://127.0.0.1:$mlflow_port/health"
+
+# Pulumi finds plugins on PATH: the CLI, the Kubernetes provider, the dynamic-provider shim
+# shipped in @pulumi/pulumi, and the policy-pack analyzer launcher.
+tools="$state_dir/bin"
+mkdir -p "$tools" "$data/pulumi-state" "$data/pulumi-home"
+ln -sf "$bin/pulumi-$PULUMI_VERSION" "$tools/pulumi"
+ln -sf "$bin/pulumi-resource-kubernetes-$PULUMI_KUBERNETES_PROVIDER_VERSION" "$tools/pulumi-resource-kubernetes"
+ln -sf "$root/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs" "$tools/pulumi-resource-pulumi-nodejs"
+ln -sf "$here/pulumi-analyzer-policy-nodejs" "$tools/pulumi-analyzer-policy-nodejs"
+ln -sf "$venv/bin/mlflow" "$tools/mlflow"
+ln -sf "$venv/bin/python" "$tools/testbed-python"
+
+cat > "$env_file.partial" <<ENV
+# Written by testbed/up.sh; source it: . .testbed/env
+export MLFLOW_TRACKING_URI=http://127.0.0.1:$mlflow_port
+export M2S_MLFLOW_HOST=http://127.0.0.1:$mlflow_port
+export M2S_TESTBED_ARTIFACTS_ROOT=$data/mlflow/artifacts
+export M2S_TESTBED_DATA_DIR=$data
+export KUBECONFIG=$kubeconfig
+export PATH=$tools:\$PATH
+export PULUMI_HOME=$data/pulumi-home
+export PULUMI_BACKEND_URL=file://$data/pulumi-state
+export PULUMI_CONFIG_PASSPHRASE=mlflow2seldon-testbed
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
+ENV
+mv "$env_file.partial" "$env_file"
+step "testbed up: MLflow http://127.0.0.1:$mlflow_port, kube-apiserver https://127.0.0.1:$apiserver_port, logs in $log_dir"

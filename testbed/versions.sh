@@ -1,0 +1,11 @@
+# Pinned versions of every testbed component. Sourced by the testbed scripts; a change here
+# rebuilds only the binaries whose version changed (the cache is keyed by name and version).
+ETCD_VERSION=v3.6.16
+KUBERNETES_VERSION=v1.36.3
+PULUMI_VERSION=v3.274.1
+# The Kubernetes provider has no provider/v4.* tags: a pseudo-version of the pulumi-kubernetes repository.
+PULUMI_KUBERNETES_PROVIDER_VERSION=v4.0.0-20260115033456-f47bc2d6f199
+MLFLOW_VERSION=3.6.0
+SCIKIT_LEARN_VERSION=1.7.2
+# The version the provider binary reports; the @pulumi/kubernetes npm package pinned in package.json.
+PULUMI_KUBERNETES_PLUGIN_VERSION=4.24.1
