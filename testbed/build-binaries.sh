@@ -11,6 +11,9 @@ cache="${M2S_CACHE_DIR:-$HOME/.cache/mlflow2seldon}"
 bin="$cache/bin"
 work="$cache/build"
 mkdir -p "$bin" "$work"
+# One build at a time per cache (tests and a person may start the testbed together).
+exec 9> "$cache/build.lock"
+flock 9
 export GOFLAGS=-buildvcs=false CGO_ENABLED=0
 
 log() { printf '[build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

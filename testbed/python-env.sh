@@ -8,6 +8,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/versions.sh"
 cache="${M2S_CACHE_DIR:-$HOME/.cache/mlflow2seldon}"
 venv="$cache/venv-mlflow-$MLFLOW_VERSION-sklearn-$SCIKIT_LEARN_VERSION"
+mkdir -p "$cache"
+exec 9> "$cache/python.lock"
+flock 9
 # The stamp is written last, so an interrupted install is redone rather than half-used.
 if [[ ! -f "$venv/.complete" ]]; then
   echo "[python] creating $venv (mlflow $MLFLOW_VERSION, scikit-learn $SCIKIT_LEARN_VERSION; a few minutes cold)" >&2

@@ -1,0 +1,46 @@
+// Typed errors of the engine: each names where it happened and what was expected, and never
+// carries credentials (URLs are logged without userinfo, headers are never copied).
+
+/** MLflow could not be read completely: the cycle must not delete anything. */
+export class RegistryError extends Error {
+  override readonly name = "RegistryError";
+  constructor(
+    readonly endpoint: string,
+    message: string,
+    readonly status?: number,
+  ) {
+    super(`MLflow ${endpoint}: ${message}`);
+  }
+}
+
+/** An MLflow response did not fit the schema of its endpoint. */
+export class RegistryResponseError extends RegistryError {
+  constructor(endpoint: string, readonly issues: string) {
+    super(endpoint, `unexpected response: ${issues}`);
+  }
+}
+
+/** A setting is missing or invalid; `setting` is the name the user sets (env var or config key). */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly problems: { setting: string; message: string }[]) {
+    super(problems.map((p) => `${p.setting}: ${p.message}`).join("; "));
+  }
+}
+
+/** The Kubernetes API refused an operation on one object. */
+export class ClusterError extends Error {
+  override readonly name = "ClusterError";
+  constructor(
+    readonly operation: string,
+    readonly object: string,
+    readonly status: number | undefined,
+    readonly apiMessage: string,
+  ) {
+    super(`${operation} ${object} failed${status ? ` (HTTP ${status})` : ""}: ${apiMessage}`);
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

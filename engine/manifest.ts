@@ -1,0 +1,132 @@
+// Builds the SeldonDeployment of one serving slot (machinelearning.seldon.io/v1). Pure.
+import { modelLabel } from "./naming";
+import type { Resources } from "./settings";
+import { slotDescription, slotKey, type Slot } from "./slots";
+
+export const GROUP = "machinelearning.seldon.io";
+export const API_VERSION = `${GROUP}/v1`;
+export const KIND = "SeldonDeployment";
+
+export const LABELS = {
+  managedBy: "app.kubernetes.io/managed-by",
+  owner: "mlflow2seldon.io/owner",
+  model: "mlflow2seldon.io/model",
+  slot: "mlflow2seldon.io/slot",
+  version: "mlflow2seldon.io/version",
+} as const;
+export const MANAGED_BY = "mlflow2seldon";
+
+export const ANNOTATIONS = {
+  modelName: "mlflow2seldon.io/model-name",
+  version: "mlflow2seldon.io/model-version",
+  slot: "mlflow2seldon.io/serving-slot",
+  runId: "mlflow2seldon.io/run-id",
+  source: "mlflow2seldon.io/source",
+  artifactUri: "mlflow2seldon.io/artifact-uri",
+} as const;
+
+/** A SeldonDeployment as the engine writes and reads it. */
+export interface SeldonDeployment {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    [key: string]: unknown;
+  };
+  spec: Record<string, unknown>;
+}
+
+export type Serving =
+  | { mode: "wrapper-image"; image: string; modelPath: string; storageRoot: string; storageClaim?: string }
+  | { mode: "mlflow-server"; modelUri: string; credentialsSecret?: string };
+
+export interface DeploymentSpecInput {
+  name: string;
+  namespace: string;
+  owner: string;
+  model: string;
+  version: string;
+  slot: Slot;
+  runId: string;
+  source: string;
+  artifactUri: string;
+  serving: Serving;
+  replicas: number;
+  protocol: string;
+  resources?: Resources;
+}
+
+const CONTAINER = "model";
+const STORAGE_VOLUME = "mlflow-artifacts";
+
+export function buildSeldonDeployment(input: DeploymentSpecInput): SeldonDeployment {
+  const { serving } = input;
+  const resources = input.resources ? { resources: input.resources } : {};
+  const graph: Record<string, unknown> = { name: CONTAINER, type: "MODEL", children: [] };
+  let podSpec: Record<string, unknown> | undefined;
+  if (serving.mode === "wrapper-image") {
+    podSpec = {
+      containers: [
+        {
+          name: CONTAINER,
+          image: serving.image,
+          env: [
+            { name: "MODEL_PATH", value: serving.modelPath },
+            { name: "MODEL_NAME", value: input.model },
+            { name: "MODEL_VERSION", value: input.version },
+          ],
+          ...(serving.storageClaim
+            ? { volumeMounts: [{ name: STORAGE_VOLUME, mountPath: serving.storageRoot, readOnly: true }] }
+            : {}),
+          ...resources,
+        },
+      ],
+      ...(serving.storageClaim
+        ? { volumes: [{ name: STORAGE_VOLUME, persistentVolumeClaim: { claimName: serving.storageClaim, readOnly: true } }] }
+        : {}),
+    };
+  } else {
+    graph.implementation = "MLFLOW_SERVER";
+    graph.modelUri = serving.modelUri;
+    if (serving.credentialsSecret) graph.envSecretRefName = serving.credentialsSecret;
+    if (input.resources) podSpec = { containers: [{ name: CONTAINER, ...resources }] };
+  }
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: {
+      name: input.name,
+      namespace: input.namespace,
+      labels: {
+        [LABELS.managedBy]: MANAGED_BY,
+        [LABELS.owner]: input.owner,
+        [LABELS.model]: modelLabel(input.model),
+        [LABELS.slot]: slotKey(input.slot).slice(0, 63),
+        [LABELS.version]: input.version,
+      },
+      annotations: {
+        [ANNOTATIONS.modelName]: input.model,
+        [ANNOTATIONS.version]: input.version,
+        [ANNOTATIONS.slot]: slotDescription(input.slot),
+        [ANNOTATIONS.runId]: input.runId,
+        [ANNOTATIONS.source]: input.source,
+        [ANNOTATIONS.artifactUri]: input.artifactUri,
+      },
+    },
+    spec: {
+      name: input.name,
+      protocol: input.protocol,
+      predictors: [
+        {
+          name: "default",
+          replicas: input.replicas,
+          graph,
+          ...(podSpec ? { componentSpecs: [{ spec: podSpec }] } : {}),
+        },
+      ],
+    },
+  };
+}

@@ -1,0 +1,203 @@
+// MLflow Model Registry REST client (axios + zod). Every response is validated; any failure is
+// a RegistryError naming the endpoint, never an empty result. Transient failures (network,
+// timeout, 429, 5xx) are retried with exponential backoff.
+import axios, { AxiosError, type AxiosInstance } from "axios";
+import { readFileSync } from "node:fs";
+import { Agent as HttpsAgent } from "node:https";
+import type { z } from "zod";
+import { RegistryError, RegistryResponseError } from "../errors";
+import {
+  describeIssues,
+  downloadUriSchema,
+  modelVersionResponseSchema,
+  modelVersionsPageSchema,
+  registeredModelResponseSchema,
+  registeredModelsPageSchema,
+  type ModelVersion,
+  type RegisteredModel,
+} from "./schemas";
+
+export interface MlflowClientOptions {
+  /** Base URL of the tracking server, e.g. http://mlflow:5000 (a path prefix is kept). */
+  url: string;
+  /** Bearer token (MLFLOW_TRACKING_TOKEN); takes precedence over basic credentials. */
+  token?: string;
+  username?: string;
+  password?: string;
+  /** PEM file of a custom CA for https servers. */
+  caFile?: string;
+  timeoutMs?: number;
+  /** Attempts after the first for a transient failure. */
+  retries?: number;
+  /** First backoff delay; doubles per attempt. */
+  backoffMs?: number;
+  /** Page size for searches (MLflow caps it at 1000). */
+  pageSize?: number;
+}
+
+const API = "api/2.0/mlflow";
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class MlflowClient {
+  private readonly http: AxiosInstance;
+  private readonly retries: number;
+  private readonly backoffMs: number;
+  private readonly pageSize: number;
+  /** HTTP requests sent (retries included), for metrics and tests. */
+  requestCount = 0;
+
+  constructor(options: MlflowClientOptions) {
+    const base = new URL(options.url);
+    if (base.username || base.password) {
+      throw new RegistryError("(config)", "put MLflow credentials in the username/password settings, not in the URL");
+    }
+    this.retries = options.retries ?? 3;
+    this.backoffMs = options.backoffMs ?? 250;
+    this.pageSize = options.pageSize ?? 200;
+    const headers: Record<string, string> = {};
+    if (options.token) headers.Authorization = `Bearer ${options.token}`;
+    this.http = axios.create({
+      baseURL: `${base.origin}${base.pathname.replace(/\/+$/, "")}/${API}/`,
+      timeout: options.timeoutMs ?? 10_000,
+      headers,
+      auth: !options.token && options.username ? { username: options.username, password: options.password ?? "" } : undefined,
+      httpsAgent: options.caFile ? new HttpsAgent({ ca: readFileSync(options.caFile) }) : undefined,
+      // Responses are parsed by zod, not trusted as typed.
+      transitional: { silentJSONParsing: false },
+      responseType: "json",
+    });
+  }
+
+  /** Every registered model with its latest version per stage, aliases and tags (all pages). */
+  async listRegisteredModels(): Promise<RegisteredModel[]> {
+    const models: RegisteredModel[] = [];
+    let pageToken: string | undefined;
+    do {
+      const page = await this.get("registered-models/search", registeredModelsPageSchema, {
+        max_results: this.pageSize,
+        page_token: pageToken,
+      });
+      models.push(...page.registered_models);
+      pageToken = page.next_page_token || undefined;
+    } while (pageToken);
+    return models;
+  }
+
+  /** Every version of one model (all pages). */
+  async listModelVersions(name: string): Promise<ModelVersion[]> {
+    const versions: ModelVersion[] = [];
+    let pageToken: string | undefined;
+    do {
+      const page = await this.get("model-versions/search", modelVersionsPageSchema, {
+        filter: `name='${name.replace(/'/g, "\\'")}'`,
+        max_results: this.pageSize,
+        page_token: pageToken,
+      });
+      versions.push(...page.model_versions);
+      pageToken = page.next_page_token || undefined;
+    } while (pageToken);
+    return versions;
+  }
+
+  async getModelVersion(name: string, version: string): Promise<ModelVersion> {
+    return (await this.get("model-versions/get", modelVersionResponseSchema, { name, version })).model_version;
+  }
+
+  /** Where a version's artifacts are stored (resolves runs:/ and models:/ sources). */
+  async getDownloadUri(name: string, version: string): Promise<string> {
+    return (await this.get("model-versions/get-download-uri", downloadUriSchema, { name, version })).artifact_uri;
+  }
+
+  async createRegisteredModel(name: string, tags: Record<string, string> = {}): Promise<RegisteredModel> {
+    const body = { name, tags: Object.entries(tags).map(([key, value]) => ({ key, value })) };
+    return (await this.post("registered-models/create", registeredModelResponseSchema, body)).registered_model;
+  }
+
+  async createModelVersion(name: string, source: string, runId?: string): Promise<ModelVersion> {
+    const body = { name, source, run_id: runId };
+    return (await this.post("model-versions/create", modelVersionResponseSchema, body)).model_version;
+  }
+
+  async transitionStage(name: string, version: string, stage: string, archiveExisting = false): Promise<ModelVersion> {
+    const body = { name, version, stage, archive_existing_versions: archiveExisting };
+    return (await this.post("model-versions/transition-stage", modelVersionResponseSchema, body)).model_version;
+  }
+
+  async setAlias(name: string, alias: string, version: string): Promise<void> {
+    await this.post("registered-models/alias", undefined, { name, alias, version });
+  }
+
+  async deleteAlias(name: string, alias: string): Promise<void> {
+    await this.send("delete", "registered-models/alias", undefined, { name, alias });
+  }
+
+  async setRegisteredModelTag(name: string, key: string, value: string): Promise<void> {
+    await this.post("registered-models/set-tag", undefined, { name, key, value });
+  }
+
+  async setModelVersionTag(name: string, version: string, key: string, value: string): Promise<void> {
+    await this.post("model-versions/set-tag", undefined, { name, version, key, value });
+  }
+
+  async deleteModelVersion(name: string, version: string): Promise<void> {
+    await this.send("delete", "model-versions/delete", undefined, { name, version });
+  }
+
+  async deleteRegisteredModel(name: string): Promise<void> {
+    await this.send("delete", "registered-models/delete", undefined, { name });
+  }
+
+  private get<T>(endpoint: string, schema: z.ZodType<T>, params: Record<string, unknown>): Promise<T> {
+    return this.send("get", endpoint, schema, params);
+  }
+
+  private async post<T>(endpoint: string, schema: z.ZodType<T> | undefined, body: unknown): Promise<T> {
+    return this.send("post", endpoint, schema, body);
+  }
+
+  private async send<T>(
+    method: "get" | "post" | "delete",
+    endpoint: string,
+    schema: z.ZodType<T> | undefined,
+    payload: unknown,
+  ): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.requestCount++;
+        const response =
+          method === "get"
+            ? await this.http.get(endpoint, { params: payload })
+            : method === "post"
+              ? await this.http.post(endpoint, payload)
+              : await this.http.delete(endpoint, { data: payload });
+        if (!schema) return undefined as T;
+        const parsed = schema.safeParse(response.data);
+        if (!parsed.success) throw new RegistryResponseError(endpoint, describeIssues(parsed.error));
+        return parsed.data;
+      } catch (error) {
+        if (error instanceof RegistryError) throw error;
+        const failure = describeFailure(endpoint, error);
+        if (!failure.transient || attempt >= this.retries) throw failure.error;
+        await sleep(this.backoffMs * 2 ** attempt);
+      }
+    }
+  }
+}
+
+/** Turns an axios error into a RegistryError without request headers or credentials. */
+function describeFailure(endpoint: string, error: unknown): { error: RegistryError; transient: boolean } {
+  if (!(error instanceof AxiosError)) {
+    return { error: new RegistryError(endpoint, String(error)), transient: false };
+  }
+  const status = error.response?.status;
+  if (status === undefined) {
+    const reason = error.code === "ECONNABORTED" ? "timed out" : `network error ${error.code ?? error.message}`;
+    return { error: new RegistryError(endpoint, reason), transient: true };
+  }
+  const data = error.response?.data as { error_code?: string; message?: string } | undefined;
+  const detail = data?.error_code ? `${data.error_code}: ${data.message ?? ""}` : (error.response?.statusText ?? "");
+  return {
+    error: new RegistryError(endpoint, `HTTP ${status} ${detail}`.trim(), status),
+    transient: status === 429 || status >= 500,
+  };
+}

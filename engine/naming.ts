@@ -1,0 +1,33 @@
+// Kubernetes names and label values for MLflow names: valid DNS-1123, deterministic, and
+// collision-free for any model name (unicode, spaces, case) thanks to a short hash of the full name.
+import { createHash } from "node:crypto";
+import type { Slot } from "./slots";
+
+/** Lower-case a-z0-9 and single dashes, diacritics folded, no leading or trailing dash. */
+export function slug(text: string, maxLength: number): string {
+  return text
+    .normalize("NFKD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .slice(0, maxLength)
+    .replace(/^-+|-+$/g, "");
+}
+
+export function shortHash(...parts: string[]): string {
+  return createHash("sha256").update(parts.join("\u0000")).digest("hex").slice(0, 8);
+}
+
+/**
+ * The SeldonDeployment name of one (model, slot): at most 44 characters, so the names Seldon
+ * derives from it (`<name>-<predictor>-0-<container>`) stay within 63.
+ */
+export function deploymentName(model: string, slot: Slot): string {
+  const parts = [slug(model, 24) || "model", slug(slot.name, 10) || "slot", shortHash(model, slot.kind, slot.name)];
+  return parts.join("-");
+}
+
+/** A label value naming a model: readable prefix plus the hash of the full name. */
+export function modelLabel(model: string): string {
+  return `${slug(model, 40) || "model"}-${shortHash(model)}`;
+}

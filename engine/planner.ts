@@ -1,0 +1,139 @@
+// Registry snapshot + settings -> the desired SeldonDeployments. Pure: no I/O, no clock.
+import { z } from "zod";
+import { buildSeldonDeployment, type SeldonDeployment, type Serving } from "./manifest";
+import { deploymentName, modelLabel } from "./naming";
+import { resourcesSchema, protocols, servingModes, type EngineSettings, type ServingMode } from "./settings";
+import { slotDescription, type ServingSlot } from "./slots";
+
+/** Where a version's model lives: immutable for a version, so callers may cache it. */
+export interface VersionLocation {
+  source: string;
+  runId: string;
+  artifactUri: string;
+}
+
+export type ResolvedSlot = ServingSlot & { location: VersionLocation };
+
+export interface RegistrySnapshot {
+  slots: ResolvedSlot[];
+}
+
+/** A slot that could not be planned; its existing deployment is kept, never deleted. */
+export interface PlanProblem {
+  model: string;
+  slot: string;
+  message: string;
+}
+
+export interface Plan {
+  desired: SeldonDeployment[];
+  problems: PlanProblem[];
+  /** Model labels whose existing objects must be kept because planning them failed. */
+  retainedModels: Set<string>;
+}
+
+/** Registered-model tags that override settings for one model. */
+export const MODEL_TAGS = {
+  servingMode: "mlflow2seldon.serving-mode",
+  replicas: "mlflow2seldon.replicas",
+  protocol: "mlflow2seldon.protocol",
+  resources: "mlflow2seldon.resources",
+} as const;
+
+const tagSchemas = {
+  [MODEL_TAGS.servingMode]: z.enum(servingModes),
+  [MODEL_TAGS.replicas]: z.coerce.number().int().min(0).max(100),
+  [MODEL_TAGS.protocol]: z.enum(protocols),
+  [MODEL_TAGS.resources]: z.string().transform((text, ctx) => {
+    try {
+      return resourcesSchema.parse(JSON.parse(text));
+    } catch {
+      ctx.addIssue({ code: "custom", message: 'JSON such as {"limits":{"cpu":"1"}}' });
+      return z.NEVER;
+    }
+  }),
+};
+
+class TagError extends Error {}
+
+function tagOverride<K extends keyof typeof tagSchemas>(
+  tags: Record<string, string>,
+  key: K,
+): z.infer<(typeof tagSchemas)[K]> | undefined {
+  const raw = tags[key];
+  if (raw === undefined) return undefined;
+  const parsed = tagSchemas[key].safeParse(raw);
+  if (!parsed.success) {
+    throw new TagError(`tag ${key}=${JSON.stringify(raw)} is invalid: ${parsed.error.issues[0]?.message}`);
+  }
+  return parsed.data as z.infer<(typeof tagSchemas)[K]>;
+}
+
+/** Maps an artifact URI under the registry's artifact root onto another prefix. */
+function underRoot(artifactUri: string, root: string, target: string): string | undefined {
+  const normalizedRoot = root.endsWith("/") ? root : `${root}/`;
+  if (!artifactUri.startsWith(normalizedRoot)) return undefined;
+  return `${target.replace(/\/+$/, "")}/${artifactUri.slice(normalizedRoot.length).replace(/^\/+/, "")}`;
+}
+
+const OBJECT_STORE = /^(s3|gs|gcs|wasbs?|abfss?|azure|oss|https?):\/\//;
+
+function servingFor(slot: ResolvedSlot, mode: ServingMode, settings: EngineSettings): Serving {
+  const { artifactUri } = slot.location;
+  if (mode === "wrapper-image") {
+    const image = slot.modelTags[settings.imageTag] || settings.defaultImage;
+    if (!image) {
+      throw new TagError(`no wrapper image: set the default image or the model tag ${settings.imageTag}`);
+    }
+    const modelPath =
+      underRoot(artifactUri, settings.artifactRoot, settings.storageRoot) ??
+      (artifactUri.startsWith("/") ? artifactUri : artifactUri.startsWith("file://") ? artifactUri.slice(7) : undefined);
+    if (!modelPath) {
+      throw new TagError(
+        `artifact URI ${artifactUri} is not under the artifact root ${settings.artifactRoot} mounted at ${settings.storageRoot}`,
+      );
+    }
+    return { mode, image, modelPath, storageRoot: settings.storageRoot, storageClaim: settings.storageClaim };
+  }
+  const modelUri =
+    (settings.modelUriPrefix && underRoot(artifactUri, settings.artifactRoot, settings.modelUriPrefix)) ||
+    (OBJECT_STORE.test(artifactUri) ? artifactUri : undefined);
+  if (!modelUri) {
+    throw new TagError(`artifact URI ${artifactUri} is not an object-store URI and no modelUri prefix maps it`);
+  }
+  return { mode, modelUri, credentialsSecret: settings.credentialsSecret };
+}
+
+export function plan(snapshot: RegistrySnapshot, settings: EngineSettings): Plan {
+  const result: Plan = { desired: [], problems: [], retainedModels: new Set() };
+  for (const slot of snapshot.slots) {
+    try {
+      const mode =
+        tagOverride(slot.modelTags, MODEL_TAGS.servingMode) ??
+        settings.servingMode ??
+        (settings.defaultImage ? "wrapper-image" : "mlflow-server");
+      result.desired.push(
+        buildSeldonDeployment({
+          name: deploymentName(slot.model, slot.slot),
+          namespace: settings.namespace,
+          owner: settings.owner,
+          model: slot.model,
+          version: slot.version,
+          slot: slot.slot,
+          runId: slot.location.runId,
+          source: slot.location.source,
+          artifactUri: slot.location.artifactUri,
+          serving: servingFor(slot, mode, settings),
+          replicas: tagOverride(slot.modelTags, MODEL_TAGS.replicas) ?? settings.replicas,
+          protocol: tagOverride(slot.modelTags, MODEL_TAGS.protocol) ?? settings.protocol,
+          resources: tagOverride(slot.modelTags, MODEL_TAGS.resources) ?? settings.resources,
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof TagError)) throw error;
+      result.problems.push({ model: slot.model, slot: slotDescription(slot.slot), message: error.message });
+      result.retainedModels.add(modelLabel(slot.model));
+    }
+  }
+  return result;
+}

@@ -1,0 +1,122 @@
+// One sync cycle, level-triggered: read the registry, plan, compare with the live objects this
+// owner labelled, then apply and prune. A registry that cannot be read completely stops the
+// cycle before anything is written; objects of other owners are never touched.
+import type { SeldonDeploymentStore } from "./cluster";
+import { errorMessage } from "./errors";
+import { ANNOTATIONS, LABELS, MANAGED_BY, type SeldonDeployment } from "./manifest";
+import { plan, type PlanProblem, type RegistrySnapshot } from "./planner";
+import type { EngineSettings } from "./settings";
+
+export type Action = "create" | "update" | "delete";
+
+export interface PlannedChange {
+  action: Action;
+  name: string;
+  model: string;
+  version: string;
+  /** stage:Production or alias:champion */
+  slot: string;
+}
+
+export interface CycleReport {
+  changes: PlannedChange[];
+  unchanged: string[];
+  /** Objects the API refused, each with the API server's message. */
+  failures: { name: string; action: Action; message: string }[];
+  /** Slots that could not be planned (their existing objects are kept). */
+  problems: PlanProblem[];
+  /** Desired names held by an object this owner does not manage (left untouched). */
+  conflicts: string[];
+}
+
+export function isOwnedBy(object: SeldonDeployment, owner: string): boolean {
+  const labels = object.metadata.labels ?? {};
+  return labels[LABELS.managedBy] === MANAGED_BY && labels[LABELS.owner] === owner;
+}
+
+export function ownerSelector(owner: string): string {
+  return `${LABELS.managedBy}=${MANAGED_BY},${LABELS.owner}=${owner}`;
+}
+
+/** True when every field of `desired` has the same value in `live` (fields others add are ignored). */
+export function isSubset(desired: unknown, live: unknown): boolean {
+  if (Array.isArray(desired)) {
+    return Array.isArray(live) && live.length === desired.length && desired.every((d, i) => isSubset(d, live[i]));
+  }
+  if (desired !== null && typeof desired === "object") {
+    if (live === null || typeof live !== "object" || Array.isArray(live)) return false;
+    const liveRecord = live as Record<string, unknown>;
+    return Object.entries(desired).every(([key, value]) => isSubset(value, liveRecord[key]));
+  }
+  return desired === live;
+}
+
+export function matchesLive(desired: SeldonDeployment, live: SeldonDeployment): boolean {
+  return (
+    isSubset(desired.metadata.labels, live.metadata.labels) &&
+    isSubset(desired.metadata.annotations, live.metadata.annotations) &&
+    isSubset(desired.spec, live.spec)
+  );
+}
+
+function describe(action: Action, object: SeldonDeployment): PlannedChange {
+  const a = object.metadata.annotations ?? {};
+  return {
+    action,
+    name: object.metadata.name,
+    model: a[ANNOTATIONS.modelName] ?? "",
+    version: a[ANNOTATIONS.version] ?? "",
+    slot: a[ANNOTATIONS.slot] ?? "",
+  };
+}
+
+export interface ReconcileOptions {
+  store: SeldonDeploymentStore;
+  settings: EngineSettings;
+  /** Plan only: report the changes without writing. */
+  dryRun?: boolean;
+}
+
+export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOptions): Promise<CycleReport> {
+  const { store, settings } = options;
+  const { desired, problems, retainedModels } = plan(snapshot, settings);
+  const live = await store.list(settings.namespace);
+  const liveByName = new Map(live.map((o) => [o.metadata.name, o]));
+  const report: CycleReport = { changes: [], unchanged: [], failures: [], problems, conflicts: [] };
+
+  const work: { change: PlannedChange; run: () => Promise<unknown> }[] = [];
+  for (const object of desired) {
+    const { name } = object.metadata;
+    const current = liveByName.get(name);
+    if (current && !isOwnedBy(current, settings.owner)) {
+      report.conflicts.push(name);
+      continue;
+    }
+    if (current && matchesLive(object, current)) {
+      report.unchanged.push(name);
+      continue;
+    }
+    work.push({ change: describe(current ? "update" : "create", object), run: () => store.apply(object) });
+  }
+  const desiredNames = new Set(desired.map((o) => o.metadata.name));
+  for (const object of live) {
+    const { name } = object.metadata;
+    if (!isOwnedBy(object, settings.owner) || desiredNames.has(name)) continue;
+    if (retainedModels.has(object.metadata.labels?.[LABELS.model] ?? "")) continue;
+    work.push({ change: describe("delete", object), run: () => store.delete(settings.namespace, name) });
+  }
+
+  for (const { change, run } of work) {
+    if (options.dryRun) {
+      report.changes.push(change);
+      continue;
+    }
+    try {
+      await run();
+      report.changes.push(change);
+    } catch (error) {
+      report.failures.push({ name: change.name, action: change.action, message: errorMessage(error) });
+    }
+  }
+  return report;
+}

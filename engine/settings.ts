@@ -1,0 +1,61 @@
+// The engine's settings, shared by the sync service (from M2S_* environment variables) and the
+// Pulumi program (from stack config). Each front maps its own names onto this one schema.
+import { z } from "zod";
+
+export const dns1123Label = z
+  .string()
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "a DNS-1123 label (lower-case letters, digits and '-')");
+
+const quantity = z.string().regex(/^[0-9.]+[a-zA-Z]*$/, "a Kubernetes quantity such as 500m or 1Gi");
+export const resourcesSchema = z
+  .object({
+    requests: z.record(z.string(), quantity).optional(),
+    limits: z.record(z.string(), quantity).optional(),
+  })
+  .strict();
+export type Resources = z.infer<typeof resourcesSchema>;
+
+/** (a) a wrapper image reading the model from mounted storage; (b) Seldon's prepackaged MLFLOW_SERVER. */
+export const servingModes = ["wrapper-image", "mlflow-server"] as const;
+export type ServingMode = (typeof servingModes)[number];
+
+export const protocols = ["seldon", "v2"] as const;
+
+export const engineSettingsSchema = z
+  .object({
+    /** Namespace of the SeldonDeployments. */
+    namespace: dns1123Label,
+    /** Stages whose latest version is served. */
+    stages: z.array(z.string().min(1)).default(["Staging", "Production"]),
+    /** Aliases whose version is served. */
+    aliases: z.array(z.string().min(1)).default([]),
+    /** Default wrapper image; when set, (a) is the default serving mode, as in the original. */
+    defaultImage: z.string().min(1).optional(),
+    /** Serving mode for every model unless a model's tag overrides it. */
+    servingMode: z.enum(servingModes).optional(),
+    /** Registered-model tag whose value overrides the wrapper image for that model. */
+    imageTag: z.string().min(1).default("deploy-image"),
+    /** Where the pod mounts the MLflow artifact storage (mode a), e.g. /mnt/mlflow. */
+    storageRoot: z.string().min(1).default("/mnt/mlflow"),
+    /** PersistentVolumeClaim holding the artifact storage, mounted at storageRoot (mode a). */
+    storageClaim: z.string().min(1).optional(),
+    /** Artifact URI prefix of the storage, mapped onto storageRoot (mode a) or modelUriPrefix (mode b). */
+    artifactRoot: z.string().min(1).default("mlflow-artifacts:/"),
+    /** Object-store URI the pod reads artifactRoot as, for modelUri (mode b), e.g. s3://bucket/mlartifacts. */
+    modelUriPrefix: z.string().min(1).optional(),
+    /** Secret with object-store credentials for MLFLOW_SERVER (envSecretRefName). */
+    credentialsSecret: dns1123Label.optional(),
+    replicas: z.number().int().min(0).default(1),
+    resources: resourcesSchema.optional(),
+    protocol: z.enum(protocols).default("seldon"),
+    /** Value of the owner label: which front (service instance or Pulumi stack) owns an object. */
+    owner: z.string().regex(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, "a label value"),
+    /** Glob patterns of the model names this owner manages (default: all). */
+    includeModels: z.array(z.string()).default(["*"]),
+    /** Glob patterns of model names left to another owner. */
+    excludeModels: z.array(z.string()).default([]),
+  })
+  .strict();
+export type EngineSettings = z.infer<typeof engineSettingsSchema>;
+export type EngineSettingsInput = z.input<typeof engineSettingsSchema>;

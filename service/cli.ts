@@ -1,0 +1,66 @@
+// Command line: `mlflow2seldon sync [--once] [--dry-run]`.
+//   sync            runs the loop until SIGTERM/SIGINT (finishes the current cycle, exits 0)
+//   sync --once     one cycle; exit 0 only if it fully succeeded
+//   sync --dry-run  prints the plan (creates, updates, deletes) without writing
+// Exit codes: 0 success, 1 a cycle failed, 2 bad configuration or usage.
+import { ConfigError } from "../engine/errors";
+import { parseServiceEnv } from "./env";
+import { startHttpServer } from "./http";
+import { createLogger } from "./logger";
+import { SyncService } from "./sync-service";
+
+const USAGE = "usage: mlflow2seldon sync [--once] [--dry-run]";
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const [command, ...flags] = argv;
+  const unknown = flags.filter((f) => f !== "--once" && f !== "--dry-run");
+  if (command !== "sync" || unknown.length > 0) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  let config;
+  try {
+    config = parseServiceEnv(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`mlflow2seldon: invalid configuration\n${error.problems.map((p) => `  ${p.setting}: ${p.message}`).join("\n")}\n`);
+    return 2;
+  }
+  const log = createLogger(config.logLevel);
+  const service = new SyncService(config, log);
+  if (config.sourceCluster) log.info({ sourceCluster: config.sourceCluster }, "M2S_SRC_NEURO_CLUSTER is accepted for compatibility");
+
+  if (flags.includes("--dry-run")) {
+    const outcome = await service.runCycle({ dryRun: true });
+    for (const change of outcome.report?.changes ?? []) {
+      process.stdout.write(`${change.action.padEnd(6)} ${config.engine.namespace}/${change.name}  ${change.model}@${change.version} (${change.slot})\n`);
+    }
+    if (outcome.report && outcome.report.changes.length === 0) process.stdout.write("no changes\n");
+    return outcome.ok ? 0 : 1;
+  }
+  if (flags.includes("--once")) return (await service.runCycle()).ok ? 0 : 1;
+
+  const server = await startHttpServer(config.httpPort, service.metrics, () => service.ready);
+  const stop = new AbortController();
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => {
+      log.info({ signal }, "stopping after the current cycle");
+      stop.abort();
+    });
+  }
+  log.info({ namespace: config.engine.namespace, owner: config.engine.owner, intervalMs: config.intervalMs }, "sync service started");
+  await service.run(stop.signal);
+  server.close();
+  log.info("sync service stopped");
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`mlflow2seldon: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,154 @@
+// The sync service's configuration from environment variables, validated with zod. The
+// original service's M2S_* names keep their meaning; every problem names its variable.
+import { z } from "zod";
+import type { MlflowClientOptions } from "../engine/mlflow/client";
+import { ConfigError } from "../engine/errors";
+import { engineSettingsSchema, protocols, resourcesSchema, servingModes, type EngineSettings } from "../engine/settings";
+
+const list = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text) => text.split(",").map((s) => s.trim()).filter(Boolean));
+const optional = z.string().trim().min(1).optional();
+const positive = (fallback: number) => z.coerce.number().positive().default(fallback);
+const flag = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { message: "true or false" })
+  .default("false")
+  .transform((v) => ["true", "1", "yes"].includes(v));
+
+/** Every variable the service reads, with its default. Documented in the README's table. */
+export const serviceEnvSchema = z.object({
+  M2S_MLFLOW_HOST: z
+    .string({ message: "required: the MLflow tracking server URL, e.g. http://mlflow:5000" })
+    .trim()
+    .min(1, "required: the MLflow tracking server URL, e.g. http://mlflow:5000")
+    .transform((v) => (/^https?:\/\//.test(v) ? v : `http://${v}`))
+    .pipe(z.url({ message: "a URL such as http://mlflow:5000" })),
+  M2S_MLFLOW_TOKEN: optional,
+  MLFLOW_TRACKING_TOKEN: optional,
+  M2S_MLFLOW_USERNAME: optional,
+  MLFLOW_TRACKING_USERNAME: optional,
+  M2S_MLFLOW_PASSWORD: optional,
+  MLFLOW_TRACKING_PASSWORD: optional,
+  M2S_MLFLOW_CA_FILE: optional,
+  M2S_MLFLOW_TIMEOUT_SECONDS: positive(10),
+  M2S_MLFLOW_STORAGE_ROOT: z.string().default("/mnt/mlflow"),
+  M2S_MLFLOW_STORAGE_CLAIM: optional,
+  M2S_MLFLOW_ARTIFACT_ROOT: z.string().default("mlflow-artifacts:/"),
+  M2S_MLFLOW_DEPLOY_IMG_TAG: z.string().default("deploy-image"),
+  M2S_SELDON_NEURO_DEF_IMAGE: optional,
+  M2S_SELDON_DEPLOYMENT_NS: z.string().default("seldon"),
+  M2S_SRC_NEURO_CLUSTER: optional,
+  M2S_SERVING_MODE: z.enum(servingModes).optional(),
+  M2S_MODEL_URI_PREFIX: optional,
+  M2S_SELDON_CREDENTIALS_SECRET: optional,
+  M2S_STAGES: list("Staging,Production"),
+  M2S_ALIASES: list("champion"),
+  M2S_REPLICAS: z.coerce.number().int().min(0).default(1),
+  M2S_PROTOCOL: z.enum(protocols).default("seldon"),
+  M2S_RESOURCES: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (!text) return undefined;
+      try {
+        return resourcesSchema.parse(JSON.parse(text));
+      } catch {
+        ctx.addIssue({ code: "custom", message: 'JSON such as {"limits":{"cpu":"1","memory":"1Gi"}}' });
+        return z.NEVER;
+      }
+    }),
+  M2S_OWNER: z.string().default("service"),
+  M2S_INCLUDE_MODELS: list("*"),
+  M2S_EXCLUDE_MODELS: list(""),
+  M2S_SYNC_INTERVAL_SECONDS: positive(30),
+  M2S_SYNC_JITTER: z.coerce.number().min(0).max(1).default(0.1),
+  M2S_MAX_BACKOFF_SECONDS: positive(300),
+  M2S_WRITE_BACK: flag,
+  M2S_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  M2S_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),
+  M2S_KUBE_CONTEXT: optional,
+});
+
+export interface ServiceConfig {
+  mlflow: MlflowClientOptions;
+  engine: EngineSettings;
+  intervalMs: number;
+  jitter: number;
+  maxBackoffMs: number;
+  writeBack: boolean;
+  httpPort: number;
+  logLevel: string;
+  kubeContext?: string;
+  sourceCluster?: string;
+}
+
+function issuesOf(error: z.ZodError, values: Record<string, unknown>) {
+  return error.issues.map((issue) => {
+    const setting = String(issue.path[0] ?? "(environment)");
+    const value = values[setting];
+    const shown = value === undefined ? "" : ` (got ${JSON.stringify(/PASSWORD|TOKEN/.test(setting) ? "***" : value)})`;
+    return { setting, message: `${issue.message}${shown}` };
+  });
+}
+
+export function parseServiceEnv(env: NodeJS.ProcessEnv): ServiceConfig {
+  const parsed = serviceEnvSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(issuesOf(parsed.error, env));
+  const e = parsed.data;
+  const engineInput = {
+    namespace: e.M2S_SELDON_DEPLOYMENT_NS,
+    stages: e.M2S_STAGES,
+    aliases: e.M2S_ALIASES,
+    defaultImage: e.M2S_SELDON_NEURO_DEF_IMAGE,
+    servingMode: e.M2S_SERVING_MODE,
+    imageTag: e.M2S_MLFLOW_DEPLOY_IMG_TAG,
+    storageRoot: e.M2S_MLFLOW_STORAGE_ROOT,
+    storageClaim: e.M2S_MLFLOW_STORAGE_CLAIM,
+    artifactRoot: e.M2S_MLFLOW_ARTIFACT_ROOT,
+    modelUriPrefix: e.M2S_MODEL_URI_PREFIX,
+    credentialsSecret: e.M2S_SELDON_CREDENTIALS_SECRET,
+    replicas: e.M2S_REPLICAS,
+    resources: e.M2S_RESOURCES,
+    protocol: e.M2S_PROTOCOL,
+    owner: e.M2S_OWNER,
+    includeModels: e.M2S_INCLUDE_MODELS,
+    excludeModels: e.M2S_EXCLUDE_MODELS,
+  };
+  const engine = engineSettingsSchema.safeParse(engineInput);
+  if (!engine.success) {
+    // Engine fields carry the env names they came from.
+    const envName: Record<string, string> = {
+      namespace: "M2S_SELDON_DEPLOYMENT_NS", owner: "M2S_OWNER", credentialsSecret: "M2S_SELDON_CREDENTIALS_SECRET",
+      stages: "M2S_STAGES", aliases: "M2S_ALIASES", imageTag: "M2S_MLFLOW_DEPLOY_IMG_TAG",
+      storageRoot: "M2S_MLFLOW_STORAGE_ROOT", artifactRoot: "M2S_MLFLOW_ARTIFACT_ROOT",
+    };
+    throw new ConfigError(
+      engine.error.issues.map((issue) => {
+        const field = String(issue.path[0]);
+        const setting = envName[field] ?? field;
+        return { setting, message: `${issue.message} (got ${JSON.stringify(env[setting])})` };
+      }),
+    );
+  }
+  return {
+    mlflow: {
+      url: e.M2S_MLFLOW_HOST,
+      token: e.M2S_MLFLOW_TOKEN ?? e.MLFLOW_TRACKING_TOKEN,
+      username: e.M2S_MLFLOW_USERNAME ?? e.MLFLOW_TRACKING_USERNAME,
+      password: e.M2S_MLFLOW_PASSWORD ?? e.MLFLOW_TRACKING_PASSWORD,
+      caFile: e.M2S_MLFLOW_CA_FILE,
+      timeoutMs: e.M2S_MLFLOW_TIMEOUT_SECONDS * 1000,
+    },
+    engine: engine.data,
+    intervalMs: e.M2S_SYNC_INTERVAL_SECONDS * 1000,
+    jitter: e.M2S_SYNC_JITTER,
+    maxBackoffMs: e.M2S_MAX_BACKOFF_SECONDS * 1000,
+    writeBack: e.M2S_WRITE_BACK,
+    httpPort: e.M2S_HTTP_PORT,
+    logLevel: e.M2S_LOG_LEVEL,
+    kubeContext: e.M2S_KUBE_CONTEXT,
+    sourceCluster: e.M2S_SRC_NEURO_CLUSTER,
+  };
+}

@@ -1,0 +1,154 @@
+// The continuous sync service: runs reconcile cycles on an interval with jitter, backs off
+// exponentially while MLflow or the cluster fails, and reports through logs and metrics.
+import { SeldonDeploymentStore, loadKubeConfig } from "../engine/cluster";
+import { ClusterError, errorMessage, RegistryError } from "../engine/errors";
+import { MlflowClient } from "../engine/mlflow/client";
+import { reconcile, type CycleReport } from "../engine/reconcile";
+import { RegistryReader } from "../engine/registry";
+import type { ServiceConfig } from "./env";
+import type { Logger } from "./logger";
+import { createMetrics, type Metrics } from "./metrics";
+
+export interface CycleOutcome {
+  ok: boolean;
+  report?: CycleReport;
+  error?: string;
+}
+
+/** Version tags written on a served model version when write-back is enabled. */
+export const WRITE_BACK_TAGS = {
+  deployment: "mlflow2seldon.deployment",
+  state: "mlflow2seldon.state",
+} as const;
+
+export class SyncService {
+  readonly client: MlflowClient;
+  readonly store: SeldonDeploymentStore;
+  readonly metrics: Metrics;
+  private readonly registry: RegistryReader;
+  private consecutiveFailures = 0;
+  /** True once a cycle fully succeeded: /readyz. */
+  ready = false;
+
+  constructor(
+    readonly config: ServiceConfig,
+    private readonly log: Logger,
+    metrics: Metrics = createMetrics(),
+  ) {
+    this.client = new MlflowClient(config.mlflow);
+    this.store = new SeldonDeploymentStore(
+      loadKubeConfig({ context: config.kubeContext }),
+      `mlflow2seldon-${config.engine.owner}`,
+    );
+    this.registry = new RegistryReader(this.client, config.engine);
+    this.metrics = metrics;
+  }
+
+  async runCycle(options: { dryRun?: boolean } = {}): Promise<CycleOutcome> {
+    const endRegistry = this.metrics.registryLatency.startTimer();
+    let snapshot;
+    try {
+      snapshot = await this.registry.snapshot();
+    } catch (error) {
+      return this.failed("registry", error);
+    } finally {
+      endRegistry();
+    }
+    const endApply = this.metrics.applyLatency.startTimer();
+    let report: CycleReport;
+    try {
+      report = await reconcile(snapshot, { store: this.store, settings: this.config.engine, dryRun: options.dryRun });
+    } catch (error) {
+      return this.failed("cluster", error);
+    } finally {
+      endApply();
+    }
+    this.record(report, options.dryRun ?? false);
+    if (this.config.writeBack && !options.dryRun) await this.writeBack(report);
+    const ok = report.failures.length === 0 && report.problems.length === 0 && report.conflicts.length === 0;
+    this.metrics.cycles.inc({ result: ok ? "success" : "partial" });
+    if (ok) {
+      this.consecutiveFailures = 0;
+      this.ready = true;
+      this.metrics.lastSuccess.setToCurrentTime();
+    } else {
+      this.consecutiveFailures++;
+    }
+    return { ok, report };
+  }
+
+  /** Delay before the next cycle: the interval with jitter, or exponential backoff after failures. */
+  nextDelayMs(random: () => number = Math.random): number {
+    const { intervalMs, jitter, maxBackoffMs } = this.config;
+    const base = this.consecutiveFailures === 0 ? intervalMs : Math.min(maxBackoffMs, intervalMs * 2 ** this.consecutiveFailures);
+    return Math.round(base * (1 + jitter * (2 * random() - 1)));
+  }
+
+  /** Runs cycles until `signal` aborts; the cycle in progress always finishes first. */
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await this.runCycle();
+      if (signal.aborted) break;
+      const delay = this.nextDelayMs();
+      this.log.debug({ delayMs: delay }, "next cycle scheduled");
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+      });
+    }
+  }
+
+  private failed(stage: "registry" | "cluster", error: unknown): CycleOutcome {
+    this.consecutiveFailures++;
+    this.metrics.cycles.inc({ result: "failure" });
+    this.metrics.failures.inc({ stage });
+    const context =
+      error instanceof RegistryError
+        ? { endpoint: error.endpoint, status: error.status }
+        : error instanceof ClusterError
+          ? { object: error.object, status: error.status }
+          : {};
+    this.log.error(
+      { stage, ...context, consecutiveFailures: this.consecutiveFailures, err: errorMessage(error) },
+      stage === "registry"
+        ? "could not read the MLflow registry completely; nothing was changed"
+        : "could not read the cluster; nothing was changed",
+    );
+    return { ok: false, error: errorMessage(error) };
+  }
+
+  private record(report: CycleReport, dryRun: boolean): void {
+    for (const change of report.changes) {
+      this.log.info({ ...change, dryRun }, dryRun ? `would ${change.action}` : `${change.action}d SeldonDeployment`);
+      if (!dryRun) this.metrics.objects.inc({ outcome: `${change.action}d` });
+    }
+    this.metrics.objects.inc({ outcome: "unchanged" }, report.unchanged.length);
+    for (const failure of report.failures) {
+      this.metrics.objects.inc({ outcome: "failed" });
+      this.log.error(failure, `could not ${failure.action} SeldonDeployment`);
+    }
+    for (const problem of report.problems) this.log.warn(problem, "model skipped; its existing deployment is kept");
+    for (const name of report.conflicts) {
+      this.log.warn({ name }, "a SeldonDeployment of that name exists and is not ours; left untouched");
+    }
+    this.metrics.managed.set(report.changes.filter((c) => c.action !== "delete").length + report.unchanged.length);
+    this.log.info(
+      { changes: report.changes.length, unchanged: report.unchanged.length, failures: report.failures.length, dryRun },
+      "cycle finished",
+    );
+  }
+
+  /** Tags each newly served version with where it is served (best effort, logged on failure). */
+  private async writeBack(report: CycleReport): Promise<void> {
+    const namespace = this.config.engine.namespace;
+    for (const change of report.changes) {
+      if (change.action === "delete" || !change.model) continue;
+      try {
+        await this.client.setModelVersionTag(change.model, change.version, WRITE_BACK_TAGS.deployment, `${namespace}/${change.name}`);
+        await this.client.setModelVersionTag(change.model, change.version, WRITE_BACK_TAGS.state, "deployed");
+      } catch (error) {
+        this.log.warn({ model: change.model, version: change.version, err: errorMessage(error) }, "write-back failed");
+      }
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import { deploymentName, modelLabel } from "../../engine/naming";
+import type { Slot } from "../../engine/slots";
+
+const production: Slot = { kind: "stage", name: "Production" };
+const dns1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+// Twenty awkward MLflow model names: unicode, spaces, underscores, case, length, punctuation.
+const awkwardNames = [
+  "Iris Classifier", "iris_classifier", "IRIS-CLASSIFIER", "iris classifier", "iris__classifier",
+  "Ирис модель", "模型", "café crème", "naïve-bayes", "a".repeat(300),
+  `${"x".repeat(24)}-suffix-one`, `${"x".repeat(24)}-suffix-two`, "  leading and trailing  ", "---", "1234",
+  "emoji 🚀 model", "dots.in.name", "slash/name", "UPPER lower Mixed", "tab\tname",
+];
+
+test("awkward model names give valid, distinct, deterministic names within 44 characters", () => {
+  const names = awkwardNames.map((model) => deploymentName(model, production));
+  for (const name of names) {
+    expect(name).toMatch(dns1123);
+    expect(name.length).toBeLessThanOrEqual(44);
+  }
+  expect(new Set(names).size).toBe(awkwardNames.length);
+  expect(awkwardNames.map((model) => deploymentName(model, production))).toEqual(names);
+});
+
+test("a stage and an alias of the same name are different slots", () => {
+  expect(deploymentName("m", { kind: "stage", name: "champion" })).not.toBe(
+    deploymentName("m", { kind: "alias", name: "champion" }),
+  );
+});
+
+test("names read like the model and slot", () => {
+  expect(deploymentName("Iris Classifier", production)).toMatch(/^iris-classifier-production-[0-9a-f]{8}$/);
+});
+
+test("model labels are valid label values and distinct", () => {
+  const labels = awkwardNames.map(modelLabel);
+  for (const label of labels) {
+    expect(label.length).toBeLessThanOrEqual(63);
+    expect(label).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+  }
+  expect(new Set(labels).size).toBe(awkwardNames.length);
+});
