@@ -6,6 +6,9 @@ import { join } from "node:path";
 import { readTestbedEnv, repoRoot } from "./testbed-env";
 
 export default function globalSetup(): void {
+  // Child processes (the CLI, the Pulumi runner) run the compiled sources.
+  const build = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: repoRoot, stdio: "inherit" });
+  if (build.status !== 0) throw new Error("npm run build failed: see the TypeScript errors above");
   const result = spawnSync(join(repoRoot, "testbed", "up.sh"), { stdio: ["ignore", "inherit", "inherit"] });
   if (result.status !== 0) {
     throw new Error(

@@ -1,0 +1,234 @@
+// The sync engine against the testbed: a real MLflow registry and a real kube-apiserver with the
+// Seldon CRD. Each test shapes the registry through MLflow's REST API and checks the cluster.
+import { ANNOTATIONS, LABELS } from "../../engine/manifest";
+import { MODEL_TAGS } from "../../engine/planner";
+import { customObjects, freshNamespace, listSeldonDeployments, seldon } from "../support/cluster";
+import { FaultProxy } from "../support/fault-proxy";
+import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
+import { syncFixture, type SyncFixture } from "../support/sync";
+
+let fx: SyncFixture;
+beforeAll(async () => {
+  fx = syncFixture(await freshNamespace("engine"), "engine model");
+});
+
+const byModel = async (model: string) =>
+  (await listSeldonDeployments(fx.namespace)).filter((o) => o.metadata.annotations?.[ANNOTATIONS.modelName] === model);
+const container = (sdep: any) => sdep.spec.predictors[0].componentSpecs[0].spec.containers[0];
+
+test("promote, promote a newer version, archive: created, updated in place, removed", async () => {
+  const name = `${fx.prefix} lifecycle`;
+  await registerModel(name, 2);
+  const service = fx.service();
+  const client = mlflow();
+
+  await client.transitionStage(name, "1", "Production");
+  expect((await service.runCycle()).ok).toBe(true);
+  const [created] = await byModel(name);
+  expect(created.metadata.labels).toMatchObject({ [LABELS.managedBy]: "mlflow2seldon", [LABELS.owner]: fx.owner, [LABELS.version]: "1" });
+  expect(created.metadata.annotations[ANNOTATIONS.slot]).toBe("stage:Production");
+  expect(container(created).image).toBe("registry.example.com/mlflow-wrapper:1.0");
+  expect(container(created).env).toContainEqual({ name: "MODEL_PATH", value: expect.stringMatching(/^\/mnt\/mlflow\/registry-tests\/.+\/v1\/model$/) });
+
+  await client.transitionStage(name, "2", "Production", true);
+  await service.runCycle();
+  const [updated] = await byModel(name);
+  expect(updated.metadata.uid).toBe(created.metadata.uid);
+  expect(updated.metadata.labels[LABELS.version]).toBe("2");
+
+  await client.transitionStage(name, "2", "Archived");
+  await service.runCycle();
+  expect(await byModel(name)).toEqual([]);
+});
+
+test("a second cycle with no change writes nothing and reads one registry page", async () => {
+  const name = `${fx.prefix} steady`;
+  await registerModel(name, 1);
+  await mlflow().transitionStage(name, "1", "Staging");
+  const service = fx.service();
+  await service.runCycle();
+  const writes = service.store.writes;
+  const requests = service.client.requestCount;
+  const outcome = await service.runCycle();
+  expect(outcome.ok).toBe(true);
+  expect(outcome.report?.changes).toEqual([]);
+  expect(service.store.writes).toBe(writes);
+  expect(service.client.requestCount - requests).toBe(1);
+});
+
+test("aliases are followed when set and moved; the per-model image tag changes the image", async () => {
+  const name = `${fx.prefix} aliased`;
+  await registerModel(name, 2);
+  const client = mlflow();
+  const service = fx.service({ M2S_ALIASES: "champion", M2S_MLFLOW_DEPLOY_IMG_TAG: "deploy-image" });
+  await client.setAlias(name, "champion", "1");
+  await service.runCycle();
+  let [sdep] = await byModel(name);
+  expect(sdep.metadata.annotations[ANNOTATIONS.slot]).toBe("alias:champion");
+  expect(sdep.metadata.labels[LABELS.version]).toBe("1");
+
+  await client.setAlias(name, "champion", "2");
+  await client.setRegisteredModelTag(name, "deploy-image", "registry.example.com/custom:2.0");
+  await service.runCycle();
+  [sdep] = await byModel(name);
+  expect(sdep.metadata.labels[LABELS.version]).toBe("2");
+  expect(container(sdep).image).toBe("registry.example.com/custom:2.0");
+
+  await client.deleteAlias(name, "champion");
+  await service.runCycle();
+  expect(await byModel(name)).toEqual([]);
+});
+
+test("deleting the served version or the whole model removes its deployment", async () => {
+  const client = mlflow();
+  const service = fx.service();
+  const versionGone = `${fx.prefix} version-deleted`;
+  const modelGone = `${fx.prefix} model-deleted`;
+  await registerModel(versionGone, 1);
+  await registerModel(modelGone, 1);
+  await client.transitionStage(versionGone, "1", "Production");
+  await client.transitionStage(modelGone, "1", "Production");
+  await service.runCycle();
+  expect(await byModel(versionGone)).toHaveLength(1);
+  expect(await byModel(modelGone)).toHaveLength(1);
+
+  await client.deleteModelVersion(versionGone, "1");
+  await client.deleteRegisteredModel(modelGone);
+  await service.runCycle();
+  expect(await byModel(versionGone)).toEqual([]);
+  expect(await byModel(modelGone)).toEqual([]);
+});
+
+test("a hand edit is reverted; a foreign SeldonDeployment is never touched", async () => {
+  const name = `${fx.prefix} drift`;
+  await registerModel(name, 1);
+  await mlflow().transitionStage(name, "1", "Production");
+  const service = fx.service();
+  await service.runCycle();
+  const [sdep] = await byModel(name);
+
+  const api = customObjects();
+  const foreign = {
+    apiVersion: "machinelearning.seldon.io/v1", kind: "SeldonDeployment",
+    metadata: { name: "someone-elses", namespace: fx.namespace },
+    spec: { predictors: [{ name: "default", replicas: 1, graph: { name: "m", implementation: "SKLEARN_SERVER", modelUri: "gs://x/y", children: [] } }] },
+  };
+  await api.createNamespacedCustomObject({ ...seldon, namespace: fx.namespace, body: foreign });
+  const foreignBefore: any = await api.getNamespacedCustomObject({ ...seldon, namespace: fx.namespace, name: "someone-elses" });
+
+  const edited = structuredClone(sdep);
+  edited.spec.predictors[0].replicas = 5;
+  await api.replaceNamespacedCustomObject({ ...seldon, namespace: fx.namespace, name: sdep.metadata.name, body: edited });
+  const outcome = await service.runCycle();
+  expect(outcome.report?.changes).toEqual([expect.objectContaining({ action: "update", name: sdep.metadata.name })]);
+  const [reverted] = await byModel(name);
+  expect(reverted.spec.predictors[0].replicas).toBe(1);
+
+  await mlflow().transitionStage(name, "1", "Archived");
+  await service.runCycle();
+  const foreignAfter: any = await api.getNamespacedCustomObject({ ...seldon, namespace: fx.namespace, name: "someone-elses" });
+  expect(foreignAfter.metadata.resourceVersion).toBe(foreignBefore.metadata.resourceVersion);
+});
+
+test("a name held by a foreign object is reported as a conflict and left alone", async () => {
+  const name = `${fx.prefix} squatted`;
+  await registerModel(name, 1);
+  await mlflow().transitionStage(name, "1", "Production");
+  const service = fx.service();
+  const dry = await service.runCycle({ dryRun: true });
+  const target = dry.report!.changes[0].name;
+  const api = customObjects();
+  await api.createNamespacedCustomObject({
+    ...seldon, namespace: fx.namespace,
+    body: { apiVersion: "machinelearning.seldon.io/v1", kind: "SeldonDeployment", metadata: { name: target, namespace: fx.namespace }, spec: { predictors: [{ name: "p", graph: { name: "g", children: [] } }] } },
+  });
+  const outcome = await service.runCycle();
+  expect(outcome.ok).toBe(false);
+  expect(outcome.report?.conflicts).toEqual([target]);
+  const object: any = await api.getNamespacedCustomObject({ ...seldon, namespace: fx.namespace, name: target });
+  expect(object.metadata.labels).toBeUndefined();
+  await api.deleteNamespacedCustomObject({ ...seldon, namespace: fx.namespace, name: target });
+  await mlflow().transitionStage(name, "1", "Archived");
+});
+
+test("every page of the registry is read", async () => {
+  const names = [1, 2, 3, 4, 5].map((i) => `${fx.prefix} paged ${i}`);
+  for (const name of names) {
+    await registerModel(name, 1);
+    await mlflow().transitionStage(name, "1", "Production");
+  }
+  const service = fx.service();
+  (service.client as unknown as { pageSize: number }).pageSize = 2;
+  await service.runCycle();
+  for (const name of names) expect(await byModel(name)).toHaveLength(1);
+  for (const name of names) await mlflow().transitionStage(name, "1", "Archived");
+  await service.runCycle();
+});
+
+test("the API server's rejection of one model is reported with its message; the others are applied", async () => {
+  const bad = `${fx.prefix} rejected`;
+  const good = `${fx.prefix} accepted`;
+  await registerModel(bad, 1, { [MODEL_TAGS.resources]: '{"limits":{"cpu":"1xyz"}}' });
+  await registerModel(good, 1);
+  await mlflow().transitionStage(bad, "1", "Production");
+  await mlflow().transitionStage(good, "1", "Production");
+  const outcome = await fx.service().runCycle();
+  expect(outcome.ok).toBe(false);
+  expect(outcome.report?.failures).toEqual([expect.objectContaining({ action: "create", message: expect.stringContaining("HTTP 422") })]);
+  expect(await byModel(good)).toHaveLength(1);
+  await mlflow().transitionStage(bad, "1", "Archived");
+  await mlflow().transitionStage(good, "1", "Archived");
+  await fx.service().runCycle();
+});
+
+describe("MLflow failures never delete a running deployment", () => {
+  let proxy: FaultProxy;
+  let proxied: ReturnType<SyncFixture["service"]>;
+  const name = () => `${fx.prefix} outage`;
+
+  beforeAll(async () => {
+    proxy = new FaultProxy(new URL(mlflowUrl()));
+    const url = await proxy.start();
+    proxied = fx.service({ M2S_MLFLOW_HOST: url, M2S_MLFLOW_TIMEOUT_SECONDS: "1" });
+    (proxied.client as unknown as { backoffMs: number }).backoffMs = 10;
+    await registerModel(name(), 1);
+    await mlflow().transitionStage(name(), "1", "Production");
+    expect((await proxied.runCycle()).ok).toBe(true);
+  });
+  afterAll(() => proxy.stop());
+
+  test.each(["reset", "http503", "malformed", "hang"] as const)("%s: the cycle fails, counts it, backs off and deletes nothing", async (mode) => {
+    await mlflow().transitionStage(name(), "1", "Archived");
+    proxy.setMode(mode);
+    const before = proxied.store.writes;
+    const outcome = await proxied.runCycle();
+    expect(outcome.ok).toBe(false);
+    expect(outcome.error).toMatch(/MLflow registered-models\/search/);
+    expect(proxied.store.writes).toBe(before);
+    expect(await byModel(name())).toHaveLength(1);
+    expect(proxied.nextDelayMs(() => 0.5)).toBeGreaterThan(proxied.config.intervalMs);
+    const failures = await proxied.metrics.failures.get();
+    expect(failures.values.find((v) => v.labels.stage === "registry")?.value).toBeGreaterThan(0);
+    await mlflow().transitionStage(name(), "1", "Production");
+    proxy.setMode("pass");
+  });
+
+  test("when MLflow is back the service converges, and a legitimately emptied registry removes deployments", async () => {
+    proxy.setMode("pass");
+    await mlflow().transitionStage(name(), "1", "Archived");
+    expect((await proxied.runCycle()).ok).toBe(true);
+    expect(await byModel(name())).toEqual([]);
+    expect(proxied.nextDelayMs(() => 0.5)).toBe(proxied.config.intervalMs);
+  });
+});
+
+test("a restarted service deletes what left its stage while it was down", async () => {
+  const name = `${fx.prefix} restart`;
+  await registerModel(name, 1);
+  await mlflow().transitionStage(name, "1", "Production");
+  await fx.service().runCycle();
+  expect(await byModel(name)).toHaveLength(1);
+  await mlflow().transitionStage(name, "1", "Archived");
+  await fx.service().runCycle();
+  expect(await byModel(name)).toEqual([]);
+});

@@ -1,0 +1,60 @@
+// A loopback TCP proxy in front of the real MLflow server that can inject the faults a network
+// and a load balancer produce: connection resets, 503s, malformed pages and hangs.
+import { createServer, connect, type Server, type Socket } from "node:net";
+
+export type FaultMode = "pass" | "reset" | "http503" | "malformed" | "hang";
+
+export class FaultProxy {
+  private mode: FaultMode = "pass";
+  private server?: Server;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(private readonly target: URL) {}
+
+  async start(): Promise<string> {
+    this.server = createServer((client) => this.handle(client));
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    const address = this.server.address();
+    if (!address || typeof address === "string") throw new Error("proxy has no port");
+    return `http://127.0.0.1:${address.port}`;
+  }
+
+  /** Switches the fault; open (kept-alive) connections are cut so the next request sees it. */
+  setMode(mode: FaultMode): void {
+    this.mode = mode;
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  private handle(client: Socket): void {
+    this.sockets.add(client);
+    client.on("close", () => this.sockets.delete(client));
+    client.on("error", () => undefined);
+    const respond = (status: string, body: string) =>
+      client.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    switch (this.mode) {
+      case "reset":
+        client.resetAndDestroy();
+        return;
+      case "http503":
+        client.once("data", () => respond("503 Service Unavailable", '{"error_code":"TEMPORARILY_UNAVAILABLE","message":"down"}'));
+        return;
+      case "malformed":
+        client.once("data", () => respond("200 OK", '{"registered_models":"not-a-list"}'));
+        return;
+      case "hang":
+        return;
+      case "pass": {
+        const upstream = connect(Number(this.target.port), this.target.hostname);
+        this.sockets.add(upstream);
+        upstream.on("close", () => this.sockets.delete(upstream));
+        upstream.on("error", () => client.destroy());
+        client.pipe(upstream).pipe(client);
+      }
+    }
+  }
+}

@@ -1,0 +1,39 @@
+// Builds a sync service for one test file: its own namespace, owner and model-name prefix, so
+// test files sharing the testbed never see each other's models or objects.
+import { randomBytes } from "node:crypto";
+import { parseServiceEnv } from "../../service/env";
+import { createLogger } from "../../service/logger";
+import { SyncService } from "../../service/sync-service";
+import { mlflowUrl } from "./mlflow";
+
+export interface SyncFixture {
+  namespace: string;
+  prefix: string;
+  owner: string;
+  service: (env?: Record<string, string>) => SyncService;
+}
+
+export function syncFixture(namespace: string, stem: string): SyncFixture {
+  const id = randomBytes(3).toString("hex");
+  const prefix = `${stem} ${id}`;
+  const owner = `test-${id}`;
+  return {
+    namespace,
+    prefix,
+    owner,
+    service: (env = {}) =>
+      new SyncService(
+        parseServiceEnv({
+          M2S_MLFLOW_HOST: mlflowUrl(),
+          M2S_SELDON_DEPLOYMENT_NS: namespace,
+          M2S_SELDON_NEURO_DEF_IMAGE: "registry.example.com/mlflow-wrapper:1.0",
+          M2S_MLFLOW_STORAGE_ROOT: "/mnt/mlflow",
+          M2S_INCLUDE_MODELS: `${prefix}*`,
+          M2S_OWNER: owner,
+          M2S_LOG_LEVEL: "error",
+          ...env,
+        }),
+        createLogger("silent" as never),
+      ),
+  };
+}
