@@ -12,7 +12,6 @@ WITH_ENV = if [[ -f $(TESTBED_ENV) && -z "$$M2S_NO_TESTBED" ]]; then source $(TE
 node_modules/.package-lock.json: package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund
 install: node_modules/.package-lock.json
-	cd policy && npm ci --ignore-scripts --no-audit --no-fund
 
 build: install
 	npx tsc -p tsconfig.json

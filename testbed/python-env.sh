@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
-# Creates the Python virtual environment with the pinned MLflow (server and client) and
-# scikit-learn (for real test models), cached outside the repository by version.
+# Creates the Python virtual environment of testbed/requirements.txt (MLflow server and client,
+# scikit-learn for real test models; every package pinned, since newer releases of MLflow's
+# dependencies break older MLflow), cached outside the repository by the lock file's hash.
 #   testbed/python-env.sh      prints the venv path on stdout
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=testbed/versions.sh
 source "$here/versions.sh"
 cache="${M2S_CACHE_DIR:-$HOME/.cache/mlflow2seldon}"
-venv="$cache/venv-mlflow-$MLFLOW_VERSION-sklearn-$SCIKIT_LEARN_VERSION"
+lock="$here/requirements.txt"
+venv="$cache/venv-mlflow-$MLFLOW_VERSION-$(sha256sum "$lock" | cut -c1-12)"
 mkdir -p "$cache"
 exec 9> "$cache/python.lock"
 flock 9
 # The stamp is written last, so an interrupted install is redone rather than half-used.
 if [[ ! -f "$venv/.complete" ]]; then
-  echo "[python] creating $venv (mlflow $MLFLOW_VERSION, scikit-learn $SCIKIT_LEARN_VERSION; a few minutes cold)" >&2
+  echo "[python] creating $venv (mlflow $MLFLOW_VERSION; a few minutes cold)" >&2
   rm -rf "$venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check --progress-bar off \
-    "mlflow==$MLFLOW_VERSION" "scikit-learn==$SCIKIT_LEARN_VERSION" >&2
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --progress-bar off -r "$lock" >&2
   touch "$venv/.complete"
 fi
 echo "$venv"

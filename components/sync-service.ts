@@ -1,0 +1,115 @@
+// The continuous sync service on a cluster: ServiceAccount, least-privilege RBAC, a Secret for
+// MLflow credentials, the Deployment (probes, non-root, read-only root filesystem) and a
+// Service for /metrics. Type token mlflow2seldon:index:SyncService.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+
+const PORT = 8080;
+
+export interface SyncServiceArgs {
+  /** Namespace the service runs in (created by the caller). */
+  namespace: pulumi.Input<string>;
+  /** Namespace of the SeldonDeployments the service manages. */
+  deploymentNamespace: pulumi.Input<string>;
+  /** Container image of the sync service. */
+  image: pulumi.Input<string>;
+  /** M2S_* environment of the service (non-secret settings). */
+  env: Record<string, pulumi.Input<string>>;
+  /** Secret settings (e.g. M2S_MLFLOW_TOKEN), stored in a Kubernetes Secret. */
+  secretEnv?: Record<string, pulumi.Input<string> | undefined>;
+  /** Grant access to SeldonDeployments in every namespace instead of deploymentNamespace only. */
+  clusterWide?: boolean;
+  /** Container resources. */
+  resources?: k8s.types.input.core.v1.ResourceRequirements;
+  /** Do not wait for the Deployment to become ready (clusters without nodes). */
+  skipAwait?: boolean;
+}
+
+export class SyncService extends pulumi.ComponentResource {
+  public readonly deploymentName: pulumi.Output<string>;
+  public readonly metricsEndpoint: pulumi.Output<string>;
+  public readonly serviceAccountName: pulumi.Output<string>;
+
+  constructor(name: string, args: SyncServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mlflow2seldon:index:SyncService", name, {}, opts);
+    const labels = { "app.kubernetes.io/name": "mlflow2seldon", "app.kubernetes.io/instance": name };
+    const annotations = args.skipAwait ? { "pulumi.com/skipAwait": "true" } : undefined;
+    const child = { parent: this };
+
+    const account = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name, namespace: args.namespace, labels } }, child);
+
+    const rules: k8s.types.input.rbac.v1.PolicyRule[] = [
+      { apiGroups: ["machinelearning.seldon.io"], resources: ["seldondeployments"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] },
+      { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+    ];
+    const subjects = [{ kind: "ServiceAccount", name: account.metadata.name, namespace: args.namespace }];
+    if (args.clusterWide) {
+      const role = new k8s.rbac.v1.ClusterRole(`${name}-role`, { metadata: { labels }, rules }, child);
+      new k8s.rbac.v1.ClusterRoleBinding(`${name}-binding`, { metadata: { labels }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name }, subjects }, child);
+    } else {
+      const role = new k8s.rbac.v1.Role(`${name}-role`, { metadata: { name, namespace: args.deploymentNamespace, labels }, rules }, child);
+      new k8s.rbac.v1.RoleBinding(`${name}-binding`, { metadata: { name, namespace: args.deploymentNamespace, labels }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name }, subjects }, child);
+    }
+
+    const secretEntries = Object.entries(args.secretEnv ?? {}).filter((e): e is [string, pulumi.Input<string>] => e[1] !== undefined);
+    const secret = new k8s.core.v1.Secret(
+      `${name}-credentials`,
+      { metadata: { name: `${name}-credentials`, namespace: args.namespace, labels }, stringData: pulumi.secret(Object.fromEntries(secretEntries)) },
+      child,
+    );
+
+    const probe = (path: string) => ({ httpGet: { path, port: PORT }, periodSeconds: 10, failureThreshold: 3 });
+    const deployment = new k8s.apps.v1.Deployment(
+      `${name}-deployment`,
+      {
+        metadata: { name, namespace: args.namespace, labels, annotations },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: {
+              serviceAccountName: account.metadata.name,
+              securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: "RuntimeDefault" } },
+              containers: [
+                {
+                  name: "sync",
+                  image: args.image,
+                  args: ["sync"],
+                  env: [
+                    ...Object.entries({ ...args.env, M2S_HTTP_PORT: String(PORT) }).map(([envName, value]) => ({ name: envName, value })),
+                  ],
+                  envFrom: [{ secretRef: { name: secret.metadata.name } }],
+                  ports: [{ name: "http", containerPort: PORT }],
+                  livenessProbe: probe("/healthz"),
+                  readinessProbe: probe("/readyz"),
+                  resources: args.resources ?? { requests: { cpu: "50m", memory: "96Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+                  securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+                },
+              ],
+            },
+          },
+        },
+      },
+      child,
+    );
+
+    const service = new k8s.core.v1.Service(
+      `${name}-metrics`,
+      {
+        metadata: { name: `${name}-metrics`, namespace: args.namespace, labels, annotations: { ...annotations, "prometheus.io/scrape": "true", "prometheus.io/port": String(PORT) } },
+        spec: { selector: labels, ports: [{ name: "http", port: PORT, targetPort: "http" }] },
+      },
+      child,
+    );
+
+    this.deploymentName = deployment.metadata.name;
+    this.serviceAccountName = account.metadata.name;
+    this.metricsEndpoint = pulumi.interpolate`http://${service.metadata.name}.${service.metadata.namespace}.svc:${PORT}/metrics`;
+    this.registerOutputs({
+      deploymentName: this.deploymentName,
+      serviceAccountName: this.serviceAccountName,
+      metricsEndpoint: this.metricsEndpoint,
+    });
+  }
+}

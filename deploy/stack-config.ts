@@ -1,0 +1,93 @@
+// The Pulumi program's configuration (namespace `mlflow2seldon:`), validated with zod at program
+// start. Every problem names the key and how to set it.
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { ConfigError } from "../engine/errors";
+import { dns1123Label, protocols, resourcesSchema, servingModes } from "../engine/settings";
+
+export const CONFIG_NAMESPACE = "mlflow2seldon";
+
+const stringList = z.array(z.string().min(1));
+
+export const stackConfigSchema = z.object({
+  mlflowUrl: z.url({ message: "an http(s) URL of the MLflow tracking server" }),
+  mlflowUsername: z.string().min(1).optional(),
+  kubeContext: z.string().min(1).optional(),
+  deployService: z.boolean().default(true),
+  snapshotModels: z.boolean().default(true),
+  serviceImage: z.string().min(1).default("mlflow2seldon:0.1.0"),
+  serviceNamespace: dns1123Label.default("mlflow2seldon"),
+  deploymentNamespace: dns1123Label.default("seldon"),
+  stages: stringList.default(["Staging", "Production"]),
+  aliases: stringList.default(["champion"]),
+  servingMode: z.enum(servingModes).optional(),
+  wrapperImage: z.string().min(1).optional(),
+  imageTag: z.string().min(1).default("deploy-image"),
+  storageRoot: z.string().min(1).default("/mnt/mlflow"),
+  storageClaim: dns1123Label.optional(),
+  artifactRoot: z.string().min(1).default("mlflow-artifacts:/"),
+  modelUriPrefix: z.string().min(1).optional(),
+  credentialsSecret: dns1123Label.optional(),
+  replicas: z.number().int().min(0).default(1),
+  protocol: z.enum(protocols).default("seldon"),
+  resources: resourcesSchema.optional(),
+  /** Glob patterns of the models this stack snapshots; the sync service manages the others. */
+  stackModels: stringList.default(["*"]),
+  syncIntervalSeconds: z.number().positive().default(30),
+  clusterWideRbac: z.boolean().default(false),
+  /** Do not wait for workloads to become ready (clusters without nodes, such as the testbed). */
+  skipAwait: z.boolean().default(false),
+});
+export type StackConfig = z.infer<typeof stackConfigSchema>;
+
+const example: Partial<Record<keyof StackConfig, string>> = {
+  mlflowUrl: "http://mlflow.mlflow.svc:5000",
+  stages: "--path '[0]' Production",
+  resources: "--path 'limits.cpu' 1",
+};
+
+/** Reads and validates the stack's config; `read(key)` returns the raw value (strings or JSON). */
+export function parseStackConfig(read: (key: string) => string | undefined): StackConfig {
+  const raw: Record<string, unknown> = {};
+  const problems: { setting: string; message: string }[] = [];
+  for (const [key, schema] of Object.entries(stackConfigSchema.shape)) {
+    const text = read(key);
+    if (text === undefined) continue;
+    const expectsString = schema.safeParse("x").success || schema.safeParse("http://x").success;
+    try {
+      raw[key] = expectsString ? text : JSON.parse(text);
+    } catch {
+      raw[key] = text;
+    }
+  }
+  const parsed = stackConfigSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) {
+    const key = String(issue.path[0]);
+    const hint = example[key as keyof StackConfig] ?? "VALUE";
+    const got = raw[key] === undefined ? "missing" : `got ${JSON.stringify(raw[key])}`;
+    problems.push({
+      setting: `${CONFIG_NAMESPACE}:${key}`,
+      message: `${issue.message} (${got}); set it with: pulumi config set ${CONFIG_NAMESPACE}:${key} ${hint}`,
+    });
+  }
+  throw new ConfigError(problems);
+}
+
+/** The stack's config, read through Pulumi (secrets are read without exposing them in outputs). */
+export function loadStackConfig(): StackConfig {
+  return parseStackConfig((key) => pulumi.runtime.getConfig(`${CONFIG_NAMESPACE}:${key}`));
+}
+
+/** Secret settings: kept as secret Outputs for Kubernetes Secrets, plain only for program-time reads. */
+export function stackSecrets() {
+  const config = new pulumi.Config(CONFIG_NAMESPACE);
+  return {
+    mlflowToken: config.getSecret("mlflowToken"),
+    mlflowPassword: config.getSecret("mlflowPassword"),
+    plain: {
+      token: pulumi.runtime.getConfig(`${CONFIG_NAMESPACE}:mlflowToken`),
+      password: pulumi.runtime.getConfig(`${CONFIG_NAMESPACE}:mlflowPassword`),
+    },
+  };
+}

@@ -1,0 +1,105 @@
+// What the ModelDeployment dynamic provider does, as plain functions: input validation, diff,
+// and the create/read/update/delete effects through the engine's applier. The serialized
+// provider loads this compiled module at run time from the project folder.
+import type * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { SeldonDeploymentStore, loadKubeConfig } from "../engine/cluster";
+import { API_VERSION, KIND, LABELS, MANAGED_BY, type SeldonDeployment } from "../engine/manifest";
+import { isOwnedBy } from "../engine/reconcile";
+import { dns1123Label } from "../engine/settings";
+
+export const modelDeploymentInputsSchema = z.object({
+  model: z.string().min(1),
+  slot: z.string().min(1),
+  version: z.string().regex(/^\d+$/, "an MLflow version number"),
+  owner: z.string().min(1),
+  kubeContext: z.string().optional(),
+  manifest: z.object({
+    apiVersion: z.literal(API_VERSION),
+    kind: z.literal(KIND),
+    metadata: z.looseObject({
+      name: dns1123Label,
+      namespace: dns1123Label,
+      labels: z.record(z.string(), z.string()).refine((l) => l[LABELS.managedBy] === MANAGED_BY, {
+        message: `must carry ${LABELS.managedBy}=${MANAGED_BY}`,
+      }),
+      annotations: z.record(z.string(), z.string()),
+    }),
+    spec: z.record(z.string(), z.unknown()),
+  }),
+});
+export type ModelDeploymentInputs = z.infer<typeof modelDeploymentInputsSchema>;
+
+export interface ModelDeploymentOutputs extends ModelDeploymentInputs {
+  uid: string;
+}
+
+export function checkInputs(news: unknown): pulumi.dynamic.CheckResult {
+  const parsed = modelDeploymentInputsSchema.safeParse(news);
+  if (parsed.success) {
+    if (parsed.data.manifest.metadata.labels[LABELS.owner] !== parsed.data.owner) {
+      return { failures: [{ property: "manifest", reason: `label ${LABELS.owner} must equal owner "${parsed.data.owner}"` }] };
+    }
+    return { inputs: news as Record<string, unknown>, failures: [] };
+  }
+  return {
+    failures: parsed.error.issues.map((issue) => ({
+      property: issue.path.join(".") || "(inputs)",
+      reason: issue.message,
+    })),
+  };
+}
+
+const identity = (i: ModelDeploymentInputs) => `${i.manifest.metadata.namespace}/${i.manifest.metadata.name}`;
+
+/** An update when anything that shapes the object changes; a replacement only when its identity does. */
+export function diffInputs(olds: ModelDeploymentInputs, news: ModelDeploymentInputs): pulumi.dynamic.DiffResult {
+  const fields = ["model", "slot", "version", "owner", "kubeContext", "manifest"] as const;
+  const changed = fields.filter((f) => JSON.stringify(olds[f]) !== JSON.stringify(news[f]));
+  if (changed.length === 0) return { changes: false };
+  const replaces = identity(olds) === identity(news) ? [] : ["manifest.metadata.name", "manifest.metadata.namespace"];
+  return { changes: true, replaces, deleteBeforeReplace: replaces.length > 0 };
+}
+
+function store(inputs: Pick<ModelDeploymentInputs, "kubeContext" | "owner">): SeldonDeploymentStore {
+  return new SeldonDeploymentStore(loadKubeConfig({ context: inputs.kubeContext }), `mlflow2seldon-${inputs.owner}`);
+}
+
+export async function applyDeployment(inputs: ModelDeploymentInputs): Promise<ModelDeploymentOutputs> {
+  const manifest = inputs.manifest as SeldonDeployment;
+  const { namespace, name } = manifest.metadata;
+  const cluster = store(inputs);
+  const existing = await cluster.get(namespace, name);
+  if (existing && !isOwnedBy(existing, inputs.owner)) {
+    throw new Error(`SeldonDeployment ${namespace}/${name} exists and is not managed by ${inputs.owner}; left untouched`);
+  }
+  const applied = await cluster.apply(manifest);
+  return { ...inputs, uid: String(applied.metadata.uid ?? "") };
+}
+
+export async function readDeployment(id: string, props: ModelDeploymentOutputs): Promise<pulumi.dynamic.ReadResult> {
+  const [namespace, name] = id.split("/");
+  const live = await store(props).get(namespace, name);
+  // An empty id tells the engine the object is gone (e.g. deleted by hand).
+  if (!live || !isOwnedBy(live, props.owner)) return { id: "", props: {} };
+  const manifest = { ...props.manifest, metadata: { ...props.manifest.metadata, labels: live.metadata.labels, annotations: live.metadata.annotations }, spec: live.spec };
+  return { id, props: { ...props, manifest, uid: String(live.metadata.uid ?? "") } };
+}
+
+/** Deletes the object (only if it is ours) and waits until the API no longer returns it. */
+export async function deleteDeployment(id: string, props: ModelDeploymentOutputs, timeoutMs = 120_000): Promise<void> {
+  const [namespace, name] = id.split("/");
+  const cluster = store(props);
+  const live = await cluster.get(namespace, name);
+  if (!live) return;
+  if (!isOwnedBy(live, props.owner)) throw new Error(`SeldonDeployment ${id} is not managed by ${props.owner}; not deleted`);
+  await cluster.delete(namespace, name);
+  const deadline = Date.now() + timeoutMs;
+  while (await cluster.get(namespace, name)) {
+    if (Date.now() > deadline) throw new Error(`SeldonDeployment ${id} still exists after ${timeoutMs / 1000}s`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+export const deploymentId = (inputs: ModelDeploymentInputs) => identity(inputs);
+export { API_VERSION as SELDON_API_VERSION };
