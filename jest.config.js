@@ -17,9 +17,10 @@ module.exports = {
       testMatch: ["<rootDir>/test/integration/**/*.test.ts"],
       globalSetup: "<rootDir>/test/support/global-setup.ts",
       setupFiles: ["<rootDir>/test/support/load-testbed-env.ts"],
-      testTimeout: 300000,
     },
   ],
   // Integration suites share one cluster and one MLflow: run files one at a time.
   maxWorkers: 1,
+  // Integration tests drive real servers and the Pulumi CLI: minutes, not milliseconds.
+  testTimeout: 600000,
 };

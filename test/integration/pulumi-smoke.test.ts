@@ -7,7 +7,7 @@ import { compiled, pulumiWorkDir, runPulumi } from "../support/pulumi";
 test("pulumi preview, up and destroy of a Namespace against the testbed", async () => {
   const namespace = `pulumi-smoke-${randomBytes(3).toString("hex")}`;
   const options = {
-    stack: "smoke",
+    stack: `smoke-${randomBytes(3).toString("hex")}`,
     workDir: pulumiWorkDir("testbed-smoke"),
     program: compiled("test/fixtures/namespace-program.js"),
     env: { SMOKE_NAMESPACE: namespace },

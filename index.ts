@@ -1,0 +1,132 @@
+// The Pulumi program: deploys the sync service (namespaces, RBAC, Deployment) and snapshots the
+// MLflow registry into one ModelDeployment per serving slot, so `pulumi preview` shows the
+// planned model deployments and `pulumi destroy` removes everything.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { CoreV1Api } from "@kubernetes/client-node";
+import { ModelDeployments } from "./components/model-deployments";
+import { SyncService } from "./components/sync-service";
+import { loadStackConfig, stackSecrets, type StackConfig } from "./deploy/stack-config";
+import { loadKubeConfig } from "./engine/cluster";
+import { MlflowClient } from "./engine/mlflow/client";
+import { plan } from "./engine/planner";
+import { RegistryReader } from "./engine/registry";
+import { engineSettingsSchema } from "./engine/settings";
+
+/** The sync service's M2S_* environment for this stack's settings. */
+function serviceEnvironment(config: StackConfig): Record<string, string> {
+  const env: Record<string, string | undefined> = {
+    M2S_MLFLOW_HOST: config.mlflowUrl,
+    M2S_MLFLOW_USERNAME: config.mlflowUsername,
+    M2S_SELDON_DEPLOYMENT_NS: config.deploymentNamespace,
+    M2S_STAGES: config.stages.join(","),
+    M2S_ALIASES: config.aliases.join(","),
+    M2S_SELDON_NEURO_DEF_IMAGE: config.wrapperImage,
+    M2S_SERVING_MODE: config.servingMode,
+    M2S_MLFLOW_DEPLOY_IMG_TAG: config.imageTag,
+    M2S_MLFLOW_STORAGE_ROOT: config.storageRoot,
+    M2S_MLFLOW_STORAGE_CLAIM: config.storageClaim,
+    M2S_MLFLOW_ARTIFACT_ROOT: config.artifactRoot,
+    M2S_MODEL_URI_PREFIX: config.modelUriPrefix,
+    M2S_SELDON_CREDENTIALS_SECRET: config.credentialsSecret,
+    M2S_REPLICAS: String(config.replicas),
+    M2S_PROTOCOL: config.protocol,
+    M2S_RESOURCES: config.resources && JSON.stringify(config.resources),
+    M2S_SYNC_INTERVAL_SECONDS: String(config.syncIntervalSeconds),
+    M2S_OWNER: "service",
+    // Models the stack snapshots are left to the stack.
+    M2S_EXCLUDE_MODELS: config.snapshotModels ? config.stackModels.join(",") : undefined,
+  };
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+/** True when the namespace exists and was not created by Pulumi (then it is used, not managed). */
+async function foreignNamespace(config: StackConfig, name: string): Promise<boolean> {
+  const api = loadKubeConfig({ context: config.kubeContext }).makeApiClient(CoreV1Api);
+  const existing = await api.readNamespace({ name }).catch(() => undefined);
+  return existing !== undefined && existing.metadata?.labels?.["app.kubernetes.io/managed-by"] !== "pulumi";
+}
+
+/** Reads the registry now (preview included) and plans this stack's SeldonDeployments. */
+async function planModelDeployments(config: StackConfig, owner: string) {
+  const secrets = stackSecrets().plain;
+  const settings = engineSettingsSchema.parse({
+    namespace: config.deploymentNamespace,
+    stages: config.stages,
+    aliases: config.aliases,
+    defaultImage: config.wrapperImage,
+    servingMode: config.servingMode,
+    imageTag: config.imageTag,
+    storageRoot: config.storageRoot,
+    storageClaim: config.storageClaim,
+    artifactRoot: config.artifactRoot,
+    modelUriPrefix: config.modelUriPrefix,
+    credentialsSecret: config.credentialsSecret,
+    replicas: config.replicas,
+    protocol: config.protocol,
+    resources: config.resources,
+    owner,
+    includeModels: config.stackModels,
+  });
+  const client = new MlflowClient({ url: config.mlflowUrl, token: secrets.token, username: config.mlflowUsername, password: secrets.password });
+  const planned = plan(await new RegistryReader(client, settings).snapshot(), settings);
+  if (planned.problems.length > 0) {
+    // Dropping a slot would delete its deployment: stop instead, naming what to fix.
+    throw new Error(`cannot plan model deployments:\n${planned.problems.map((p) => `  ${p.model} (${p.slot}): ${p.message}`).join("\n")}`);
+  }
+  return planned.desired;
+}
+
+export = async () => {
+  const config = loadStackConfig();
+  const stack = pulumi.getStack();
+  const owner = `stack-${stack}`.slice(0, 63);
+  const provider = new k8s.Provider("cluster", { context: config.kubeContext });
+  const annotations = config.skipAwait ? { "pulumi.com/skipAwait": "true" } : undefined;
+
+  let deploymentNamespace: pulumi.Output<string> = pulumi.output(config.deploymentNamespace);
+  const dependsOn: pulumi.Resource[] = [];
+  if (!(await foreignNamespace(config, config.deploymentNamespace))) {
+    const namespace = new k8s.core.v1.Namespace("deployment-namespace", { metadata: { name: config.deploymentNamespace, annotations } }, { provider });
+    deploymentNamespace = namespace.metadata.name;
+    dependsOn.push(namespace);
+  }
+
+  let service: SyncService | undefined;
+  let serviceNamespace: pulumi.Output<string> | undefined;
+  if (config.deployService) {
+    const namespace = new k8s.core.v1.Namespace("service-namespace", { metadata: { name: config.serviceNamespace, annotations } }, { provider });
+    serviceNamespace = namespace.metadata.name;
+    const secrets = stackSecrets();
+    service = new SyncService(
+      "mlflow2seldon",
+      {
+        namespace: serviceNamespace,
+        deploymentNamespace,
+        image: config.serviceImage,
+        env: serviceEnvironment(config),
+        secretEnv: { M2S_MLFLOW_TOKEN: secrets.mlflowToken, M2S_MLFLOW_PASSWORD: secrets.mlflowPassword },
+        clusterWide: config.clusterWideRbac,
+        skipAwait: config.skipAwait,
+      },
+      { providers: { kubernetes: provider } },
+    );
+  }
+
+  let models: ModelDeployments | undefined;
+  if (config.snapshotModels) {
+    models = new ModelDeployments(
+      "models",
+      { deployments: await planModelDeployments(config, owner), owner, kubeContext: config.kubeContext },
+      { dependsOn },
+    );
+  }
+
+  return {
+    serviceNamespace,
+    deploymentNamespace,
+    serviceDeployment: service?.deploymentName,
+    metricsEndpoint: service?.metricsEndpoint,
+    modelDeployments: models?.names,
+  };
+};
