@@ -16,8 +16,11 @@ install: node_modules/.package-lock.json
 build: install
 	npx tsc -p tsconfig.json
 
+# Unit and integration tests (the testbed comes up if it is not running); ends with a plain
+# "N passed, N failed" line.
 test: install
-	npm test
+	@mkdir -p .testbed; status=0; npx jest --json --outputFile=.testbed/jest-report.json || status=$$?; \
+	node test/support/summary.js .testbed/jest-report.json; exit $$status
 
 lint: install
 	npm run lint

@@ -68,11 +68,18 @@ async function planModelDeployments(config: StackConfig, owner: string) {
     owner,
     includeModels: config.stackModels,
   });
-  const client = new MlflowClient({ url: config.mlflowUrl, token: secrets.token, username: config.mlflowUsername, password: secrets.password });
+  const client = new MlflowClient({
+    url: config.mlflowUrl,
+    token: secrets.token,
+    username: config.mlflowUsername,
+    password: secrets.password,
+  });
   const planned = plan(await new RegistryReader(client, settings).snapshot(), settings);
   if (planned.problems.length > 0) {
     // Dropping a slot would delete its deployment: stop instead, naming what to fix.
-    throw new Error(`cannot plan model deployments:\n${planned.problems.map((p) => `  ${p.model} (${p.slot}): ${p.message}`).join("\n")}`);
+    throw new Error(
+      `cannot plan model deployments:\n${planned.problems.map((p) => `  ${p.model} (${p.slot}): ${p.message}`).join("\n")}`,
+    );
   }
   return planned.desired;
 }
@@ -87,7 +94,11 @@ export = async () => {
   let deploymentNamespace: pulumi.Output<string> = pulumi.output(config.deploymentNamespace);
   const dependsOn: pulumi.Resource[] = [];
   if (!(await foreignNamespace(config, config.deploymentNamespace))) {
-    const namespace = new k8s.core.v1.Namespace("deployment-namespace", { metadata: { name: config.deploymentNamespace, annotations } }, { provider });
+    const namespace = new k8s.core.v1.Namespace(
+      "deployment-namespace",
+      { metadata: { name: config.deploymentNamespace, annotations } },
+      { provider },
+    );
     deploymentNamespace = namespace.metadata.name;
     dependsOn.push(namespace);
   }
@@ -95,7 +106,11 @@ export = async () => {
   let service: SyncService | undefined;
   let serviceNamespace: pulumi.Output<string> | undefined;
   if (config.deployService) {
-    const namespace = new k8s.core.v1.Namespace("service-namespace", { metadata: { name: config.serviceNamespace, annotations } }, { provider });
+    const namespace = new k8s.core.v1.Namespace(
+      "service-namespace",
+      { metadata: { name: config.serviceNamespace, annotations } },
+      { provider },
+    );
     serviceNamespace = namespace.metadata.name;
     const secrets = stackSecrets();
     service = new SyncService(

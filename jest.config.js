@@ -4,7 +4,20 @@ const esmPackages = ["@kubernetes/client-node", "openid-client", "jose", "oauth4
 const shared = {
   testEnvironment: "node",
   transform: {
-    "^.+\\.[tj]s$": ["ts-jest", { tsconfig: { allowJs: true, rootDir: ".", module: "commonjs", moduleResolution: "node10", ignoreDeprecations: "6.0", isolatedModules: true }, diagnostics: false }],
+    "^.+\\.[tj]s$": [
+      "ts-jest",
+      {
+        tsconfig: {
+          allowJs: true,
+          rootDir: ".",
+          module: "commonjs",
+          moduleResolution: "node10",
+          ignoreDeprecations: "6.0",
+          isolatedModules: true,
+        },
+        diagnostics: false,
+      },
+    ],
   },
   transformIgnorePatterns: [`/node_modules/(?!(${esmPackages.join("|")})/)`],
 };

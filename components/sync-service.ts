@@ -36,29 +36,66 @@ export class SyncService extends pulumi.ComponentResource {
     const annotations = args.skipAwait ? { "pulumi.com/skipAwait": "true" } : undefined;
     const child = { parent: this };
 
-    const account = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name, namespace: args.namespace, labels } }, child);
+    const account = new k8s.core.v1.ServiceAccount(
+      `${name}-sa`,
+      { metadata: { name, namespace: args.namespace, labels } },
+      child,
+    );
 
     const rules: k8s.types.input.rbac.v1.PolicyRule[] = [
-      { apiGroups: ["machinelearning.seldon.io"], resources: ["seldondeployments"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] },
+      {
+        apiGroups: ["machinelearning.seldon.io"],
+        resources: ["seldondeployments"],
+        verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+      },
       { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
     ];
     const subjects = [{ kind: "ServiceAccount", name: account.metadata.name, namespace: args.namespace }];
     if (args.clusterWide) {
       const role = new k8s.rbac.v1.ClusterRole(`${name}-role`, { metadata: { labels }, rules }, child);
-      new k8s.rbac.v1.ClusterRoleBinding(`${name}-binding`, { metadata: { labels }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name }, subjects }, child);
+      new k8s.rbac.v1.ClusterRoleBinding(
+        `${name}-binding`,
+        {
+          metadata: { labels },
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name },
+          subjects,
+        },
+        child,
+      );
     } else {
-      const role = new k8s.rbac.v1.Role(`${name}-role`, { metadata: { name, namespace: args.deploymentNamespace, labels }, rules }, child);
-      new k8s.rbac.v1.RoleBinding(`${name}-binding`, { metadata: { name, namespace: args.deploymentNamespace, labels }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name }, subjects }, child);
+      const role = new k8s.rbac.v1.Role(
+        `${name}-role`,
+        { metadata: { name, namespace: args.deploymentNamespace, labels }, rules },
+        child,
+      );
+      new k8s.rbac.v1.RoleBinding(
+        `${name}-binding`,
+        {
+          metadata: { name, namespace: args.deploymentNamespace, labels },
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+          subjects,
+        },
+        child,
+      );
     }
 
-    const secretEntries = Object.entries(args.secretEnv ?? {}).filter((e): e is [string, pulumi.Input<string>] => e[1] !== undefined);
+    const secretEntries = Object.entries(args.secretEnv ?? {}).filter(
+      (e): e is [string, pulumi.Input<string>] => e[1] !== undefined,
+    );
     const secret = new k8s.core.v1.Secret(
       `${name}-credentials`,
-      { metadata: { name: `${name}-credentials`, namespace: args.namespace, labels }, stringData: pulumi.secret(Object.fromEntries(secretEntries)) },
+      {
+        metadata: { name: `${name}-credentials`, namespace: args.namespace, labels },
+        stringData: pulumi.secret(Object.fromEntries(secretEntries)),
+      },
       child,
     );
 
-    const probe = (path: string) => ({ httpGet: { path, port: PORT }, periodSeconds: 10, failureThreshold: 3 });
+    const probe = (path: string) => ({
+      httpGet: { path, port: PORT },
+      periodSeconds: 10,
+      failureThreshold: 3,
+    });
     const deployment = new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       {
@@ -70,21 +107,35 @@ export class SyncService extends pulumi.ComponentResource {
             metadata: { labels },
             spec: {
               serviceAccountName: account.metadata.name,
-              securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: "RuntimeDefault" } },
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser: 10001,
+                runAsGroup: 10001,
+                seccompProfile: { type: "RuntimeDefault" },
+              },
               containers: [
                 {
                   name: "sync",
                   image: args.image,
                   args: ["sync"],
                   env: [
-                    ...Object.entries({ ...args.env, M2S_HTTP_PORT: String(PORT) }).map(([envName, value]) => ({ name: envName, value })),
+                    ...Object.entries({ ...args.env, M2S_HTTP_PORT: String(PORT) }).map(
+                      ([envName, value]) => ({ name: envName, value }),
+                    ),
                   ],
                   envFrom: [{ secretRef: { name: secret.metadata.name } }],
                   ports: [{ name: "http", containerPort: PORT }],
                   livenessProbe: probe("/healthz"),
                   readinessProbe: probe("/readyz"),
-                  resources: args.resources ?? { requests: { cpu: "50m", memory: "96Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
-                  securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+                  resources: args.resources ?? {
+                    requests: { cpu: "50m", memory: "96Mi" },
+                    limits: { cpu: "500m", memory: "256Mi" },
+                  },
+                  securityContext: {
+                    allowPrivilegeEscalation: false,
+                    readOnlyRootFilesystem: true,
+                    capabilities: { drop: ["ALL"] },
+                  },
                 },
               ],
             },
@@ -97,7 +148,12 @@ export class SyncService extends pulumi.ComponentResource {
     const service = new k8s.core.v1.Service(
       `${name}-metrics`,
       {
-        metadata: { name: `${name}-metrics`, namespace: args.namespace, labels, annotations: { ...annotations, "prometheus.io/scrape": "true", "prometheus.io/port": String(PORT) } },
+        metadata: {
+          name: `${name}-metrics`,
+          namespace: args.namespace,
+          labels,
+          annotations: { ...annotations, "prometheus.io/scrape": "true", "prometheus.io/port": String(PORT) },
+        },
         spec: { selector: labels, ports: [{ name: "http", port: PORT, targetPort: "http" }] },
       },
       child,

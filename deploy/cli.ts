@@ -8,7 +8,8 @@ import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 
 const root = resolve(__dirname, "..", "..");
-const USAGE = "usage: cli.js <preview|up|destroy|refresh> [--stack NAME] [--policy-pack DIR] [--work-dir DIR] [--program FILE]";
+const USAGE =
+  "usage: cli.js <preview|up|destroy|refresh> [--stack NAME] [--policy-pack DIR] [--work-dir DIR] [--program FILE]";
 
 export async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -38,7 +39,12 @@ export async function main(argv: string[]): Promise<number> {
   const policyPacks = values["policy-pack"].map((p) => resolve(p));
   switch (operation) {
     case "preview":
-      await stack.preview({ onOutput, diff: true, policyPacks, expectNoChanges: values["expect-no-changes"] });
+      await stack.preview({
+        onOutput,
+        diff: true,
+        policyPacks,
+        expectNoChanges: values["expect-no-changes"],
+      });
       break;
     case "up":
       await stack.up({ onOutput, policyPacks });

@@ -40,7 +40,14 @@ export class SeldonDeploymentStore {
   async list(namespace: string, labelSelector?: string): Promise<SeldonDeployment[]> {
     try {
       const list = await this.api.list<SeldonDeployment>(
-        API_VERSION, KIND, namespace, undefined, undefined, undefined, undefined, labelSelector,
+        API_VERSION,
+        KIND,
+        namespace,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        labelSelector,
       );
       return list.items;
     } catch (error) {
@@ -51,7 +58,11 @@ export class SeldonDeploymentStore {
 
   async get(namespace: string, name: string): Promise<SeldonDeployment | undefined> {
     try {
-      return await this.api.read<SeldonDeployment>({ apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace } });
+      return await this.api.read<SeldonDeployment>({
+        apiVersion: API_VERSION,
+        kind: KIND,
+        metadata: { name, namespace },
+      });
     } catch (error) {
       const { status, message } = apiMessage(error);
       if (status === 404) return undefined;
@@ -64,11 +75,21 @@ export class SeldonDeploymentStore {
     this.writes++;
     try {
       return await this.api.patch<SeldonDeployment>(
-        desired, undefined, undefined, this.fieldManager, true, PatchStrategy.ServerSideApply,
+        desired,
+        undefined,
+        undefined,
+        this.fieldManager,
+        true,
+        PatchStrategy.ServerSideApply,
       );
     } catch (error) {
       const { status, message } = apiMessage(error);
-      throw new ClusterError("apply", `${desired.metadata.namespace}/${desired.metadata.name}`, status, message);
+      throw new ClusterError(
+        "apply",
+        `${desired.metadata.namespace}/${desired.metadata.name}`,
+        status,
+        message,
+      );
     }
   }
 

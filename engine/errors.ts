@@ -15,7 +15,10 @@ export class RegistryError extends Error {
 
 /** An MLflow response did not fit the schema of its endpoint. */
 export class RegistryResponseError extends RegistryError {
-  constructor(endpoint: string, readonly issues: string) {
+  constructor(
+    endpoint: string,
+    readonly issues: string,
+  ) {
     super(endpoint, `unexpected response: ${issues}`);
   }
 }

@@ -85,7 +85,14 @@ export function buildSeldonDeployment(input: DeploymentSpecInput): SeldonDeploym
         },
       ],
       ...(serving.storageClaim
-        ? { volumes: [{ name: STORAGE_VOLUME, persistentVolumeClaim: { claimName: serving.storageClaim, readOnly: true } }] }
+        ? {
+            volumes: [
+              {
+                name: STORAGE_VOLUME,
+                persistentVolumeClaim: { claimName: serving.storageClaim, readOnly: true },
+              },
+            ],
+          }
         : {}),
     };
   } else {

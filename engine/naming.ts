@@ -23,7 +23,11 @@ export function shortHash(...parts: string[]): string {
  * derives from it (`<name>-<predictor>-0-<container>`) stay within 63.
  */
 export function deploymentName(model: string, slot: Slot): string {
-  const parts = [slug(model, 24) || "model", slug(slot.name, 10) || "slot", shortHash(model, slot.kind, slot.name)];
+  const parts = [
+    slug(model, 24) || "model",
+    slug(slot.name, 10) || "slot",
+    shortHash(model, slot.kind, slot.name),
+  ];
   return parts.join("-");
 }
 

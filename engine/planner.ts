@@ -87,7 +87,11 @@ function servingFor(slot: ResolvedSlot, mode: ServingMode, settings: EngineSetti
     }
     const modelPath =
       underRoot(artifactUri, settings.artifactRoot, settings.storageRoot) ??
-      (artifactUri.startsWith("/") ? artifactUri : artifactUri.startsWith("file://") ? artifactUri.slice(7) : undefined);
+      (artifactUri.startsWith("/")
+        ? artifactUri
+        : artifactUri.startsWith("file://")
+          ? artifactUri.slice(7)
+          : undefined);
     if (!modelPath) {
       throw new TagError(
         `artifact URI ${artifactUri} is not under the artifact root ${settings.artifactRoot} mounted at ${settings.storageRoot}`,
@@ -99,7 +103,9 @@ function servingFor(slot: ResolvedSlot, mode: ServingMode, settings: EngineSetti
     (settings.modelUriPrefix && underRoot(artifactUri, settings.artifactRoot, settings.modelUriPrefix)) ||
     (OBJECT_STORE.test(artifactUri) ? artifactUri : undefined);
   if (!modelUri) {
-    throw new TagError(`artifact URI ${artifactUri} is not an object-store URI and no modelUri prefix maps it`);
+    throw new TagError(
+      `artifact URI ${artifactUri} is not an object-store URI and no modelUri prefix maps it`,
+    );
   }
   return { mode, modelUri, credentialsSecret: settings.credentialsSecret };
 }

@@ -41,7 +41,9 @@ export function ownerSelector(owner: string): string {
 /** True when every field of `desired` has the same value in `live` (fields others add are ignored). */
 export function isSubset(desired: unknown, live: unknown): boolean {
   if (Array.isArray(desired)) {
-    return Array.isArray(live) && live.length === desired.length && desired.every((d, i) => isSubset(d, live[i]));
+    return (
+      Array.isArray(live) && live.length === desired.length && desired.every((d, i) => isSubset(d, live[i]))
+    );
   }
   if (desired !== null && typeof desired === "object") {
     if (live === null || typeof live !== "object" || Array.isArray(live)) return false;

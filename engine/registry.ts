@@ -18,7 +18,9 @@ export class RegistryReader {
   async snapshot(): Promise<RegistrySnapshot> {
     const models = await this.client.listRegisteredModels();
     const created = new Map(models.map((m) => [m.name, m.creation_timestamp ?? 0]));
-    const latest = new Map(models.flatMap((m) => m.latest_versions.map((v) => [`${v.name}\u0000${v.version}`, v])));
+    const latest = new Map(
+      models.flatMap((m) => m.latest_versions.map((v) => [`${v.name}\u0000${v.version}`, v])),
+    );
     const slots: ResolvedSlot[] = [];
     for (const slot of servingSlots(models, this.settings)) {
       // A model deleted and registered again restarts at version 1: its creation time is in the key.

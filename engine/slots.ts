@@ -25,12 +25,18 @@ export function slotDescription(slot: Slot): string {
 }
 
 function globToRegExp(pattern: string): RegExp {
-  const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const escaped = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${escaped}$`);
 }
 
 /** Whether this owner manages the model (include and exclude glob patterns on its name). */
-export function managesModel(model: string, settings: Pick<EngineSettings, "includeModels" | "excludeModels">): boolean {
+export function managesModel(
+  model: string,
+  settings: Pick<EngineSettings, "includeModels" | "excludeModels">,
+): boolean {
   const matches = (patterns: string[]) => patterns.some((p) => globToRegExp(p).test(model));
   return matches(settings.includeModels) && !matches(settings.excludeModels);
 }
@@ -42,7 +48,9 @@ export function servingSlots(models: RegisteredModel[], settings: EngineSettings
     const add = (slot: Slot, version: string) =>
       slots.push({ model: model.name, modelTags: model.tags, slot, version });
     for (const stage of settings.stages) {
-      const inStage = model.latest_versions.filter((v) => v.current_stage.toLowerCase() === stage.toLowerCase());
+      const inStage = model.latest_versions.filter(
+        (v) => v.current_stage.toLowerCase() === stage.toLowerCase(),
+      );
       const latest = inStage.sort((a, b) => Number(b.version) - Number(a.version))[0];
       if (latest) add({ kind: "stage", name: latest.current_stage }, latest.version);
     }

@@ -7,17 +7,22 @@ import type { ModelDeploymentInputs, ModelDeploymentOutputs } from "./runtime";
 
 type Runtime = typeof import("./runtime");
 
+/* eslint-disable @typescript-eslint/no-require-imports -- a serialized provider must require at run time */
 function runtime(): Runtime {
   const path = require("node:path") as typeof import("node:path");
   const file = path.join(process.cwd(), "dist", "provider", "runtime.js");
   try {
     return require(file) as Runtime;
   } catch (error) {
-    throw new Error(`cannot load ${file} (run npm run build in the project folder): ${String(error)}`);
+    throw new Error(`cannot load ${file} (run npm run build in the project folder): ${String(error)}`, { cause: error });
   }
 }
+/* eslint-enable @typescript-eslint/no-require-imports */
 
-const modelDeploymentProvider: pulumi.dynamic.ResourceProvider<ModelDeploymentInputs, ModelDeploymentOutputs> = {
+const modelDeploymentProvider: pulumi.dynamic.ResourceProvider<
+  ModelDeploymentInputs,
+  ModelDeploymentOutputs
+> = {
   async check(_olds, news) {
     return runtime().checkInputs(news) as pulumi.dynamic.CheckResult<ModelDeploymentInputs>;
   },
@@ -60,6 +65,13 @@ export class ModelDeployment extends pulumi.dynamic.Resource {
   declare readonly uid: pulumi.Output<string>;
 
   constructor(name: string, args: ModelDeploymentArgs, opts?: pulumi.CustomResourceOptions) {
-    super(modelDeploymentProvider, name, { ...args, uid: undefined }, opts, "mlflow2seldon", "ModelDeployment");
+    super(
+      modelDeploymentProvider,
+      name,
+      { ...args, uid: undefined },
+      opts,
+      "mlflow2seldon",
+      "ModelDeployment",
+    );
   }
 }

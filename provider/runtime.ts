@@ -38,7 +38,11 @@ export function checkInputs(news: unknown): pulumi.dynamic.CheckResult {
   const parsed = modelDeploymentInputsSchema.safeParse(news);
   if (parsed.success) {
     if (parsed.data.manifest.metadata.labels[LABELS.owner] !== parsed.data.owner) {
-      return { failures: [{ property: "manifest", reason: `label ${LABELS.owner} must equal owner "${parsed.data.owner}"` }] };
+      return {
+        failures: [
+          { property: "manifest", reason: `label ${LABELS.owner} must equal owner "${parsed.data.owner}"` },
+        ],
+      };
     }
     return { inputs: news as Record<string, unknown>, failures: [] };
   }
@@ -53,16 +57,23 @@ export function checkInputs(news: unknown): pulumi.dynamic.CheckResult {
 const identity = (i: ModelDeploymentInputs) => `${i.manifest.metadata.namespace}/${i.manifest.metadata.name}`;
 
 /** An update when anything that shapes the object changes; a replacement only when its identity does. */
-export function diffInputs(olds: ModelDeploymentInputs, news: ModelDeploymentInputs): pulumi.dynamic.DiffResult {
+export function diffInputs(
+  olds: ModelDeploymentInputs,
+  news: ModelDeploymentInputs,
+): pulumi.dynamic.DiffResult {
   const fields = ["model", "slot", "version", "owner", "kubeContext", "manifest"] as const;
   const changed = fields.filter((f) => JSON.stringify(olds[f]) !== JSON.stringify(news[f]));
   if (changed.length === 0) return { changes: false };
-  const replaces = identity(olds) === identity(news) ? [] : ["manifest.metadata.name", "manifest.metadata.namespace"];
+  const replaces =
+    identity(olds) === identity(news) ? [] : ["manifest.metadata.name", "manifest.metadata.namespace"];
   return { changes: true, replaces, deleteBeforeReplace: replaces.length > 0 };
 }
 
 function store(inputs: Pick<ModelDeploymentInputs, "kubeContext" | "owner">): SeldonDeploymentStore {
-  return new SeldonDeploymentStore(loadKubeConfig({ context: inputs.kubeContext }), `mlflow2seldon-${inputs.owner}`);
+  return new SeldonDeploymentStore(
+    loadKubeConfig({ context: inputs.kubeContext }),
+    `mlflow2seldon-${inputs.owner}`,
+  );
 }
 
 export async function applyDeployment(inputs: ModelDeploymentInputs): Promise<ModelDeploymentOutputs> {
@@ -71,32 +82,51 @@ export async function applyDeployment(inputs: ModelDeploymentInputs): Promise<Mo
   const cluster = store(inputs);
   const existing = await cluster.get(namespace, name);
   if (existing && !isOwnedBy(existing, inputs.owner)) {
-    throw new Error(`SeldonDeployment ${namespace}/${name} exists and is not managed by ${inputs.owner}; left untouched`);
+    throw new Error(
+      `SeldonDeployment ${namespace}/${name} exists and is not managed by ${inputs.owner}; left untouched`,
+    );
   }
   const applied = await cluster.apply(manifest);
   return { ...inputs, uid: String(applied.metadata.uid ?? "") };
 }
 
-export async function readDeployment(id: string, props: ModelDeploymentOutputs): Promise<pulumi.dynamic.ReadResult> {
+export async function readDeployment(
+  id: string,
+  props: ModelDeploymentOutputs,
+): Promise<pulumi.dynamic.ReadResult> {
   const [namespace, name] = id.split("/");
   const live = await store(props).get(namespace, name);
   // An empty id tells the engine the object is gone (e.g. deleted by hand).
   if (!live || !isOwnedBy(live, props.owner)) return { id: "", props: {} };
-  const manifest = { ...props.manifest, metadata: { ...props.manifest.metadata, labels: live.metadata.labels, annotations: live.metadata.annotations }, spec: live.spec };
+  const manifest = {
+    ...props.manifest,
+    metadata: {
+      ...props.manifest.metadata,
+      labels: live.metadata.labels,
+      annotations: live.metadata.annotations,
+    },
+    spec: live.spec,
+  };
   return { id, props: { ...props, manifest, uid: String(live.metadata.uid ?? "") } };
 }
 
 /** Deletes the object (only if it is ours) and waits until the API no longer returns it. */
-export async function deleteDeployment(id: string, props: ModelDeploymentOutputs, timeoutMs = 120_000): Promise<void> {
+export async function deleteDeployment(
+  id: string,
+  props: ModelDeploymentOutputs,
+  timeoutMs = 120_000,
+): Promise<void> {
   const [namespace, name] = id.split("/");
   const cluster = store(props);
   const live = await cluster.get(namespace, name);
   if (!live) return;
-  if (!isOwnedBy(live, props.owner)) throw new Error(`SeldonDeployment ${id} is not managed by ${props.owner}; not deleted`);
+  if (!isOwnedBy(live, props.owner))
+    throw new Error(`SeldonDeployment ${id} is not managed by ${props.owner}; not deleted`);
   await cluster.delete(namespace, name);
   const deadline = Date.now() + timeoutMs;
   while (await cluster.get(namespace, name)) {
-    if (Date.now() > deadline) throw new Error(`SeldonDeployment ${id} still exists after ${timeoutMs / 1000}s`);
+    if (Date.now() > deadline)
+      throw new Error(`SeldonDeployment ${id} still exists after ${timeoutMs / 1000}s`);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }

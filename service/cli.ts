@@ -23,17 +23,22 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     config = parseServiceEnv(env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`mlflow2seldon: invalid configuration\n${error.problems.map((p) => `  ${p.setting}: ${p.message}`).join("\n")}\n`);
+    process.stderr.write(
+      `mlflow2seldon: invalid configuration\n${error.problems.map((p) => `  ${p.setting}: ${p.message}`).join("\n")}\n`,
+    );
     return 2;
   }
   const log = createLogger(config.logLevel);
   const service = new SyncService(config, log);
-  if (config.sourceCluster) log.info({ sourceCluster: config.sourceCluster }, "M2S_SRC_NEURO_CLUSTER is accepted for compatibility");
+  if (config.sourceCluster)
+    log.info({ sourceCluster: config.sourceCluster }, "M2S_SRC_NEURO_CLUSTER is accepted for compatibility");
 
   if (flags.includes("--dry-run")) {
     const outcome = await service.runCycle({ dryRun: true });
     for (const change of outcome.report?.changes ?? []) {
-      process.stdout.write(`${change.action.padEnd(6)} ${config.engine.namespace}/${change.name}  ${change.model}@${change.version} (${change.slot})\n`);
+      process.stdout.write(
+        `${change.action.padEnd(6)} ${config.engine.namespace}/${change.name}  ${change.model}@${change.version} (${change.slot})\n`,
+      );
     }
     if (outcome.report && outcome.report.changes.length === 0) process.stdout.write("no changes\n");
     return outcome.ok ? 0 : 1;
@@ -48,7 +53,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       stop.abort();
     });
   }
-  log.info({ namespace: config.engine.namespace, owner: config.engine.owner, intervalMs: config.intervalMs }, "sync service started");
+  log.info(
+    { namespace: config.engine.namespace, owner: config.engine.owner, intervalMs: config.intervalMs },
+    "sync service started",
+  );
   await service.run(stop.signal);
   server.close();
   log.info("sync service stopped");

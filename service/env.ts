@@ -3,13 +3,24 @@
 import { z } from "zod";
 import type { MlflowClientOptions } from "../engine/mlflow/client";
 import { ConfigError } from "../engine/errors";
-import { engineSettingsSchema, protocols, resourcesSchema, servingModes, type EngineSettings } from "../engine/settings";
+import {
+  engineSettingsSchema,
+  protocols,
+  resourcesSchema,
+  servingModes,
+  type EngineSettings,
+} from "../engine/settings";
 
 const list = (fallback: string) =>
   z
     .string()
     .default(fallback)
-    .transform((text) => text.split(",").map((s) => s.trim()).filter(Boolean));
+    .transform((text) =>
+      text
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
 const optional = z.string().trim().min(1).optional();
 const positive = (fallback: number) => z.coerce.number().positive().default(fallback);
 const flag = z
@@ -88,7 +99,8 @@ function issuesOf(error: z.ZodError, values: Record<string, unknown>) {
   return error.issues.map((issue) => {
     const setting = String(issue.path[0] ?? "(environment)");
     const value = values[setting];
-    const shown = value === undefined ? "" : ` (got ${JSON.stringify(/PASSWORD|TOKEN/.test(setting) ? "***" : value)})`;
+    const shown =
+      value === undefined ? "" : ` (got ${JSON.stringify(/PASSWORD|TOKEN/.test(setting) ? "***" : value)})`;
     return { setting, message: `${issue.message}${shown}` };
   });
 }
@@ -120,9 +132,14 @@ export function parseServiceEnv(env: NodeJS.ProcessEnv): ServiceConfig {
   if (!engine.success) {
     // Engine fields carry the env names they came from.
     const envName: Record<string, string> = {
-      namespace: "M2S_SELDON_DEPLOYMENT_NS", owner: "M2S_OWNER", credentialsSecret: "M2S_SELDON_CREDENTIALS_SECRET",
-      stages: "M2S_STAGES", aliases: "M2S_ALIASES", imageTag: "M2S_MLFLOW_DEPLOY_IMG_TAG",
-      storageRoot: "M2S_MLFLOW_STORAGE_ROOT", artifactRoot: "M2S_MLFLOW_ARTIFACT_ROOT",
+      namespace: "M2S_SELDON_DEPLOYMENT_NS",
+      owner: "M2S_OWNER",
+      credentialsSecret: "M2S_SELDON_CREDENTIALS_SECRET",
+      stages: "M2S_STAGES",
+      aliases: "M2S_ALIASES",
+      imageTag: "M2S_MLFLOW_DEPLOY_IMG_TAG",
+      storageRoot: "M2S_MLFLOW_STORAGE_ROOT",
+      artifactRoot: "M2S_MLFLOW_ARTIFACT_ROOT",
     };
     throw new ConfigError(
       engine.error.issues.map((issue) => {

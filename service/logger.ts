@@ -8,7 +8,14 @@ export function createLogger(level = "info", destination?: pino.DestinationStrea
       base: { service: "mlflow2seldon" },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: {
-        paths: ["*.token", "*.password", "*.authorization", "*.Authorization", "mlflow.token", "mlflow.password"],
+        paths: [
+          "*.token",
+          "*.password",
+          "*.authorization",
+          "*.Authorization",
+          "mlflow.token",
+          "mlflow.password",
+        ],
         censor: "[redacted]",
       },
     },

@@ -6,13 +6,44 @@ export function createMetrics() {
   collectDefaultMetrics({ register: registry, prefix: "mlflow2seldon_" });
   const metrics = {
     registry,
-    cycles: new Counter({ name: "mlflow2seldon_cycles_total", help: "Sync cycles run", labelNames: ["result"], registers: [registry] }),
-    failures: new Counter({ name: "mlflow2seldon_cycle_failures_total", help: "Cycles that failed, by stage", labelNames: ["stage"], registers: [registry] }),
-    objects: new Counter({ name: "mlflow2seldon_objects_total", help: "SeldonDeployments handled, by outcome", labelNames: ["outcome"], registers: [registry] }),
-    registryLatency: new Histogram({ name: "mlflow2seldon_registry_read_seconds", help: "Time to read the MLflow registry", registers: [registry] }),
-    applyLatency: new Histogram({ name: "mlflow2seldon_apply_seconds", help: "Time to reconcile the cluster", registers: [registry] }),
-    lastSuccess: new Gauge({ name: "mlflow2seldon_last_success_timestamp_seconds", help: "End of the last fully successful cycle", registers: [registry] }),
-    managed: new Gauge({ name: "mlflow2seldon_managed_deployments", help: "SeldonDeployments desired after the last cycle", registers: [registry] }),
+    cycles: new Counter({
+      name: "mlflow2seldon_cycles_total",
+      help: "Sync cycles run",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    failures: new Counter({
+      name: "mlflow2seldon_cycle_failures_total",
+      help: "Cycles that failed, by stage",
+      labelNames: ["stage"],
+      registers: [registry],
+    }),
+    objects: new Counter({
+      name: "mlflow2seldon_objects_total",
+      help: "SeldonDeployments handled, by outcome",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    registryLatency: new Histogram({
+      name: "mlflow2seldon_registry_read_seconds",
+      help: "Time to read the MLflow registry",
+      registers: [registry],
+    }),
+    applyLatency: new Histogram({
+      name: "mlflow2seldon_apply_seconds",
+      help: "Time to reconcile the cluster",
+      registers: [registry],
+    }),
+    lastSuccess: new Gauge({
+      name: "mlflow2seldon_last_success_timestamp_seconds",
+      help: "End of the last fully successful cycle",
+      registers: [registry],
+    }),
+    managed: new Gauge({
+      name: "mlflow2seldon_managed_deployments",
+      help: "SeldonDeployments desired after the last cycle",
+      registers: [registry],
+    }),
   };
   return metrics;
 }

@@ -57,7 +57,11 @@ export class SyncService {
     const endApply = this.metrics.applyLatency.startTimer();
     let report: CycleReport;
     try {
-      report = await reconcile(snapshot, { store: this.store, settings: this.config.engine, dryRun: options.dryRun });
+      report = await reconcile(snapshot, {
+        store: this.store,
+        settings: this.config.engine,
+        dryRun: options.dryRun,
+      });
     } catch (error) {
       return this.failed("cluster", error);
     } finally {
@@ -80,7 +84,10 @@ export class SyncService {
   /** Delay before the next cycle: the interval with jitter, or exponential backoff after failures. */
   nextDelayMs(random: () => number = Math.random): number {
     const { intervalMs, jitter, maxBackoffMs } = this.config;
-    const base = this.consecutiveFailures === 0 ? intervalMs : Math.min(maxBackoffMs, intervalMs * 2 ** this.consecutiveFailures);
+    const base =
+      this.consecutiveFailures === 0
+        ? intervalMs
+        : Math.min(maxBackoffMs, intervalMs * 2 ** this.consecutiveFailures);
     return Math.round(base * (1 + jitter * (2 * random() - 1)));
   }
 
@@ -119,7 +126,10 @@ export class SyncService {
 
   private record(report: CycleReport, dryRun: boolean): void {
     for (const change of report.changes) {
-      this.log.info({ ...change, dryRun }, dryRun ? `would ${change.action}` : `${change.action}d SeldonDeployment`);
+      this.log.info(
+        { ...change, dryRun },
+        dryRun ? `would ${change.action}` : `${change.action}d SeldonDeployment`,
+      );
       if (!dryRun) this.metrics.objects.inc({ outcome: `${change.action}d` });
     }
     this.metrics.objects.inc({ outcome: "unchanged" }, report.unchanged.length);
@@ -127,13 +137,21 @@ export class SyncService {
       this.metrics.objects.inc({ outcome: "failed" });
       this.log.error(failure, `could not ${failure.action} SeldonDeployment`);
     }
-    for (const problem of report.problems) this.log.warn(problem, "model skipped; its existing deployment is kept");
+    for (const problem of report.problems)
+      this.log.warn(problem, "model skipped; its existing deployment is kept");
     for (const name of report.conflicts) {
       this.log.warn({ name }, "a SeldonDeployment of that name exists and is not ours; left untouched");
     }
-    this.metrics.managed.set(report.changes.filter((c) => c.action !== "delete").length + report.unchanged.length);
+    this.metrics.managed.set(
+      report.changes.filter((c) => c.action !== "delete").length + report.unchanged.length,
+    );
     this.log.info(
-      { changes: report.changes.length, unchanged: report.unchanged.length, failures: report.failures.length, dryRun },
+      {
+        changes: report.changes.length,
+        unchanged: report.unchanged.length,
+        failures: report.failures.length,
+        dryRun,
+      },
       "cycle finished",
     );
   }
@@ -144,10 +162,18 @@ export class SyncService {
     for (const change of report.changes) {
       if (change.action === "delete" || !change.model) continue;
       try {
-        await this.client.setModelVersionTag(change.model, change.version, WRITE_BACK_TAGS.deployment, `${namespace}/${change.name}`);
+        await this.client.setModelVersionTag(
+          change.model,
+          change.version,
+          WRITE_BACK_TAGS.deployment,
+          `${namespace}/${change.name}`,
+        );
         await this.client.setModelVersionTag(change.model, change.version, WRITE_BACK_TAGS.state, "deployed");
       } catch (error) {
-        this.log.warn({ model: change.model, version: change.version, err: errorMessage(error) }, "write-back failed");
+        this.log.warn(
+          { model: change.model, version: change.version, err: errorMessage(error) },
+          "write-back failed",
+        );
       }
     }
   }

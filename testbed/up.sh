@@ -111,9 +111,10 @@ wait_for "CRDs Established" 60 established
 
 step "5/5 MLflow $MLFLOW_VERSION and Pulumi $PULUMI_VERSION"
 mkdir -p "$data/mlflow/artifacts"
+# MLflow 3.5+ checks the Host header: allow any loopback port (tests put a fault proxy in front).
 start_service mlflow "$venv/bin/mlflow" server --backend-store-uri "sqlite:///$data/mlflow/mlflow.db" \
   --artifacts-destination "$data/mlflow/artifacts" --serve-artifacts \
-  --host 127.0.0.1 --port "$mlflow_port" --workers 2 --allowed-hosts "127.0.0.1:$mlflow_port,localhost:$mlflow_port"
+  --host 127.0.0.1 --port "$mlflow_port" --workers 2 --allowed-hosts "127.0.0.1:*,localhost:*"
 wait_for mlflow 120 curl -fsS "http://127.0.0.1:$mlflow_port/health"
 
 # Pulumi finds plugins on PATH: the CLI, the Kubernetes provider, the dynamic-provider shim

@@ -49,7 +49,10 @@ export class MlflowClient {
   constructor(options: MlflowClientOptions) {
     const base = new URL(options.url);
     if (base.username || base.password) {
-      throw new RegistryError("(config)", "put MLflow credentials in the username/password settings, not in the URL");
+      throw new RegistryError(
+        "(config)",
+        "put MLflow credentials in the username/password settings, not in the URL",
+      );
     }
     this.retries = options.retries ?? 3;
     this.backoffMs = options.backoffMs ?? 250;
@@ -60,7 +63,10 @@ export class MlflowClient {
       baseURL: `${base.origin}${base.pathname.replace(/\/+$/, "")}/${API}/`,
       timeout: options.timeoutMs ?? 10_000,
       headers,
-      auth: !options.token && options.username ? { username: options.username, password: options.password ?? "" } : undefined,
+      auth:
+        !options.token && options.username
+          ? { username: options.username, password: options.password ?? "" }
+          : undefined,
       httpsAgent: options.caFile ? new HttpsAgent({ ca: readFileSync(options.caFile) }) : undefined,
       // Responses are parsed by zod, not trusted as typed.
       transitional: { silentJSONParsing: false },
@@ -100,17 +106,20 @@ export class MlflowClient {
   }
 
   async getModelVersion(name: string, version: string): Promise<ModelVersion> {
-    return (await this.get("model-versions/get", modelVersionResponseSchema, { name, version })).model_version;
+    return (await this.get("model-versions/get", modelVersionResponseSchema, { name, version }))
+      .model_version;
   }
 
   /** Where a version's artifacts are stored (resolves runs:/ and models:/ sources). */
   async getDownloadUri(name: string, version: string): Promise<string> {
-    return (await this.get("model-versions/get-download-uri", downloadUriSchema, { name, version })).artifact_uri;
+    return (await this.get("model-versions/get-download-uri", downloadUriSchema, { name, version }))
+      .artifact_uri;
   }
 
   async createRegisteredModel(name: string, tags: Record<string, string> = {}): Promise<RegisteredModel> {
     const body = { name, tags: Object.entries(tags).map(([key, value]) => ({ key, value })) };
-    return (await this.post("registered-models/create", registeredModelResponseSchema, body)).registered_model;
+    return (await this.post("registered-models/create", registeredModelResponseSchema, body))
+      .registered_model;
   }
 
   async createModelVersion(name: string, source: string, runId?: string): Promise<ModelVersion> {
@@ -118,9 +127,15 @@ export class MlflowClient {
     return (await this.post("model-versions/create", modelVersionResponseSchema, body)).model_version;
   }
 
-  async transitionStage(name: string, version: string, stage: string, archiveExisting = false): Promise<ModelVersion> {
+  async transitionStage(
+    name: string,
+    version: string,
+    stage: string,
+    archiveExisting = false,
+  ): Promise<ModelVersion> {
     const body = { name, version, stage, archive_existing_versions: archiveExisting };
-    return (await this.post("model-versions/transition-stage", modelVersionResponseSchema, body)).model_version;
+    return (await this.post("model-versions/transition-stage", modelVersionResponseSchema, body))
+      .model_version;
   }
 
   async setAlias(name: string, alias: string, version: string): Promise<void> {
@@ -191,11 +206,14 @@ function describeFailure(endpoint: string, error: unknown): { error: RegistryErr
   }
   const status = error.response?.status;
   if (status === undefined) {
-    const reason = error.code === "ECONNABORTED" ? "timed out" : `network error ${error.code ?? error.message}`;
+    const reason =
+      error.code === "ECONNABORTED" ? "timed out" : `network error ${error.code ?? error.message}`;
     return { error: new RegistryError(endpoint, reason), transient: true };
   }
   const data = error.response?.data as { error_code?: string; message?: string } | undefined;
-  const detail = data?.error_code ? `${data.error_code}: ${data.message ?? ""}` : (error.response?.statusText ?? "");
+  const detail = data?.error_code
+    ? `${data.error_code}: ${data.message ?? ""}`
+    : (error.response?.statusText ?? "");
   return {
     error: new RegistryError(endpoint, `HTTP ${status} ${detail}`.trim(), status),
     transient: status === 429 || status >= 500,

@@ -25,6 +25,8 @@ test("pulumi preview, up and destroy of a Namespace against the testbed", async 
   const destroy = runPulumi("destroy", options);
   expect(destroy.code).toBe(0);
   // No controller-manager runs here: the namespace is either gone or Terminating.
-  const after = await core().readNamespace({ name: namespace }).catch(() => undefined);
+  const after = await core()
+    .readNamespace({ name: namespace })
+    .catch(() => undefined);
   expect(after === undefined || after.status?.phase === "Terminating").toBe(true);
 });

@@ -13,7 +13,9 @@ beforeAll(async () => {
 });
 
 const byModel = async (model: string) =>
-  (await listSeldonDeployments(fx.namespace)).filter((o) => o.metadata.annotations?.[ANNOTATIONS.modelName] === model);
+  (await listSeldonDeployments(fx.namespace)).filter(
+    (o) => o.metadata.annotations?.[ANNOTATIONS.modelName] === model,
+  );
 const container = (sdep: any) => sdep.spec.predictors[0].componentSpecs[0].spec.containers[0];
 
 test("promote, promote a newer version, archive: created, updated in place, removed", async () => {
@@ -25,10 +27,17 @@ test("promote, promote a newer version, archive: created, updated in place, remo
   await client.transitionStage(name, "1", "Production");
   expect((await service.runCycle()).ok).toBe(true);
   const [created] = await byModel(name);
-  expect(created.metadata.labels).toMatchObject({ [LABELS.managedBy]: "mlflow2seldon", [LABELS.owner]: fx.owner, [LABELS.version]: "1" });
+  expect(created.metadata.labels).toMatchObject({
+    [LABELS.managedBy]: "mlflow2seldon",
+    [LABELS.owner]: fx.owner,
+    [LABELS.version]: "1",
+  });
   expect(created.metadata.annotations[ANNOTATIONS.slot]).toBe("stage:Production");
   expect(container(created).image).toBe("registry.example.com/mlflow-wrapper:1.0");
-  expect(container(created).env).toContainEqual({ name: "MODEL_PATH", value: expect.stringMatching(/^\/mnt\/mlflow\/registry-tests\/.+\/v1\/model$/) });
+  expect(container(created).env).toContainEqual({
+    name: "MODEL_PATH",
+    value: expect.stringMatching(/^\/mnt\/mlflow\/registry-tests\/.+\/v1\/model$/),
+  });
 
   await client.transitionStage(name, "2", "Production", true);
   await service.runCycle();
@@ -109,24 +118,48 @@ test("a hand edit is reverted; a foreign SeldonDeployment is never touched", asy
 
   const api = customObjects();
   const foreign = {
-    apiVersion: "machinelearning.seldon.io/v1", kind: "SeldonDeployment",
+    apiVersion: "machinelearning.seldon.io/v1",
+    kind: "SeldonDeployment",
     metadata: { name: "someone-elses", namespace: fx.namespace },
-    spec: { predictors: [{ name: "default", replicas: 1, graph: { name: "m", implementation: "SKLEARN_SERVER", modelUri: "gs://x/y", children: [] } }] },
+    spec: {
+      predictors: [
+        {
+          name: "default",
+          replicas: 1,
+          graph: { name: "m", implementation: "SKLEARN_SERVER", modelUri: "gs://x/y", children: [] },
+        },
+      ],
+    },
   };
   await api.createNamespacedCustomObject({ ...seldon, namespace: fx.namespace, body: foreign });
-  const foreignBefore: any = await api.getNamespacedCustomObject({ ...seldon, namespace: fx.namespace, name: "someone-elses" });
+  const foreignBefore: any = await api.getNamespacedCustomObject({
+    ...seldon,
+    namespace: fx.namespace,
+    name: "someone-elses",
+  });
 
   const edited = structuredClone(sdep);
   edited.spec.predictors[0].replicas = 5;
-  await api.replaceNamespacedCustomObject({ ...seldon, namespace: fx.namespace, name: sdep.metadata.name, body: edited });
+  await api.replaceNamespacedCustomObject({
+    ...seldon,
+    namespace: fx.namespace,
+    name: sdep.metadata.name,
+    body: edited,
+  });
   const outcome = await service.runCycle();
-  expect(outcome.report?.changes).toEqual([expect.objectContaining({ action: "update", name: sdep.metadata.name })]);
+  expect(outcome.report?.changes).toEqual([
+    expect.objectContaining({ action: "update", name: sdep.metadata.name }),
+  ]);
   const [reverted] = await byModel(name);
   expect(reverted.spec.predictors[0].replicas).toBe(1);
 
   await mlflow().transitionStage(name, "1", "Archived");
   await service.runCycle();
-  const foreignAfter: any = await api.getNamespacedCustomObject({ ...seldon, namespace: fx.namespace, name: "someone-elses" });
+  const foreignAfter: any = await api.getNamespacedCustomObject({
+    ...seldon,
+    namespace: fx.namespace,
+    name: "someone-elses",
+  });
   expect(foreignAfter.metadata.resourceVersion).toBe(foreignBefore.metadata.resourceVersion);
 });
 
@@ -139,13 +172,23 @@ test("a name held by a foreign object is reported as a conflict and left alone",
   const target = dry.report!.changes[0].name;
   const api = customObjects();
   await api.createNamespacedCustomObject({
-    ...seldon, namespace: fx.namespace,
-    body: { apiVersion: "machinelearning.seldon.io/v1", kind: "SeldonDeployment", metadata: { name: target, namespace: fx.namespace }, spec: { predictors: [{ name: "p", graph: { name: "g", children: [] } }] } },
+    ...seldon,
+    namespace: fx.namespace,
+    body: {
+      apiVersion: "machinelearning.seldon.io/v1",
+      kind: "SeldonDeployment",
+      metadata: { name: target, namespace: fx.namespace },
+      spec: { predictors: [{ name: "p", graph: { name: "g", children: [] } }] },
+    },
   });
   const outcome = await service.runCycle();
   expect(outcome.ok).toBe(false);
   expect(outcome.report?.conflicts).toEqual([target]);
-  const object: any = await api.getNamespacedCustomObject({ ...seldon, namespace: fx.namespace, name: target });
+  const object: any = await api.getNamespacedCustomObject({
+    ...seldon,
+    namespace: fx.namespace,
+    name: target,
+  });
   expect(object.metadata.labels).toBeUndefined();
   await api.deleteNamespacedCustomObject({ ...seldon, namespace: fx.namespace, name: target });
   await mlflow().transitionStage(name, "1", "Archived");
@@ -174,7 +217,9 @@ test("the API server's rejection of one model is reported with its message; the 
   await mlflow().transitionStage(good, "1", "Production");
   const outcome = await fx.service().runCycle();
   expect(outcome.ok).toBe(false);
-  expect(outcome.report?.failures).toEqual([expect.objectContaining({ action: "create", message: expect.stringContaining("HTTP 422") })]);
+  expect(outcome.report?.failures).toEqual([
+    expect.objectContaining({ action: "create", message: expect.stringContaining("HTTP 422") }),
+  ]);
   expect(await byModel(good)).toHaveLength(1);
   await mlflow().transitionStage(bad, "1", "Archived");
   await mlflow().transitionStage(good, "1", "Archived");
@@ -197,21 +242,24 @@ describe("MLflow failures never delete a running deployment", () => {
   });
   afterAll(() => proxy.stop());
 
-  test.each(["reset", "http503", "malformed", "hang"] as const)("%s: the cycle fails, counts it, backs off and deletes nothing", async (mode) => {
-    await mlflow().transitionStage(name(), "1", "Archived");
-    proxy.setMode(mode);
-    const before = proxied.store.writes;
-    const outcome = await proxied.runCycle();
-    expect(outcome.ok).toBe(false);
-    expect(outcome.error).toMatch(/MLflow registered-models\/search/);
-    expect(proxied.store.writes).toBe(before);
-    expect(await byModel(name())).toHaveLength(1);
-    expect(proxied.nextDelayMs(() => 0.5)).toBeGreaterThan(proxied.config.intervalMs);
-    const failures = await proxied.metrics.failures.get();
-    expect(failures.values.find((v) => v.labels.stage === "registry")?.value).toBeGreaterThan(0);
-    await mlflow().transitionStage(name(), "1", "Production");
-    proxy.setMode("pass");
-  });
+  test.each(["reset", "http503", "malformed", "hang"] as const)(
+    "%s: the cycle fails, counts it, backs off and deletes nothing",
+    async (mode) => {
+      await mlflow().transitionStage(name(), "1", "Archived");
+      proxy.setMode(mode);
+      const before = proxied.store.writes;
+      const outcome = await proxied.runCycle();
+      expect(outcome.ok).toBe(false);
+      expect(outcome.error).toMatch(/MLflow registered-models\/search/);
+      expect(proxied.store.writes).toBe(before);
+      expect(await byModel(name())).toHaveLength(1);
+      expect(proxied.nextDelayMs(() => 0.5)).toBeGreaterThan(proxied.config.intervalMs);
+      const failures = await proxied.metrics.failures.get();
+      expect(failures.values.find((v) => v.labels.stage === "registry")?.value).toBeGreaterThan(0);
+      await mlflow().transitionStage(name(), "1", "Production");
+      proxy.setMode("pass");
+    },
+  );
 
   test("when MLflow is back the service converges, and a legitimately emptied registry removes deployments", async () => {
     proxy.setMode("pass");

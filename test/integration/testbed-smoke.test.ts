@@ -12,7 +12,9 @@ describe("real MLflow server", () => {
     const version = await client.createModelVersion(name, "mlflow-artifacts:/smoke/model");
     await client.transitionStage(name, version.version, "Production");
     const found = await client.listModelVersions(name);
-    expect(found).toEqual([expect.objectContaining({ name, version: version.version, current_stage: "Production" })]);
+    expect(found).toEqual([
+      expect.objectContaining({ name, version: version.version, current_stage: "Production" }),
+    ]);
   });
 });
 
@@ -27,7 +29,18 @@ describe("real kube-apiserver with the Seldon CRDs", () => {
   test("accepts a valid SeldonDeployment and rejects one the CRD schema forbids", async () => {
     const namespace = await freshNamespace("smoke");
     const api = customObjects();
-    const valid = sdep(namespace, [{ name: "default", replicas: 1, graph: { name: "model", implementation: "MLFLOW_SERVER", modelUri: "s3://bucket/model", children: [] } }]);
+    const valid = sdep(namespace, [
+      {
+        name: "default",
+        replicas: 1,
+        graph: {
+          name: "model",
+          implementation: "MLFLOW_SERVER",
+          modelUri: "s3://bucket/model",
+          children: [],
+        },
+      },
+    ]);
     await api.createNamespacedCustomObject({ ...seldon, namespace, body: valid });
     const invalid = { ...sdep(namespace, "not-a-list"), metadata: { name: "smoke-invalid", namespace } };
     const rejection = await api.createNamespacedCustomObject({ ...seldon, namespace, body: invalid }).then(

@@ -21,6 +21,8 @@ export async function freshNamespace(prefix: string): Promise<string> {
 export const seldon = { group: "machinelearning.seldon.io", version: "v1", plural: "seldondeployments" };
 
 export async function listSeldonDeployments(namespace: string): Promise<any[]> {
-  const list = (await customObjects().listNamespacedCustomObject({ ...seldon, namespace })) as { items: any[] };
+  const list = (await customObjects().listNamespacedCustomObject({ ...seldon, namespace })) as {
+    items: any[];
+  };
   return list.items;
 }

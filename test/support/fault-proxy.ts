@@ -35,13 +35,17 @@ export class FaultProxy {
     client.on("close", () => this.sockets.delete(client));
     client.on("error", () => undefined);
     const respond = (status: string, body: string) =>
-      client.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      client.end(
+        `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
     switch (this.mode) {
       case "reset":
         client.resetAndDestroy();
         return;
       case "http503":
-        client.once("data", () => respond("503 Service Unavailable", '{"error_code":"TEMPORARILY_UNAVAILABLE","message":"down"}'));
+        client.once("data", () =>
+          respond("503 Service Unavailable", '{"error_code":"TEMPORARILY_UNAVAILABLE","message":"down"}'),
+        );
         return;
       case "malformed":
         client.once("data", () => respond("200 OK", '{"registered_models":"not-a-list"}'));

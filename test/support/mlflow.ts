@@ -19,7 +19,12 @@ export async function registerModel(name: string, count: number, tags: Record<st
   await client.createRegisteredModel(name, tags);
   const versions = [];
   for (let i = 1; i <= count; i++) {
-    versions.push(await client.createModelVersion(name, `mlflow-artifacts:/registry-tests/${encodeURIComponent(name)}/v${i}/model`));
+    versions.push(
+      await client.createModelVersion(
+        name,
+        `mlflow-artifacts:/registry-tests/${encodeURIComponent(name)}/v${i}/model`,
+      ),
+    );
   }
   return versions;
 }

@@ -9,7 +9,16 @@ import { repoRoot } from "./testbed-env";
 /** A project folder for one test file; node_modules is linked so plugins resolve @pulumi/pulumi. */
 export function pulumiWorkDir(project: string, config: Record<string, unknown> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), `${project}-`));
-  writeFileSync(join(dir, "Pulumi.yaml"), `name: ${project}\nruntime: nodejs\n${Object.keys(config).length ? `config:\n${Object.entries(config).map(([k, v]) => `  ${k}:\n    value: ${JSON.stringify(v)}`).join("\n")}\n` : ""}`);
+  writeFileSync(
+    join(dir, "Pulumi.yaml"),
+    `name: ${project}\nruntime: nodejs\n${
+      Object.keys(config).length
+        ? `config:\n${Object.entries(config)
+            .map(([k, v]) => `  ${k}:\n    value: ${JSON.stringify(v)}`)
+            .join("\n")}\n`
+        : ""
+    }`,
+  );
   symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"));
   return dir;
 }
@@ -21,9 +30,22 @@ export interface PulumiRun {
 
 export function runPulumi(
   operation: "preview" | "up" | "destroy" | "refresh",
-  options: { stack: string; workDir: string; program?: string; policyPacks?: string[]; env?: Record<string, string> },
+  options: {
+    stack: string;
+    workDir: string;
+    program?: string;
+    policyPacks?: string[];
+    env?: Record<string, string>;
+  },
 ): PulumiRun {
-  const args = [join(repoRoot, "dist", "deploy", "cli.js"), operation, "--stack", options.stack, "--work-dir", options.workDir];
+  const args = [
+    join(repoRoot, "dist", "deploy", "cli.js"),
+    operation,
+    "--stack",
+    options.stack,
+    "--work-dir",
+    options.workDir,
+  ];
   if (options.program) args.push("--program", options.program);
   for (const pack of options.policyPacks ?? []) args.push("--policy-pack", pack);
   const result = spawnSync(process.execPath, args, {

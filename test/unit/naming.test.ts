@@ -6,10 +6,26 @@ const dns1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 // Twenty awkward MLflow model names: unicode, spaces, underscores, case, length, punctuation.
 const awkwardNames = [
-  "Iris Classifier", "iris_classifier", "IRIS-CLASSIFIER", "iris classifier", "iris__classifier",
-  "Ирис модель", "模型", "café crème", "naïve-bayes", "a".repeat(300),
-  `${"x".repeat(24)}-suffix-one`, `${"x".repeat(24)}-suffix-two`, "  leading and trailing  ", "---", "1234",
-  "emoji 🚀 model", "dots.in.name", "slash/name", "UPPER lower Mixed", "tab\tname",
+  "Iris Classifier",
+  "iris_classifier",
+  "IRIS-CLASSIFIER",
+  "iris classifier",
+  "iris__classifier",
+  "Ирис модель",
+  "模型",
+  "café crème",
+  "naïve-bayes",
+  "a".repeat(300),
+  `${"x".repeat(24)}-suffix-one`,
+  `${"x".repeat(24)}-suffix-two`,
+  "  leading and trailing  ",
+  "---",
+  "1234",
+  "emoji 🚀 model",
+  "dots.in.name",
+  "slash/name",
+  "UPPER lower Mixed",
+  "tab\tname",
 ];
 
 test("awkward model names give valid, distinct, deterministic names within 44 characters", () => {

@@ -8,33 +8,67 @@ const settings = (overrides: Partial<EngineSettingsInput> = {}) =>
   engineSettingsSchema.parse({ namespace: "models", owner: "service", aliases: ["champion"], ...overrides });
 
 const version = (v: string, stage = "None") => ({
-  name: "iris", version: v, current_stage: stage, source: `runs:/run${v}/model`, run_id: `run${v}`,
-  status: "READY", tags: {}, aliases: [],
+  name: "iris",
+  version: v,
+  current_stage: stage,
+  source: `runs:/run${v}/model`,
+  run_id: `run${v}`,
+  status: "READY",
+  tags: {},
+  aliases: [],
 });
 
 const model = (overrides: Partial<RegisteredModel> = {}): RegisteredModel => ({
-  name: "iris", latest_versions: [], tags: {}, aliases: [], ...overrides,
+  name: "iris",
+  latest_versions: [],
+  tags: {},
+  aliases: [],
+  ...overrides,
 });
 
 const resolved = (slots: ReturnType<typeof servingSlots>): ResolvedSlot[] =>
-  slots.map((s) => ({ ...s, location: { source: `runs:/run${s.version}/model`, runId: `run${s.version}`, artifactUri: `mlflow-artifacts:/1/run${s.version}/artifacts/model` } }));
+  slots.map((s) => ({
+    ...s,
+    location: {
+      source: `runs:/run${s.version}/model`,
+      runId: `run${s.version}`,
+      artifactUri: `mlflow-artifacts:/1/run${s.version}/artifacts/model`,
+    },
+  }));
 
 describe("serving slots", () => {
   test("the latest version of each configured stage serves, and each configured alias", () => {
     const m = model({
-      latest_versions: [version("2", "Production"), version("5", "Production"), version("3", "Staging"), version("4", "Archived")],
-      aliases: [{ alias: "champion", version: "1" }, { alias: "other", version: "4" }],
+      latest_versions: [
+        version("2", "Production"),
+        version("5", "Production"),
+        version("3", "Staging"),
+        version("4", "Archived"),
+      ],
+      aliases: [
+        { alias: "champion", version: "1" },
+        { alias: "other", version: "4" },
+      ],
     });
     const slots = servingSlots([m], settings());
     expect(slots.map((s) => [s.slot.kind, s.slot.name, s.version])).toEqual([
-      ["stage", "Staging", "3"], ["stage", "Production", "5"], ["alias", "champion", "1"],
+      ["stage", "Staging", "3"],
+      ["stage", "Production", "5"],
+      ["alias", "champion", "1"],
     ]);
   });
 
   test("include and exclude patterns decide which models this owner manages", () => {
-    const models = [model({ name: "fraud-a", latest_versions: [version("1", "Production")] }), model({ name: "churn", latest_versions: [version("1", "Production")] })];
-    expect(servingSlots(models, settings({ includeModels: ["fraud-*"] })).map((s) => s.model)).toEqual(["fraud-a"]);
-    expect(servingSlots(models, settings({ excludeModels: ["fraud-*"] })).map((s) => s.model)).toEqual(["churn"]);
+    const models = [
+      model({ name: "fraud-a", latest_versions: [version("1", "Production")] }),
+      model({ name: "churn", latest_versions: [version("1", "Production")] }),
+    ];
+    expect(servingSlots(models, settings({ includeModels: ["fraud-*"] })).map((s) => s.model)).toEqual([
+      "fraud-a",
+    ]);
+    expect(servingSlots(models, settings({ excludeModels: ["fraud-*"] })).map((s) => s.model)).toEqual([
+      "churn",
+    ]);
   });
 });
 
@@ -42,12 +76,25 @@ describe("plan", () => {
   const production = model({ latest_versions: [version("7", "Production")] });
 
   test("wrapper-image mode mounts the storage and gives the model path; labels and annotations say what is served", () => {
-    const s = settings({ defaultImage: "registry.example/wrapper:1.0", storageRoot: "/mnt/mlflow", storageClaim: "mlflow-artifacts" });
+    const s = settings({
+      defaultImage: "registry.example/wrapper:1.0",
+      storageRoot: "/mnt/mlflow",
+      storageClaim: "mlflow-artifacts",
+    });
     const { desired, problems } = plan({ slots: resolved(servingSlots([production], s)) }, s);
     expect(problems).toEqual([]);
     const [sdep] = desired;
-    expect(sdep.metadata.labels).toMatchObject({ [LABELS.managedBy]: "mlflow2seldon", [LABELS.owner]: "service", [LABELS.version]: "7", [LABELS.slot]: "production" });
-    expect(sdep.metadata.annotations).toMatchObject({ [ANNOTATIONS.modelName]: "iris", [ANNOTATIONS.runId]: "run7", [ANNOTATIONS.source]: "runs:/run7/model" });
+    expect(sdep.metadata.labels).toMatchObject({
+      [LABELS.managedBy]: "mlflow2seldon",
+      [LABELS.owner]: "service",
+      [LABELS.version]: "7",
+      [LABELS.slot]: "production",
+    });
+    expect(sdep.metadata.annotations).toMatchObject({
+      [ANNOTATIONS.modelName]: "iris",
+      [ANNOTATIONS.runId]: "run7",
+      [ANNOTATIONS.source]: "runs:/run7/model",
+    });
     const container = (sdep.spec as any).predictors[0].componentSpecs[0].spec.containers[0];
     expect(container.image).toBe("registry.example/wrapper:1.0");
     expect(container.env).toContainEqual({ name: "MODEL_PATH", value: "/mnt/mlflow/1/run7/artifacts/model" });
@@ -58,24 +105,43 @@ describe("plan", () => {
     const s = settings({ defaultImage: "wrapper:1", imageTag: "deploy-image" });
     const tagged = model({ ...production, tags: { "deploy-image": "wrapper:2" } });
     const { desired } = plan({ slots: resolved(servingSlots([tagged], s)) }, s);
-    expect((desired[0].spec as any).predictors[0].componentSpecs[0].spec.containers[0].image).toBe("wrapper:2");
+    expect((desired[0].spec as any).predictors[0].componentSpecs[0].spec.containers[0].image).toBe(
+      "wrapper:2",
+    );
   });
 
   test("mlflow-server mode maps the artifact root onto the object store and names the credentials Secret", () => {
-    const s = settings({ servingMode: "mlflow-server", modelUriPrefix: "s3://models/mlartifacts", credentialsSecret: "s3-creds" });
+    const s = settings({
+      servingMode: "mlflow-server",
+      modelUriPrefix: "s3://models/mlartifacts",
+      credentialsSecret: "s3-creds",
+    });
     const { desired } = plan({ slots: resolved(servingSlots([production], s)) }, s);
     const graph = (desired[0].spec as any).predictors[0].graph;
-    expect(graph).toMatchObject({ implementation: "MLFLOW_SERVER", modelUri: "s3://models/mlartifacts/1/run7/artifacts/model", envSecretRefName: "s3-creds" });
+    expect(graph).toMatchObject({
+      implementation: "MLFLOW_SERVER",
+      modelUri: "s3://models/mlartifacts/1/run7/artifacts/model",
+      envSecretRefName: "s3-creds",
+    });
     expect(JSON.stringify(desired[0])).not.toMatch(/password|token/i);
   });
 
   test("replicas, protocol and resources can be overridden per model by tags", () => {
     const s = settings({ defaultImage: "wrapper:1" });
-    const tagged = model({ ...production, tags: { [MODEL_TAGS.replicas]: "3", [MODEL_TAGS.protocol]: "v2", [MODEL_TAGS.resources]: '{"limits":{"cpu":"2"}}' } });
+    const tagged = model({
+      ...production,
+      tags: {
+        [MODEL_TAGS.replicas]: "3",
+        [MODEL_TAGS.protocol]: "v2",
+        [MODEL_TAGS.resources]: '{"limits":{"cpu":"2"}}',
+      },
+    });
     const spec = plan({ slots: resolved(servingSlots([tagged], s)) }, s).desired[0].spec as any;
     expect(spec.protocol).toBe("v2");
     expect(spec.predictors[0].replicas).toBe(3);
-    expect(spec.predictors[0].componentSpecs[0].spec.containers[0].resources).toEqual({ limits: { cpu: "2" } });
+    expect(spec.predictors[0].componentSpecs[0].spec.containers[0].resources).toEqual({
+      limits: { cpu: "2" },
+    });
   });
 
   test("a bad tag is a problem naming the tag and value; the model's objects are retained, others still planned", () => {
@@ -90,7 +156,10 @@ describe("plan", () => {
 
   test("an artifact outside the mounted root is a problem, not a wrong path", () => {
     const s = settings({ defaultImage: "wrapper:1" });
-    const slots = resolved(servingSlots([production], s)).map((x) => ({ ...x, location: { ...x.location, artifactUri: "hdfs://elsewhere/model" } }));
+    const slots = resolved(servingSlots([production], s)).map((x) => ({
+      ...x,
+      location: { ...x.location, artifactUri: "hdfs://elsewhere/model" },
+    }));
     expect(plan({ slots }, s).problems[0].message).toContain("hdfs://elsewhere/model");
   });
 });
