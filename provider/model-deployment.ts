@@ -14,7 +14,9 @@ function runtime(): Runtime {
   try {
     return require(file) as Runtime;
   } catch (error) {
-    throw new Error(`cannot load ${file} (run npm run build in the project folder): ${String(error)}`, { cause: error });
+    throw new Error(`cannot load ${file} (run npm run build in the project folder): ${String(error)}`, {
+      cause: error,
+    });
   }
 }
 /* eslint-enable @typescript-eslint/no-require-imports */
