@@ -5,8 +5,8 @@ export default tseslint.config(
   { ignores: ["node_modules/", "dist/", ".testbed/", "policy/node_modules/", "coverage/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
-  // Tests read untyped Kubernetes objects from the API.
-  { files: ["test/**/*.ts"], rules: { "@typescript-eslint/no-explicit-any": "off" } },
+  // Tests and policies read untyped Kubernetes objects.
+  { files: ["test/**/*.ts", "policy/**/*.ts"], rules: { "@typescript-eslint/no-explicit-any": "off" } },
   {
     files: ["**/*.js", "**/*.mjs"],
     languageOptions: {

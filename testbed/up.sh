@@ -108,6 +108,14 @@ established() {
     process.exit(items.length >= Number(process.argv[1]) && pending.length === 0 ? 0 : 1);' "$(ls "$crd_dir"/*.yaml | wc -l)"
 }
 wait_for "CRDs Established" 60 established
+# Established is not yet listable: the API server answers 429 "storage is (re)initializing" until
+# the new resource's cache is ready.
+served() {
+  api "https://127.0.0.1:$apiserver_port/apis/machinelearning.seldon.io/v1/seldondeployments" &&
+    api "https://127.0.0.1:$apiserver_port/apis/serving.kserve.io/v1beta1/inferenceservices" &&
+    api "https://127.0.0.1:$apiserver_port/apis/mlops.seldon.io/v1alpha1/models"
+}
+wait_for "custom resources served" 60 served
 
 step "5/5 MLflow $MLFLOW_VERSION and Pulumi $PULUMI_VERSION"
 mkdir -p "$data/mlflow/artifacts"

@@ -16,6 +16,12 @@ const byModel = async (model: string) =>
   (await listSeldonDeployments(fx.namespace)).filter(
     (o) => o.metadata.annotations?.[ANNOTATIONS.modelName] === model,
   );
+/** Runs one cycle and fails with the cycle's own report when it did not fully succeed. */
+async function cycle(service: ReturnType<SyncFixture["service"]>) {
+  const outcome = await service.runCycle();
+  if (!outcome.ok) throw new Error(`cycle failed: ${JSON.stringify(outcome)}`);
+  return outcome;
+}
 const container = (sdep: any) => sdep.spec.predictors[0].componentSpecs[0].spec.containers[0];
 
 test("promote, promote a newer version, archive: created, updated in place, removed", async () => {
@@ -25,7 +31,7 @@ test("promote, promote a newer version, archive: created, updated in place, remo
   const client = mlflow();
 
   await client.transitionStage(name, "1", "Production");
-  expect((await service.runCycle()).ok).toBe(true);
+  await cycle(service);
   const [created] = await byModel(name);
   expect(created.metadata.labels).toMatchObject({
     [LABELS.managedBy]: "mlflow2seldon",
@@ -238,7 +244,7 @@ describe("MLflow failures never delete a running deployment", () => {
     (proxied.client as unknown as { backoffMs: number }).backoffMs = 10;
     await registerModel(name(), 1);
     await mlflow().transitionStage(name(), "1", "Production");
-    expect((await proxied.runCycle()).ok).toBe(true);
+    await cycle(proxied);
   });
   afterAll(() => proxy.stop());
 
