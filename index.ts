@@ -5,6 +5,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { ModelDeployments } from "./components/model-deployments";
+import { noWaitAnnotations } from "./components/no-wait";
 import { SyncService } from "./components/sync-service";
 import { loadStackConfig, stackSecrets, type StackConfig } from "./deploy/stack-config";
 import { loadKubeConfig } from "./engine/cluster";
@@ -40,11 +41,13 @@ function serviceEnvironment(config: StackConfig): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
 }
 
-/** True when the namespace exists and was not created by Pulumi (then it is used, not managed). */
-async function foreignNamespace(config: StackConfig, name: string): Promise<boolean> {
+const STACK_LABEL = "mlflow2seldon.io/stack";
+
+/** True when the namespace exists and this stack did not create it (then it is used, not managed). */
+async function foreignNamespace(config: StackConfig, name: string, stack: string): Promise<boolean> {
   const api = loadKubeConfig({ context: config.kubeContext }).makeApiClient(CoreV1Api);
   const existing = await api.readNamespace({ name }).catch(() => undefined);
-  return existing !== undefined && existing.metadata?.labels?.["app.kubernetes.io/managed-by"] !== "pulumi";
+  return existing !== undefined && existing.metadata?.labels?.[STACK_LABEL] !== stack;
 }
 
 /** Reads the registry now (preview included) and plans this stack's SeldonDeployments. */
@@ -89,14 +92,16 @@ export = async () => {
   const stack = pulumi.getStack();
   const owner = `stack-${stack}`.slice(0, 63);
   const provider = new k8s.Provider("cluster", { context: config.kubeContext });
-  const annotations = config.skipAwait ? { "pulumi.com/skipAwait": "true" } : undefined;
+  const annotations = noWaitAnnotations(config.skipAwait);
 
   let deploymentNamespace: pulumi.Output<string> = pulumi.output(config.deploymentNamespace);
   const dependsOn: pulumi.Resource[] = [];
-  if (!(await foreignNamespace(config, config.deploymentNamespace))) {
+  // Namespaces this stack creates carry its label, so the next run knows they are its own.
+  const labels = { [STACK_LABEL]: stack };
+  if (!(await foreignNamespace(config, config.deploymentNamespace, stack))) {
     const namespace = new k8s.core.v1.Namespace(
       "deployment-namespace",
-      { metadata: { name: config.deploymentNamespace, annotations } },
+      { metadata: { name: config.deploymentNamespace, labels, annotations } },
       { provider },
     );
     deploymentNamespace = namespace.metadata.name;
@@ -108,7 +113,7 @@ export = async () => {
   if (config.deployService) {
     const namespace = new k8s.core.v1.Namespace(
       "service-namespace",
-      { metadata: { name: config.serviceNamespace, annotations } },
+      { metadata: { name: config.serviceNamespace, labels, annotations } },
       { provider },
     );
     serviceNamespace = namespace.metadata.name;

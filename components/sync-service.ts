@@ -3,6 +3,7 @@
 // Service for /metrics. Type token mlflow2seldon:index:SyncService.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { noWaitAnnotations } from "./no-wait";
 
 const PORT = 8080;
 
@@ -33,12 +34,12 @@ export class SyncService extends pulumi.ComponentResource {
   constructor(name: string, args: SyncServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlflow2seldon:index:SyncService", name, {}, opts);
     const labels = { "app.kubernetes.io/name": "mlflow2seldon", "app.kubernetes.io/instance": name };
-    const annotations = args.skipAwait ? { "pulumi.com/skipAwait": "true" } : undefined;
+    const annotations = noWaitAnnotations(args.skipAwait ?? false);
     const child = { parent: this };
 
     const account = new k8s.core.v1.ServiceAccount(
       `${name}-sa`,
-      { metadata: { name, namespace: args.namespace, labels } },
+      { metadata: { name, namespace: args.namespace, labels, annotations } },
       child,
     );
 
@@ -52,11 +53,15 @@ export class SyncService extends pulumi.ComponentResource {
     ];
     const subjects = [{ kind: "ServiceAccount", name: account.metadata.name, namespace: args.namespace }];
     if (args.clusterWide) {
-      const role = new k8s.rbac.v1.ClusterRole(`${name}-role`, { metadata: { labels }, rules }, child);
+      const role = new k8s.rbac.v1.ClusterRole(
+        `${name}-role`,
+        { metadata: { labels, annotations }, rules },
+        child,
+      );
       new k8s.rbac.v1.ClusterRoleBinding(
         `${name}-binding`,
         {
-          metadata: { labels },
+          metadata: { labels, annotations },
           roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name },
           subjects,
         },
@@ -65,13 +70,13 @@ export class SyncService extends pulumi.ComponentResource {
     } else {
       const role = new k8s.rbac.v1.Role(
         `${name}-role`,
-        { metadata: { name, namespace: args.deploymentNamespace, labels }, rules },
+        { metadata: { name, namespace: args.deploymentNamespace, labels, annotations }, rules },
         child,
       );
       new k8s.rbac.v1.RoleBinding(
         `${name}-binding`,
         {
-          metadata: { name, namespace: args.deploymentNamespace, labels },
+          metadata: { name, namespace: args.deploymentNamespace, labels, annotations },
           roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
           subjects,
         },
@@ -85,7 +90,7 @@ export class SyncService extends pulumi.ComponentResource {
     const secret = new k8s.core.v1.Secret(
       `${name}-credentials`,
       {
-        metadata: { name: `${name}-credentials`, namespace: args.namespace, labels },
+        metadata: { name: `${name}-credentials`, namespace: args.namespace, labels, annotations },
         stringData: pulumi.secret(Object.fromEntries(secretEntries)),
       },
       child,

@@ -134,7 +134,6 @@ ln -sf "$bin/pulumi-resource-kubernetes-$PULUMI_KUBERNETES_PROVIDER_VERSION" "$t
 ln -sf "$root/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs" "$tools/pulumi-resource-pulumi-nodejs"
 ln -sf "$here/pulumi-analyzer-policy-nodejs" "$tools/pulumi-analyzer-policy-nodejs"
 ln -sf "$venv/bin/mlflow" "$tools/mlflow"
-ln -sf "$venv/bin/python" "$tools/testbed-python"
 
 cat > "$env_file.partial" <<ENV
 # Written by testbed/up.sh; source it: . .testbed/env
@@ -142,6 +141,7 @@ export MLFLOW_TRACKING_URI=http://127.0.0.1:$mlflow_port
 export M2S_MLFLOW_HOST=http://127.0.0.1:$mlflow_port
 export M2S_TESTBED_ARTIFACTS_ROOT=$data/mlflow/artifacts
 export M2S_TESTBED_DATA_DIR=$data
+export M2S_TESTBED_PYTHON=$venv/bin/python
 export KUBECONFIG=$kubeconfig
 export PATH=$tools:\$PATH
 export PULUMI_HOME=$data/pulumi-home

@@ -6,21 +6,23 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "./testbed-env";
 
-/** A project folder for one test file; node_modules is linked so plugins resolve @pulumi/pulumi. */
-export function pulumiWorkDir(project: string, config: Record<string, unknown> = {}): string {
+/**
+ * A project folder for one test file, so stacks' config files stay out of the repository;
+ * node_modules and dist are linked, as the provider host loads them from its working directory.
+ */
+export function pulumiWorkDir(project: string): string {
   const dir = mkdtempSync(join(tmpdir(), `${project}-`));
-  writeFileSync(
-    join(dir, "Pulumi.yaml"),
-    `name: ${project}\nruntime: nodejs\n${
-      Object.keys(config).length
-        ? `config:\n${Object.entries(config)
-            .map(([k, v]) => `  ${k}:\n    value: ${JSON.stringify(v)}`)
-            .join("\n")}\n`
-        : ""
-    }`,
-  );
+  writeFileSync(join(dir, "Pulumi.yaml"), `name: ${project}\nruntime: nodejs\n`);
   symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"));
+  symlinkSync(join(repoRoot, "dist"), join(dir, "dist"));
   return dir;
+}
+
+/** Runs the pulumi CLI itself (stack and config commands need no program). */
+export function pulumiCli(args: string[], workDir: string): string {
+  const result = spawnSync("pulumi", [...args, "--non-interactive"], { cwd: workDir, encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`pulumi ${args[0]} ${args[1] ?? ""} failed: ${result.stderr}`);
+  return result.stdout;
 }
 
 export interface PulumiRun {
@@ -53,7 +55,7 @@ export function runPulumi(
     env: { ...process.env, ...options.env },
     encoding: "utf8",
     maxBuffer: 64 * 1024 * 1024,
-    timeout: 10 * 60 * 1000,
+    timeout: 4 * 60 * 1000,
   });
   return { code: result.status, output: `${result.stdout}\n${result.stderr}` };
 }

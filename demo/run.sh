@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# `make demo`: the whole story on the embedded testbed, ending in a real prediction.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+started=$SECONDS
+step() { printf '\n\033[1m[%s/7 +%ss] %s\033[0m\n' "$1" "$((SECONDS - started))" "$2"; }
+say() { printf '    %s\n' "$*"; }
+
+namespace=seldon-demo
+iris_model="iris classifier"
+alias_model="fraud_detector"
+stack=demo
+work="$root/.testbed/demo-project"
+serve_port="${M2S_DEMO_SERVE_PORT:-5812}"
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+step 1 "Testbed: MLflow, etcd + kube-apiserver with the Seldon CRDs, Pulumi CLI (the first run builds and caches the binaries)"
+testbed/up.sh
+# shellcheck disable=SC1091
+source .testbed/env
+npx tsc -p tsconfig.json
+say "MLflow $MLFLOW_TRACKING_URI, KUBECONFIG=$KUBECONFIG, Pulumi backend $PULUMI_BACKEND_URL"
+
+mlflow_post() { curl -fsS -X POST -H 'content-type: application/json' "$MLFLOW_TRACKING_URI/api/2.0/mlflow/$1" -d "$2" > /dev/null; }
+json_field() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s.trim().split("\n").pop())[process.argv[1]].join(" ")))' "$1"; }
+train() { "$M2S_TESTBED_PYTHON" demo/iris.py train "$1" 2> "$root/.testbed/logs/demo-train.log" | json_field versions; }
+
+step 2 "Train scikit-learn models on the iris data and register two versions of \"$iris_model\""
+read -r v1 v2 <<< "$(train "$iris_model")"
+say "registered \"$iris_model\" versions $v1 and $v2"
+
+step 3 "Version $v1 -> Production; pulumi up on stack \"$stack\" (local backend)"
+mlflow_post model-versions/transition-stage "{\"name\":\"$iris_model\",\"version\":\"$v1\",\"stage\":\"Production\",\"archive_existing_versions\":true}"
+mkdir -p "$work"
+printf 'name: mlflow2seldon\nruntime: nodejs\n' > "$work/Pulumi.yaml"
+ln -sfn "$root/node_modules" "$work/node_modules"
+ln -sfn "$root/dist" "$work/dist"
+(
+  cd "$work"
+  pulumi stack select --create "$stack" --non-interactive > /dev/null
+  set_config() { pulumi config set --stack "$stack" "mlflow2seldon:$1" "$2" --non-interactive; }
+  set_config mlflowUrl "$MLFLOW_TRACKING_URI"
+  set_config kubeContext testbed
+  set_config deploymentNamespace "$namespace"
+  set_config serviceNamespace mlflow2seldon-demo
+  set_config serviceImage registry.example.com/mlflow2seldon:0.1.0
+  set_config wrapperImage registry.example.com/mlflow-wrapper:1.0
+  set_config storageRoot "$M2S_TESTBED_ARTIFACTS_ROOT"
+  set_config stackModels "[\"$iris_model\"]"
+  set_config skipAwait true
+)
+pulumi_run() { node dist/deploy/cli.js "$1" --stack "$stack" --work-dir "$work"; }
+pulumi_run up
+stack_objects="mlflow2seldon.io/owner=stack-$stack"
+say "the SeldonDeployment (kubectl get seldondeployments -n $namespace -o yaml):"
+node demo/kube.js yaml "$namespace" "$stack_objects" | sed 's/^/    /'
+
+step 4 "Version $v2 -> Production; pulumi preview shows the planned update; pulumi up applies it"
+mlflow_post model-versions/transition-stage "{\"name\":\"$iris_model\",\"version\":\"$v2\",\"stage\":\"Production\",\"archive_existing_versions\":true}"
+pulumi_run preview
+pulumi_run up
+
+step 5 "The continuous sync service follows an alias: $alias_model@champion"
+read -r a1 a2 <<< "$(train "$alias_model")"
+M2S_MLFLOW_HOST="$MLFLOW_TRACKING_URI" M2S_SELDON_DEPLOYMENT_NS="$namespace" M2S_INCLUDE_MODELS="$alias_model" \
+  M2S_SELDON_NEURO_DEF_IMAGE=registry.example.com/mlflow-wrapper:1.0 M2S_MLFLOW_STORAGE_ROOT="$M2S_TESTBED_ARTIFACTS_ROOT" \
+  M2S_SYNC_INTERVAL_SECONDS=2 M2S_HTTP_PORT=0 M2S_OWNER=service \
+  setsid node bin/mlflow2seldon.js sync > "$root/.testbed/logs/demo-sync.log" 2>&1 &
+pids+=($!)
+service_objects="mlflow2seldon.io/owner=service"
+for version in "$a1" "$a2"; do
+  mlflow_post registered-models/alias "{\"name\":\"$alias_model\",\"alias\":\"champion\",\"version\":\"$version\"}"
+  node demo/kube.js wait "$namespace" "$service_objects" "$version"
+  say "champion -> version $version: the service updated $(node demo/kube.js yaml "$namespace" "$service_objects" | grep -m1 '^  name:' | awk '{print $2}') to version $version"
+done
+kill -TERM -- "-${pids[0]}"
+say "sync service stopped (log: .testbed/logs/demo-sync.log)"
+
+step 6 "Serve the Production model from the location its SeldonDeployment names"
+say "No kubelet runs here: a local 'mlflow models serve' stands in for the Seldon pod."
+model_path="$(node demo/kube.js model-path "$namespace" "$stack_objects")"
+say "MODEL_PATH=$model_path"
+setsid mlflow models serve -m "$model_path" -h 127.0.0.1 -p "$serve_port" --env-manager local > "$root/.testbed/logs/demo-serve.log" 2>&1 &
+pids+=($!)
+body="$("$M2S_TESTBED_PYTHON" demo/iris.py sample -)"
+for _ in $(seq 1 150); do curl -fsS "http://127.0.0.1:$serve_port/ping" > /dev/null 2>&1 && break; sleep 0.2; done
+say "POST /invocations $body"
+say "-> $(curl -fsS -X POST -H 'content-type: application/json' "http://127.0.0.1:$serve_port/invocations" -d "$body")"
+
+step 7 "Done"
+say "MLflow:       $MLFLOW_TRACKING_URI (\"$iris_model\" v$v2 in Production, \"$alias_model\"@champion = v$a2)"
+say "Cluster:      SeldonDeployments in namespace $namespace; the sync service's objects in mlflow2seldon-demo"
+say "Pulumi stack: $stack in $work"
+say "Clean up:     make demo-clean   (pulumi destroy + testbed down)"

@@ -1,0 +1,153 @@
+// The Pulumi program with the real CLI on the testbed: service components, the registry snapshot
+// as ModelDeployment resources (create, update on promotion, delete on archive), a blocking
+// policy, coexistence with the sync service, and destroy.
+import { AppsV1Api, CoreV1Api, RbacAuthorizationV1Api } from "@kubernetes/client-node";
+import { randomBytes } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { ANNOTATIONS, LABELS } from "../../engine/manifest";
+import { kubeConfig, listSeldonDeployments } from "../support/cluster";
+import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
+import { compiled, pulumiCli, pulumiWorkDir, runPulumi } from "../support/pulumi";
+import { syncFixture } from "../support/sync";
+
+const id = randomBytes(3).toString("hex");
+const stack = `it-${id}`;
+const owner = `stack-${stack}`;
+const deploymentNamespace = `models-${id}`;
+const serviceNamespace = `m2s-${id}`;
+const prefix = `pulumi model ${id}`;
+const stackModel = `${prefix} stack`;
+const serviceModel = `${prefix} service`;
+const TOKEN = `tok-${randomBytes(8).toString("hex")}`;
+const workDir = pulumiWorkDir("mlflow2seldon");
+/** Runs one CLI operation; a failure shows the end of the CLI's own output. */
+function run(operation: "preview" | "up" | "destroy") {
+  const result = runPulumi(operation, { stack, workDir, program: compiled("index.js") });
+  if (result.code !== 0)
+    throw new Error(
+      `pulumi ${operation} exited ${result.code}:\n${result.output.split("\n").slice(-60).join("\n")}`,
+    );
+  return result;
+}
+
+const config: Record<string, string> = {
+  mlflowUrl: mlflowUrl(),
+  deploymentNamespace,
+  serviceNamespace,
+  serviceImage: "registry.example.com/mlflow2seldon:0.1.0",
+  wrapperImage: "registry.example.com/mlflow-wrapper:1.0",
+  stackModels: JSON.stringify([`${stackModel}*`]),
+  skipAwait: "true",
+};
+
+const stackObjects = async () =>
+  (await listSeldonDeployments(deploymentNamespace)).filter(
+    (o) => o.metadata.labels?.[LABELS.owner] === owner,
+  );
+
+beforeAll(async () => {
+  await registerModel(stackModel, 2);
+  await registerModel(serviceModel, 1);
+  await mlflow().transitionStage(stackModel, "1", "Production");
+  await mlflow().transitionStage(serviceModel, "1", "Production");
+  pulumiCli(["stack", "init", stack], workDir);
+  for (const [key, value] of Object.entries(config))
+    pulumiCli(["config", "set", "--stack", stack, `mlflow2seldon:${key}`, value], workDir);
+  pulumiCli(["config", "set", "--stack", stack, "--secret", "mlflow2seldon:mlflowToken", TOKEN], workDir);
+});
+
+test("pulumi up creates the service objects and one SeldonDeployment per promoted version", async () => {
+  const up = run("up");
+  expect(up.output).toContain("mlflow2seldon:index:SyncService");
+
+  const kc = kubeConfig();
+  const deployment = await kc
+    .makeApiClient(AppsV1Api)
+    .readNamespacedDeployment({ name: "mlflow2seldon", namespace: serviceNamespace });
+  const container = deployment.spec!.template.spec!.containers[0];
+  expect(container.image).toBe(config.serviceImage);
+  expect(container.env).toContainEqual({ name: "M2S_MLFLOW_HOST", value: mlflowUrl() });
+  expect(container.env).toContainEqual({ name: "M2S_EXCLUDE_MODELS", value: `${stackModel}*` });
+  expect(container.readinessProbe?.httpGet?.path).toBe("/readyz");
+  expect(container.securityContext?.readOnlyRootFilesystem).toBe(true);
+  const role = await kc
+    .makeApiClient(RbacAuthorizationV1Api)
+    .readNamespacedRole({ name: "mlflow2seldon", namespace: deploymentNamespace });
+  expect(role.rules?.[0].resources).toEqual(["seldondeployments"]);
+  const secret = await kc
+    .makeApiClient(CoreV1Api)
+    .readNamespacedSecret({ name: "mlflow2seldon-credentials", namespace: serviceNamespace });
+  expect(Buffer.from(secret.data!.M2S_MLFLOW_TOKEN, "base64").toString()).toBe(TOKEN);
+
+  const [sdep] = await stackObjects();
+  expect(sdep.metadata.annotations[ANNOTATIONS.modelName]).toBe(stackModel);
+  expect(sdep.metadata.labels[LABELS.version]).toBe("1");
+
+  // The token is a secret everywhere Pulumi keeps it: outputs, output text and state.
+  expect(up.output).not.toContain(TOKEN);
+  const state = execFileSync("pulumi", ["stack", "export", "--stack", stack], {
+    cwd: workDir,
+    encoding: "utf8",
+  });
+  expect(state).not.toContain(TOKEN);
+});
+
+test("the sync service and the stack share the namespace without touching each other's objects", async () => {
+  const service = syncFixture(deploymentNamespace, prefix).service({
+    M2S_INCLUDE_MODELS: `${prefix}*`,
+    M2S_EXCLUDE_MODELS: `${stackModel}*`,
+    M2S_OWNER: "service",
+  });
+  const before = (await stackObjects())[0];
+  const outcome = await service.runCycle();
+  expect(outcome.ok).toBe(true);
+  const all = await listSeldonDeployments(deploymentNamespace);
+  const serviceObject = all.find((o) => o.metadata.labels[LABELS.owner] === "service");
+  expect(serviceObject.metadata.annotations[ANNOTATIONS.modelName]).toBe(serviceModel);
+  expect((await stackObjects())[0].metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+
+  const preview = run("preview");
+  expect(preview.output).toMatch(/Resources:\s+\d+ unchanged/);
+  const again = (await listSeldonDeployments(deploymentNamespace)).find(
+    (o) => o.metadata.labels[LABELS.owner] === "service",
+  );
+  expect(again.metadata.resourceVersion).toBe(serviceObject.metadata.resourceVersion);
+});
+
+test("after a promotion, preview shows the update from the old to the new version and up applies it in place", async () => {
+  const [before] = await stackObjects();
+  await mlflow().transitionStage(stackModel, "2", "Production", true);
+  const preview = run("preview");
+  expect(preview.output).toMatch(/~ pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment/);
+  expect(preview.output).toMatch(/version\s*:\s*"1" => "2"/);
+  run("up");
+  const [after] = await stackObjects();
+  expect(after.metadata.uid).toBe(before.metadata.uid);
+  expect(after.metadata.labels[LABELS.version]).toBe("2");
+});
+
+test("after an archive, preview shows the delete and up removes the SeldonDeployment", async () => {
+  await mlflow().transitionStage(stackModel, "2", "Archived");
+  const preview = run("preview");
+  expect(preview.output).toMatch(/- pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment/);
+  run("up");
+  expect(await stackObjects()).toEqual([]);
+});
+
+test("pulumi destroy leaves none of the stack's objects and no namespace it created", async () => {
+  await mlflow().transitionStage(stackModel, "1", "Production");
+  run("up");
+  expect(await stackObjects()).toHaveLength(1);
+  run("destroy");
+  expect(await stackObjects()).toEqual([]);
+  const core = kubeConfig().makeApiClient(CoreV1Api);
+  for (const name of [deploymentNamespace, serviceNamespace]) {
+    const namespace = await core.readNamespace({ name }).catch(() => undefined);
+    expect(namespace === undefined || namespace.status?.phase === "Terminating").toBe(true);
+  }
+  await expect(
+    kubeConfig()
+      .makeApiClient(AppsV1Api)
+      .readNamespacedDeployment({ name: "mlflow2seldon", namespace: serviceNamespace }),
+  ).rejects.toThrow();
+});
