@@ -83,7 +83,7 @@ step 6 "Serve the Production model from the location its SeldonDeployment names"
 say "No kubelet runs here: a local 'mlflow models serve' stands in for the Seldon pod."
 model_path="$(node demo/kube.js model-path "$namespace" "$stack_objects")"
 say "MODEL_PATH=$model_path"
-setsid mlflow models serve -m "$model_path" -h 127.0.0.1 -p "$serve_port" --env-manager local > "$root/.testbed/logs/demo-serve.log" 2>&1 &
+PATH="$(dirname "$M2S_TESTBED_PYTHON"):$PATH" setsid mlflow models serve -m "$model_path" -h 127.0.0.1 -p "$serve_port" --env-manager local > "$root/.testbed/logs/demo-serve.log" 2>&1 &
 pids+=($!)
 body="$("$M2S_TESTBED_PYTHON" demo/iris.py sample -)"
 for _ in $(seq 1 150); do curl -fsS "http://127.0.0.1:$serve_port/ping" > /dev/null 2>&1 && break; sleep 0.2; done
