@@ -91,7 +91,8 @@ export class SyncService extends pulumi.ComponentResource {
       `${name}-credentials`,
       {
         metadata: { name: `${name}-credentials`, namespace: args.namespace, labels, annotations },
-        stringData: pulumi.secret(Object.fromEntries(secretEntries)),
+        // An empty stringData is never read back, so it would show as a change on every run.
+        stringData: secretEntries.length > 0 ? pulumi.secret(Object.fromEntries(secretEntries)) : undefined,
       },
       child,
     );

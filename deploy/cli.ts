@@ -47,13 +47,13 @@ export async function main(argv: string[]): Promise<number> {
       });
       break;
     case "up":
-      await stack.up({ onOutput, policyPacks });
+      await stack.up({ onOutput, policyPacks, suppressProgress: true });
       break;
     case "destroy":
-      await stack.destroy({ onOutput });
+      await stack.destroy({ onOutput, suppressProgress: true });
       break;
     case "refresh":
-      await stack.refresh({ onOutput });
+      await stack.refresh({ onOutput, suppressProgress: true });
       break;
   }
   return 0;
