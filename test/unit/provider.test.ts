@@ -1,0 +1,103 @@
+import { parseStackConfig } from "../../deploy/stack-config";
+import { ConfigError } from "../../engine/errors";
+import { buildSeldonDeployment } from "../../engine/manifest";
+import { checkInputs, diffInputs, type ModelDeploymentInputs } from "../../provider/runtime";
+
+const inputs = (
+  overrides: { version?: string; image?: string; name?: string } = {},
+): ModelDeploymentInputs => {
+  const manifest = buildSeldonDeployment({
+    name: overrides.name ?? "iris-production-12345678",
+    namespace: "seldon",
+    owner: "stack-dev",
+    model: "iris",
+    version: overrides.version ?? "1",
+    slot: { kind: "stage", name: "Production" },
+    runId: "r",
+    source: "models:/m-1",
+    artifactUri: "mlflow-artifacts:/1/models/m-1/artifacts",
+    serving: {
+      mode: "wrapper-image",
+      image: overrides.image ?? "wrapper:1",
+      modelPath: "/mnt/mlflow/1/models/m-1/artifacts",
+      storageRoot: "/mnt/mlflow",
+    },
+    replicas: 1,
+    protocol: "seldon",
+  });
+  return {
+    model: "iris",
+    slot: "stage:Production",
+    version: overrides.version ?? "1",
+    owner: "stack-dev",
+    manifest: manifest as ModelDeploymentInputs["manifest"],
+  };
+};
+
+describe("ModelDeployment check", () => {
+  test("accepts the planner's output", () => {
+    expect(checkInputs(inputs()).failures).toEqual([]);
+  });
+  test("names the property and the reason of each failure", () => {
+    const bad = inputs();
+    bad.version = "latest";
+    bad.manifest.metadata.name = "Not Valid";
+    const failures = checkInputs(bad).failures ?? [];
+    expect(failures).toEqual(
+      expect.arrayContaining([
+        { property: "version", reason: "an MLflow version number" },
+        expect.objectContaining({ property: "manifest.metadata.name" }),
+      ]),
+    );
+  });
+  test("refuses a manifest labelled for another owner", () => {
+    const foreign = inputs();
+    foreign.owner = "stack-other";
+    expect(checkInputs(foreign).failures?.[0].property).toBe("manifest");
+  });
+});
+
+describe("ModelDeployment diff", () => {
+  test("no change, no diff", () => expect(diffInputs(inputs(), inputs())).toEqual({ changes: false }));
+  test("a new version or image is an in-place update", () => {
+    expect(diffInputs(inputs(), inputs({ version: "2" }))).toEqual({
+      changes: true,
+      replaces: [],
+      deleteBeforeReplace: false,
+    });
+    expect(diffInputs(inputs(), inputs({ image: "wrapper:2" })).replaces).toEqual([]);
+  });
+  test("a new object name is a replacement", () => {
+    expect(diffInputs(inputs(), inputs({ name: "iris-production-87654321" }))).toMatchObject({
+      changes: true,
+      deleteBeforeReplace: true,
+    });
+  });
+});
+
+describe("stack config", () => {
+  test("defaults fill everything but the MLflow URL", () => {
+    const config = parseStackConfig(
+      (key) => ({ mlflowUrl: "http://mlflow:5000", replicas: "2", stackModels: '["fraud-*"]' })[key],
+    );
+    expect(config).toMatchObject({
+      mlflowUrl: "http://mlflow:5000",
+      replicas: 2,
+      stackModels: ["fraud-*"],
+      deploymentNamespace: "seldon",
+      deployService: true,
+    });
+  });
+  test("a missing or bad key names the key and the command that sets it", () => {
+    let error: unknown;
+    try {
+      parseStackConfig((key) => ({ replicas: "two" })[key]);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain("mlflow2seldon:mlflowUrl");
+    expect((error as Error).message).toContain("pulumi config set mlflow2seldon:mlflowUrl");
+    expect((error as Error).message).toContain("mlflow2seldon:replicas");
+  });
+});

@@ -1,0 +1,42 @@
+import { ConfigError } from "../../engine/errors";
+import { parseServiceEnv } from "../../service/env";
+
+test("the original service's M2S_* variables keep their meaning", () => {
+  const config = parseServiceEnv({
+    M2S_MLFLOW_HOST: "mlflow.mlflow.svc:5000",
+    M2S_MLFLOW_STORAGE_ROOT: "/storage",
+    M2S_SELDON_NEURO_DEF_IMAGE: "registry.example.com/wrapper:2.1",
+    M2S_MLFLOW_DEPLOY_IMG_TAG: "image",
+    M2S_SELDON_DEPLOYMENT_NS: "serving",
+    M2S_SRC_NEURO_CLUSTER: "default",
+  });
+  expect(config.mlflow.url).toBe("http://mlflow.mlflow.svc:5000");
+  expect(config.engine).toMatchObject({
+    storageRoot: "/storage",
+    defaultImage: "registry.example.com/wrapper:2.1",
+    imageTag: "image",
+    namespace: "serving",
+  });
+  expect(config.sourceCluster).toBe("default");
+  expect(config.engine.stages).toEqual(["Staging", "Production"]);
+});
+
+test("every problem names its variable and never echoes a secret", () => {
+  let error: unknown;
+  try {
+    parseServiceEnv({
+      M2S_MLFLOW_HOST: "http://m:5000",
+      M2S_REPLICAS: "-1",
+      M2S_SYNC_INTERVAL_SECONDS: "soon",
+      M2S_MLFLOW_TOKEN: "",
+    });
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(ConfigError);
+  const settings = (error as ConfigError).problems.map((p) => p.setting);
+  expect(settings).toEqual(
+    expect.arrayContaining(["M2S_REPLICAS", "M2S_SYNC_INTERVAL_SECONDS", "M2S_MLFLOW_TOKEN"]),
+  );
+  expect((error as ConfigError).message).toContain('got "soon"');
+});
