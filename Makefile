@@ -6,7 +6,7 @@ TESTBED_ENV := .testbed/env
 # Use the testbed's environment when it is up, unless the caller points elsewhere.
 WITH_ENV = if [[ -f $(TESTBED_ENV) && -z "$$M2S_NO_TESTBED" ]]; then source $(TESTBED_ENV); fi;
 
-.PHONY: install build test lint testbed-up testbed-down deploy preview destroy refresh \
+.PHONY: install build test lint testbed-up testbed-down deploy preview preview-policy destroy refresh \
         helm_deploy helm_delete demo demo-clean sync bench
 
 node_modules/.package-lock.json: package-lock.json
@@ -35,6 +35,9 @@ testbed-down:
 deploy: build
 	@$(WITH_ENV) deploy/require-settings.sh $(STACK) && node dist/deploy/cli.js up --stack $(STACK)
 preview: build
+	@$(WITH_ENV) node dist/deploy/cli.js preview --stack $(STACK)
+# Needs the Node.js language host (a full Pulumi install): the CLI runs policy packs through it.
+preview-policy: build
 	@$(WITH_ENV) node dist/deploy/cli.js preview --stack $(STACK) --policy-pack policy
 destroy: build
 	@$(WITH_ENV) node dist/deploy/cli.js destroy --stack $(STACK)

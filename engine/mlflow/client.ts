@@ -3,6 +3,7 @@
 // timeout, 429, 5xx) are retried with exponential backoff.
 import axios, { AxiosError, type AxiosInstance } from "axios";
 import { readFileSync } from "node:fs";
+import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import type { z } from "zod";
 import { RegistryError, RegistryResponseError } from "../errors";
@@ -67,7 +68,13 @@ export class MlflowClient {
         !options.token && options.username
           ? { username: options.username, password: options.password ?? "" }
           : undefined,
-      httpsAgent: options.caFile ? new HttpsAgent({ ca: readFileSync(options.caFile) }) : undefined,
+      // No keep-alive: a cycle sends a request or two every interval, and a pooled socket the
+      // server closed while idle would fail the next request with ECONNRESET.
+      httpAgent: new HttpAgent({ keepAlive: false }),
+      httpsAgent: new HttpsAgent({
+        keepAlive: false,
+        ca: options.caFile ? readFileSync(options.caFile) : undefined,
+      }),
       // Responses are parsed by zod, not trusted as typed.
       transitional: { silentJSONParsing: false },
       responseType: "json",

@@ -8,7 +8,7 @@ export const mlflowUrl = () => {
   return url;
 };
 
-export const mlflow = () => new MlflowClient({ url: mlflowUrl(), retries: 0 });
+export const mlflow = () => new MlflowClient({ url: mlflowUrl() });
 
 /** A registered-model name unique to this run, keeping the given (possibly awkward) stem. */
 export const uniqueModelName = (stem: string) => `${stem} ${randomBytes(3).toString("hex")}`;
