@@ -83,33 +83,44 @@ export class MlflowClient {
 
   /** Every registered model with its latest version per stage, aliases and tags (all pages). */
   async listRegisteredModels(): Promise<RegisteredModel[]> {
-    const models: RegisteredModel[] = [];
-    let pageToken: string | undefined;
-    do {
-      const page = await this.get("registered-models/search", registeredModelsPageSchema, {
-        max_results: this.pageSize,
-        page_token: pageToken,
-      });
-      models.push(...page.registered_models);
-      pageToken = page.next_page_token || undefined;
-    } while (pageToken);
-    return models;
+    return this.allPages(
+      "registered-models/search",
+      registeredModelsPageSchema,
+      {},
+      (page) => page.registered_models,
+    );
   }
 
   /** Every version of one model (all pages). */
   async listModelVersions(name: string): Promise<ModelVersion[]> {
-    const versions: ModelVersion[] = [];
+    const filter = `name='${name.replace(/'/g, "\\'")}'`;
+    return this.allPages(
+      "model-versions/search",
+      modelVersionsPageSchema,
+      { filter },
+      (page) => page.model_versions,
+    );
+  }
+
+  /** Follows next_page_token to the end; any failed page fails the whole listing. */
+  private async allPages<P extends { next_page_token?: string }, T>(
+    endpoint: string,
+    schema: z.ZodType<P>,
+    params: Record<string, unknown>,
+    items: (page: P) => T[],
+  ): Promise<T[]> {
+    const all: T[] = [];
     let pageToken: string | undefined;
     do {
-      const page = await this.get("model-versions/search", modelVersionsPageSchema, {
-        filter: `name='${name.replace(/'/g, "\\'")}'`,
+      const page = await this.get(endpoint, schema, {
+        ...params,
         max_results: this.pageSize,
         page_token: pageToken,
       });
-      versions.push(...page.model_versions);
+      all.push(...items(page));
       pageToken = page.next_page_token || undefined;
     } while (pageToken);
-    return versions;
+    return all;
   }
 
   async getModelVersion(name: string, version: string): Promise<ModelVersion> {

@@ -1,11 +1,14 @@
 // The sync service as a user runs it: the `mlflow2seldon` command against the testbed.
+import { CoreV1Api, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { ANNOTATIONS } from "../../engine/manifest";
 import { WRITE_BACK_TAGS } from "../../service/sync-service";
-import { freshNamespace, listSeldonDeployments } from "../support/cluster";
+import { freshNamespace, kubeConfig, listSeldonDeployments } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
 import { repoRoot } from "../support/testbed-env";
 
@@ -122,4 +125,75 @@ test("the service loop serves health, readiness and metrics, writes back tags, a
     .map((line) => JSON.parse(line));
   expect(events.at(-1)).toMatchObject({ msg: "sync service stopped", service: "mlflow2seldon" });
   expect(stdout).not.toContain(TOKEN);
+});
+
+test("Kubernetes refusals are reported per object with the API's message, and nothing else is lost", async () => {
+  // A service account allowed to read SeldonDeployments but not to write them.
+  const namespace = await freshNamespace("forbidden");
+  const kc = kubeConfig();
+  const core = kc.makeApiClient(CoreV1Api);
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: "reader" } } });
+  await rbac.createNamespacedRole({
+    namespace,
+    body: {
+      metadata: { name: "reader" },
+      rules: [
+        {
+          apiGroups: ["machinelearning.seldon.io"],
+          resources: ["seldondeployments"],
+          verbs: ["get", "list"],
+        },
+      ],
+    },
+  });
+  await rbac.createNamespacedRoleBinding({
+    namespace,
+    body: {
+      metadata: { name: "reader" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "reader" },
+      subjects: [{ kind: "ServiceAccount", name: "reader", namespace }],
+    },
+  });
+  const token = (
+    await core.createNamespacedServiceAccountToken({
+      namespace,
+      name: "reader",
+      body: { spec: { audiences: [], expirationSeconds: 600 } },
+    })
+  ).status!.token;
+  const cluster = kc.getCurrentCluster()!;
+  const kubeconfigFile = join(mkdtempSync(join(tmpdir(), "reader-")), "kubeconfig");
+  writeFileSync(
+    kubeconfigFile,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      "current-context": "reader",
+      clusters: [
+        {
+          name: "testbed",
+          cluster: { server: cluster.server, "certificate-authority-data": cluster.caData },
+        },
+      ],
+      users: [{ name: "reader", user: { token } }],
+      contexts: [{ name: "reader", context: { cluster: "testbed", user: "reader" } }],
+    }),
+  );
+
+  const name = uniqueModelName("forbidden model");
+  await registerModel(name, 1);
+  await mlflow().transitionStage(name, "1", "Production");
+  const result = spawnSync(process.execPath, [bin, "sync", "--once"], {
+    env: { ...baseEnv(namespace, name), KUBECONFIG: kubeconfigFile },
+    encoding: "utf8",
+  });
+  expect(result.status).toBe(1);
+  const failure = result.stdout
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line))
+    .find((event) => event.msg === "could not create SeldonDeployment");
+  expect(failure).toMatchObject({ action: "create", message: expect.stringMatching(/HTTP 403.*forbidden/i) });
+  expect(await listSeldonDeployments(namespace)).toEqual([]);
 });
