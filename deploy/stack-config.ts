@@ -42,8 +42,11 @@ export type StackConfig = z.infer<typeof stackConfigSchema>;
 
 const example: Partial<Record<keyof StackConfig, string>> = {
   mlflowUrl: "http://mlflow.mlflow.svc:5000",
-  stages: "--path '[0]' Production",
-  resources: "--path 'limits.cpu' 1",
+  stages: `'["Production"]'`,
+  aliases: `'["champion"]'`,
+  stackModels: `'["fraud-*"]'`,
+  resources: `'{"limits":{"cpu":"1","memory":"1Gi"}}'`,
+  replicas: "2",
 };
 
 /** Reads and validates the stack's config; `read(key)` returns the raw value (strings or JSON). */

@@ -132,4 +132,3 @@ export async function deleteDeployment(
 }
 
 export const deploymentId = (inputs: ModelDeploymentInputs) => identity(inputs);
-export { API_VERSION as SELDON_API_VERSION };

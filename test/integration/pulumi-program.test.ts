@@ -3,12 +3,14 @@
 // policy, coexistence with the sync service, and destroy.
 import { AppsV1Api, CoreV1Api, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { join } from "node:path";
 import { ANNOTATIONS, LABELS } from "../../engine/manifest";
-import { kubeConfig, listSeldonDeployments } from "../support/cluster";
+import { customObjects, kubeConfig, listSeldonDeployments, seldon } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
 import { compiled, pulumiCli, pulumiWorkDir, runPulumi } from "../support/pulumi";
 import { syncFixture } from "../support/sync";
+import { repoRoot } from "../support/testbed-env";
 
 const id = randomBytes(3).toString("hex");
 const stack = `it-${id}`;
@@ -21,7 +23,7 @@ const serviceModel = `${prefix} service`;
 const TOKEN = `tok-${randomBytes(8).toString("hex")}`;
 const workDir = pulumiWorkDir("mlflow2seldon");
 /** Runs one CLI operation; a failure shows the end of the CLI's own output. */
-function run(operation: "preview" | "up" | "destroy") {
+function run(operation: "preview" | "up" | "destroy" | "refresh") {
   const result = runPulumi(operation, { stack, workDir, program: compiled("index.js") });
   if (result.code !== 0)
     throw new Error(
@@ -126,6 +128,21 @@ test("after a promotion, preview shows the update from the old to the new versio
   expect(after.metadata.labels[LABELS.version]).toBe("2");
 });
 
+test("pulumi refresh notices a SeldonDeployment deleted by hand, and up puts it back", async () => {
+  const [sdep] = await stackObjects();
+  await customObjects().deleteNamespacedCustomObject({
+    ...seldon,
+    namespace: deploymentNamespace,
+    name: sdep.metadata.name,
+  });
+  const refresh = run("refresh");
+  expect(refresh.output).toMatch(/- .*pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment/);
+  expect(run("preview").output).toMatch(/\+ .*pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment/);
+  run("up");
+  const [restored] = await stackObjects();
+  expect(restored.metadata.name).toBe(sdep.metadata.name);
+});
+
 test("after an archive, preview shows the delete and up removes the SeldonDeployment", async () => {
   await mlflow().transitionStage(stackModel, "2", "Archived");
   const preview = run("preview");
@@ -150,4 +167,15 @@ test("pulumi destroy leaves none of the stack's objects and no namespace it crea
       .makeApiClient(AppsV1Api)
       .readNamespacedDeployment({ name: "mlflow2seldon", namespace: serviceNamespace }),
   ).rejects.toThrow();
+});
+
+test("make deploy's settings check fails without a terminal, naming the setting and the command", () => {
+  const scratch = pulumiWorkDir("mlflow2seldon");
+  const result = spawnSync(join(repoRoot, "deploy", "require-settings.sh"), [`prompt-${id}`], {
+    cwd: scratch,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  expect(result.status).toBe(2);
+  expect(result.stderr).toContain(`pulumi config set --stack prompt-${id} mlflow2seldon:mlflowUrl`);
 });
