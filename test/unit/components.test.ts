@@ -1,0 +1,58 @@
+// Component shapes under Pulumi's mocks: which children the SyncService creates and how.
+import * as pulumi from "@pulumi/pulumi";
+
+const created: { type: string; name: string; inputs: any }[] = [];
+pulumi.runtime.setMocks(
+  {
+    newResource: (args) => {
+      created.push({ type: args.type, name: args.name, inputs: args.inputs });
+      return { id: `${args.name}-id`, state: args.inputs };
+    },
+    call: (args) => args.inputs,
+  },
+  "mlflow2seldon",
+  "unit",
+  false,
+);
+
+// Imported after the mocks are set, as Pulumi's unit-testing guide does.
+/* eslint-disable-next-line @typescript-eslint/no-require-imports */ // prettier-ignore
+const { SyncService } = require("../../components/sync-service") as typeof import("../../components/sync-service");
+
+const output = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
+
+test("the sync service: least-privilege RBAC, non-root read-only Deployment with probes, metrics Service", async () => {
+  const service = new SyncService("m2s", {
+    namespace: "m2s",
+    deploymentNamespace: "seldon",
+    image: "registry.example.com/mlflow2seldon:0.1.0",
+    env: { M2S_MLFLOW_HOST: "http://mlflow:5000" },
+    secretEnv: { M2S_MLFLOW_TOKEN: pulumi.secret("t") },
+  });
+  expect(await output(service.metricsEndpoint)).toBe("http://m2s-metrics.m2s.svc:8080/metrics");
+  expect(await output(service.deploymentName)).toBe("m2s");
+  const byType = (type: string) => created.filter((r) => r.type === type);
+
+  expect(byType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")).toEqual([]);
+  const [role] = byType("kubernetes:rbac.authorization.k8s.io/v1:Role");
+  expect(role.inputs.metadata.namespace).toBe("seldon");
+  expect(role.inputs.rules[0]).toMatchObject({
+    apiGroups: ["machinelearning.seldon.io"],
+    resources: ["seldondeployments"],
+  });
+
+  const [deployment] = byType("kubernetes:apps/v1:Deployment");
+  const pod = deployment.inputs.spec.template.spec;
+  expect(pod.securityContext.runAsNonRoot).toBe(true);
+  const [container] = pod.containers;
+  expect(container.securityContext).toMatchObject({
+    readOnlyRootFilesystem: true,
+    allowPrivilegeEscalation: false,
+  });
+  expect(container.livenessProbe.httpGet.path).toBe("/healthz");
+  expect(container.readinessProbe.httpGet.path).toBe("/readyz");
+  expect(container.env).toContainEqual({ name: "M2S_MLFLOW_HOST", value: "http://mlflow:5000" });
+  expect(JSON.stringify(container.env)).not.toContain("M2S_MLFLOW_TOKEN");
+  expect(byType("kubernetes:core/v1:Service")).toHaveLength(1);
+  expect(byType("kubernetes:core/v1:Secret")).toHaveLength(1);
+});
