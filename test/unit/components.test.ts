@@ -16,8 +16,10 @@ pulumi.runtime.setMocks(
 );
 
 // Imported after the mocks are set, as Pulumi's unit-testing guide does.
-/* eslint-disable-next-line @typescript-eslint/no-require-imports */ // prettier-ignore
-const { SyncService } = require("../../components/sync-service") as typeof import("../../components/sync-service");
+let SyncService: typeof import("../../components/sync-service").SyncService;
+beforeAll(async () => {
+  ({ SyncService } = await import("../../components/sync-service"));
+});
 
 const output = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
 
