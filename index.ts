@@ -3,7 +3,7 @@
 // planned model deployments and `pulumi destroy` removes everything.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { CoreV1Api } from "@kubernetes/client-node";
+import { ApiException, CoreV1Api } from "@kubernetes/client-node";
 import { ModelDeployments } from "./components/model-deployments";
 import { noWaitAnnotations } from "./components/no-wait";
 import { SyncService } from "./components/sync-service";
@@ -46,7 +46,10 @@ const STACK_LABEL = "mlflow2seldon.io/stack";
 /** True when the namespace exists and this stack did not create it (then it is used, not managed). */
 async function foreignNamespace(config: StackConfig, name: string, stack: string): Promise<boolean> {
   const api = loadKubeConfig({ context: config.kubeContext }).makeApiClient(CoreV1Api);
-  const existing = await api.readNamespace({ name }).catch(() => undefined);
+  const existing = await api.readNamespace({ name }).catch((error: unknown) => {
+    if (error instanceof ApiException && error.code === 404) return undefined;
+    throw error;
+  });
   return existing !== undefined && existing.metadata?.labels?.[STACK_LABEL] !== stack;
 }
 

@@ -1,5 +1,7 @@
 // Component shapes under Pulumi's mocks: which children the SyncService creates and how.
 import * as pulumi from "@pulumi/pulumi";
+// The module only defines the class: the mocks below are in place before anything is created.
+import { SyncService } from "../../components/sync-service";
 
 const created: { type: string; name: string; inputs: any }[] = [];
 pulumi.runtime.setMocks(
@@ -15,11 +17,6 @@ pulumi.runtime.setMocks(
   false,
 );
 
-// Imported after the mocks are set, as Pulumi's unit-testing guide does.
-let SyncService: typeof import("../../components/sync-service").SyncService;
-beforeAll(async () => {
-  ({ SyncService } = await import("../../components/sync-service"));
-});
 
 const output = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
 
