@@ -19,7 +19,8 @@ export function createLogger(level = "info", destination?: pino.DestinationStrea
         censor: "[redacted]",
       },
     },
-    destination,
+    // Synchronous writes: the process exits right after its last line and must not lose it.
+    destination ?? pino.destination({ dest: 1, sync: true }),
   );
 }
 export type { Logger };

@@ -17,7 +17,6 @@ pulumi.runtime.setMocks(
   false,
 );
 
-
 const output = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
 
 test("the sync service: least-privilege RBAC, non-root read-only Deployment with probes, metrics Service", async () => {
