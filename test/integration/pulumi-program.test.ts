@@ -151,9 +151,15 @@ test("after an archive, preview shows the delete and up removes the SeldonDeploy
   expect(await stackObjects()).toEqual([]);
 });
 
-test("pulumi destroy leaves none of the stack's objects and no namespace it created", async () => {
+test("pulumi destroy leaves none of the stack's objects and no namespace it created, MLflow down or not", async () => {
   await mlflow().transitionStage(stackModel, "1", "Production");
   run("up");
+  expect(await stackObjects()).toHaveLength(1);
+  // With MLflow unreachable, up fails naming the endpoint and deletes nothing; destroy still works.
+  pulumiCli(["config", "set", "--stack", stack, "mlflow2seldon:mlflowUrl", "http://127.0.0.1:9"], workDir);
+  const unreachable = runPulumi("up", { stack, workDir, program: compiled("index.js") });
+  expect(unreachable.code).not.toBe(0);
+  expect(unreachable.output).toContain("MLflow registered-models/search: network error ECONNREFUSED");
   expect(await stackObjects()).toHaveLength(1);
   run("destroy");
   expect(await stackObjects()).toEqual([]);
