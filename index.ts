@@ -12,51 +12,12 @@ import { loadKubeConfig } from "./engine/cluster";
 import { MlflowClient } from "./engine/mlflow/client";
 import { plan } from "./engine/planner";
 import { RegistryReader } from "./engine/registry";
-import { engineSettingsSchema } from "./engine/settings";
+import { engineSettingsSchema, type EngineSettings } from "./engine/settings";
+import { engineSettingsEnv } from "./service/env";
 
-/** The sync service's M2S_* environment for this stack's settings. */
-function serviceEnvironment(config: StackConfig): Record<string, string> {
-  const env: Record<string, string | undefined> = {
-    M2S_MLFLOW_HOST: config.mlflowUrl,
-    M2S_MLFLOW_USERNAME: config.mlflowUsername,
-    M2S_SELDON_DEPLOYMENT_NS: config.deploymentNamespace,
-    M2S_STAGES: config.stages.join(","),
-    M2S_ALIASES: config.aliases.join(","),
-    M2S_SELDON_NEURO_DEF_IMAGE: config.wrapperImage,
-    M2S_SERVING_MODE: config.servingMode,
-    M2S_MLFLOW_DEPLOY_IMG_TAG: config.imageTag,
-    M2S_MLFLOW_STORAGE_ROOT: config.storageRoot,
-    M2S_MLFLOW_STORAGE_CLAIM: config.storageClaim,
-    M2S_MLFLOW_ARTIFACT_ROOT: config.artifactRoot,
-    M2S_MODEL_URI_PREFIX: config.modelUriPrefix,
-    M2S_SELDON_CREDENTIALS_SECRET: config.credentialsSecret,
-    M2S_REPLICAS: String(config.replicas),
-    M2S_PROTOCOL: config.protocol,
-    M2S_RESOURCES: config.resources && JSON.stringify(config.resources),
-    M2S_SYNC_INTERVAL_SECONDS: String(config.syncIntervalSeconds),
-    M2S_OWNER: "service",
-    // Models the stack snapshots are left to the stack.
-    M2S_EXCLUDE_MODELS: config.snapshotModels ? config.stackModels.join(",") : undefined,
-  };
-  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
-}
-
-const STACK_LABEL = "mlflow2seldon.io/stack";
-
-/** True when the namespace exists and this stack did not create it (then it is used, not managed). */
-async function foreignNamespace(config: StackConfig, name: string, stack: string): Promise<boolean> {
-  const api = loadKubeConfig({ context: config.kubeContext }).makeApiClient(CoreV1Api);
-  const existing = await api.readNamespace({ name }).catch((error: unknown) => {
-    if (error instanceof ApiException && error.code === 404) return undefined;
-    throw error;
-  });
-  return existing !== undefined && existing.metadata?.labels?.[STACK_LABEL] !== stack;
-}
-
-/** Reads the registry now (preview included) and plans this stack's SeldonDeployments. */
-async function planModelDeployments(config: StackConfig, owner: string) {
-  const secrets = stackSecrets().plain;
-  const settings = engineSettingsSchema.parse({
+/** The engine settings of this stack's snapshot. */
+function stackEngineSettings(config: StackConfig, owner: string): EngineSettings {
+  return engineSettingsSchema.parse({
     namespace: config.deploymentNamespace,
     stages: config.stages,
     aliases: config.aliases,
@@ -74,6 +35,39 @@ async function planModelDeployments(config: StackConfig, owner: string) {
     owner,
     includeModels: config.stackModels,
   });
+}
+
+/** The deployed sync service's M2S_* environment: the same settings, the models the stack leaves it. */
+function serviceEnvironment(config: StackConfig, settings: EngineSettings): Record<string, string> {
+  const service = {
+    ...settings,
+    owner: "service",
+    includeModels: ["*"],
+    excludeModels: config.snapshotModels ? config.stackModels : [],
+  };
+  return {
+    ...engineSettingsEnv(service),
+    M2S_MLFLOW_HOST: config.mlflowUrl,
+    ...(config.mlflowUsername ? { M2S_MLFLOW_USERNAME: config.mlflowUsername } : {}),
+    M2S_SYNC_INTERVAL_SECONDS: String(config.syncIntervalSeconds),
+  };
+}
+
+const STACK_LABEL = "mlflow2seldon.io/stack";
+
+/** True when the namespace exists and this stack did not create it (then it is used, not managed). */
+async function foreignNamespace(config: StackConfig, name: string, stack: string): Promise<boolean> {
+  const api = loadKubeConfig({ context: config.kubeContext }).makeApiClient(CoreV1Api);
+  const existing = await api.readNamespace({ name }).catch((error: unknown) => {
+    if (error instanceof ApiException && error.code === 404) return undefined;
+    throw error;
+  });
+  return existing !== undefined && existing.metadata?.labels?.[STACK_LABEL] !== stack;
+}
+
+/** Reads the registry now (preview included) and plans this stack's SeldonDeployments. */
+async function planModelDeployments(config: StackConfig, settings: EngineSettings) {
+  const secrets = stackSecrets().plain;
   const client = new MlflowClient({
     url: config.mlflowUrl,
     token: secrets.token,
@@ -94,6 +88,7 @@ export = async () => {
   const config = loadStackConfig();
   const stack = pulumi.getStack();
   const owner = `stack-${stack}`.slice(0, 63);
+  const settings = stackEngineSettings(config, owner);
   const provider = new k8s.Provider("cluster", { context: config.kubeContext });
   const annotations = noWaitAnnotations(config.skipAwait);
 
@@ -127,7 +122,7 @@ export = async () => {
         namespace: serviceNamespace,
         deploymentNamespace,
         image: config.serviceImage,
-        env: serviceEnvironment(config),
+        env: serviceEnvironment(config, settings),
         secretEnv: { M2S_MLFLOW_TOKEN: secrets.mlflowToken, M2S_MLFLOW_PASSWORD: secrets.mlflowPassword },
         clusterWide: config.clusterWideRbac,
         skipAwait: config.skipAwait,
@@ -140,7 +135,7 @@ export = async () => {
   if (config.snapshotModels) {
     models = new ModelDeployments(
       "models",
-      { deployments: await planModelDeployments(config, owner), owner, kubeContext: config.kubeContext },
+      { deployments: await planModelDeployments(config, settings), owner, kubeContext: config.kubeContext },
       { dependsOn },
     );
   }

@@ -82,6 +82,42 @@ export const serviceEnvSchema = z.object({
   M2S_KUBE_CONTEXT: optional,
 });
 
+/** The M2S_* variable behind each engine setting (both directions use it). */
+export const ENGINE_SETTING_ENV = {
+  namespace: "M2S_SELDON_DEPLOYMENT_NS",
+  stages: "M2S_STAGES",
+  aliases: "M2S_ALIASES",
+  defaultImage: "M2S_SELDON_NEURO_DEF_IMAGE",
+  servingMode: "M2S_SERVING_MODE",
+  imageTag: "M2S_MLFLOW_DEPLOY_IMG_TAG",
+  storageRoot: "M2S_MLFLOW_STORAGE_ROOT",
+  storageClaim: "M2S_MLFLOW_STORAGE_CLAIM",
+  artifactRoot: "M2S_MLFLOW_ARTIFACT_ROOT",
+  modelUriPrefix: "M2S_MODEL_URI_PREFIX",
+  credentialsSecret: "M2S_SELDON_CREDENTIALS_SECRET",
+  replicas: "M2S_REPLICAS",
+  resources: "M2S_RESOURCES",
+  protocol: "M2S_PROTOCOL",
+  owner: "M2S_OWNER",
+  includeModels: "M2S_INCLUDE_MODELS",
+  excludeModels: "M2S_EXCLUDE_MODELS",
+} as const satisfies Record<keyof EngineSettings, keyof z.infer<typeof serviceEnvSchema>>;
+
+/** The M2S_* variables that give a sync service these engine settings (for deploying one). */
+export function engineSettingsEnv(settings: EngineSettings): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [field, name] of Object.entries(ENGINE_SETTING_ENV) as [keyof EngineSettings, string][]) {
+    const value = settings[field];
+    if (value === undefined) continue;
+    env[name] = Array.isArray(value)
+      ? value.join(",")
+      : typeof value === "object"
+        ? JSON.stringify(value)
+        : String(value);
+  }
+  return env;
+}
+
 export interface ServiceConfig {
   mlflow: MlflowClientOptions;
   engine: EngineSettings;
@@ -109,42 +145,14 @@ export function parseServiceEnv(env: NodeJS.ProcessEnv): ServiceConfig {
   const parsed = serviceEnvSchema.safeParse(env);
   if (!parsed.success) throw new ConfigError(issuesOf(parsed.error, env));
   const e = parsed.data;
-  const engineInput = {
-    namespace: e.M2S_SELDON_DEPLOYMENT_NS,
-    stages: e.M2S_STAGES,
-    aliases: e.M2S_ALIASES,
-    defaultImage: e.M2S_SELDON_NEURO_DEF_IMAGE,
-    servingMode: e.M2S_SERVING_MODE,
-    imageTag: e.M2S_MLFLOW_DEPLOY_IMG_TAG,
-    storageRoot: e.M2S_MLFLOW_STORAGE_ROOT,
-    storageClaim: e.M2S_MLFLOW_STORAGE_CLAIM,
-    artifactRoot: e.M2S_MLFLOW_ARTIFACT_ROOT,
-    modelUriPrefix: e.M2S_MODEL_URI_PREFIX,
-    credentialsSecret: e.M2S_SELDON_CREDENTIALS_SECRET,
-    replicas: e.M2S_REPLICAS,
-    resources: e.M2S_RESOURCES,
-    protocol: e.M2S_PROTOCOL,
-    owner: e.M2S_OWNER,
-    includeModels: e.M2S_INCLUDE_MODELS,
-    excludeModels: e.M2S_EXCLUDE_MODELS,
-  };
-  const engine = engineSettingsSchema.safeParse(engineInput);
+  const fields = Object.entries(ENGINE_SETTING_ENV) as [keyof EngineSettings, keyof typeof e][];
+  const engine = engineSettingsSchema.safeParse(
+    Object.fromEntries(fields.map(([field, name]) => [field, e[name]])),
+  );
   if (!engine.success) {
-    // Engine fields carry the env names they came from.
-    const envName: Record<string, string> = {
-      namespace: "M2S_SELDON_DEPLOYMENT_NS",
-      owner: "M2S_OWNER",
-      credentialsSecret: "M2S_SELDON_CREDENTIALS_SECRET",
-      stages: "M2S_STAGES",
-      aliases: "M2S_ALIASES",
-      imageTag: "M2S_MLFLOW_DEPLOY_IMG_TAG",
-      storageRoot: "M2S_MLFLOW_STORAGE_ROOT",
-      artifactRoot: "M2S_MLFLOW_ARTIFACT_ROOT",
-    };
     throw new ConfigError(
       engine.error.issues.map((issue) => {
-        const field = String(issue.path[0]);
-        const setting = envName[field] ?? field;
+        const setting = ENGINE_SETTING_ENV[issue.path[0] as keyof EngineSettings];
         return { setting, message: `${issue.message} (got ${JSON.stringify(env[setting])})` };
       }),
     );

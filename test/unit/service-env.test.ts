@@ -1,5 +1,5 @@
 import { ConfigError } from "../../engine/errors";
-import { parseServiceEnv } from "../../service/env";
+import { engineSettingsEnv, parseServiceEnv } from "../../service/env";
 
 test("the original service's M2S_* variables keep their meaning", () => {
   const config = parseServiceEnv({
@@ -39,4 +39,17 @@ test("every problem names its variable and never echoes a secret", () => {
     expect.arrayContaining(["M2S_REPLICAS", "M2S_SYNC_INTERVAL_SECONDS", "M2S_MLFLOW_TOKEN"]),
   );
   expect((error as ConfigError).message).toContain('got "soon"');
+});
+
+test("engine settings written as M2S_* variables parse back to the same settings", () => {
+  const config = parseServiceEnv({
+    M2S_MLFLOW_HOST: "http://m:5000",
+    M2S_STAGES: "Production",
+    M2S_ALIASES: "champion,challenger",
+    M2S_RESOURCES: '{"limits":{"cpu":"1"}}',
+    M2S_REPLICAS: "3",
+    M2S_EXCLUDE_MODELS: "fraud-*",
+  });
+  const again = parseServiceEnv({ M2S_MLFLOW_HOST: "http://m:5000", ...engineSettingsEnv(config.engine) });
+  expect(again.engine).toEqual(config.engine);
 });
