@@ -36,24 +36,28 @@ export async function main(argv: string[]): Promise<number> {
     { workDir },
   );
   const onOutput = (text: string) => process.stdout.write(text);
+  // The CLI's diagnostics (program errors included) arrive on its stderr.
+  const onError = (text: string) => process.stderr.write(text);
   const policyPacks = values["policy-pack"].map((p) => resolve(p));
   switch (operation) {
     case "preview":
       await stack.preview({
         onOutput,
+        onError,
         diff: true,
+        suppressProgress: true,
         policyPacks,
         expectNoChanges: values["expect-no-changes"],
       });
       break;
     case "up":
-      await stack.up({ onOutput, policyPacks, suppressProgress: true });
+      await stack.up({ onOutput, onError, policyPacks, suppressProgress: true });
       break;
     case "destroy":
-      await stack.destroy({ onOutput, suppressProgress: true });
+      await stack.destroy({ onOutput, onError, suppressProgress: true });
       break;
     case "refresh":
-      await stack.refresh({ onOutput, suppressProgress: true });
+      await stack.refresh({ onOutput, onError, suppressProgress: true });
       break;
   }
   return 0;
@@ -69,9 +73,11 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error: unknown) => {
-      // The CLI already printed its diagnostics through onOutput; keep the summary short.
-      const message = error instanceof Error ? error.message : String(error);
-      process.stderr.write(`\n${message.split("\n").slice(-20).join("\n")}\n`);
+      // The CLI already printed its output and diagnostics; anything else failed before it ran.
+      const isCliFailure = error instanceof Error && error.name === "CommandError";
+      process.stderr.write(
+        isCliFailure ? "\nthe pulumi command failed: see the diagnostics above\n" : `\n${String(error)}\n`,
+      );
       process.exit(1);
     },
   );
