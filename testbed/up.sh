@@ -125,14 +125,13 @@ start_service mlflow "$venv/bin/mlflow" server --backend-store-uri "sqlite:///$d
   --host 127.0.0.1 --port "$mlflow_port" --workers 2 --allowed-hosts "127.0.0.1:*,localhost:*"
 wait_for mlflow 120 curl -fsS "http://127.0.0.1:$mlflow_port/health"
 
-# Pulumi finds plugins on PATH: the CLI, the Kubernetes provider, the dynamic-provider shim
-# shipped in @pulumi/pulumi, and the policy-pack analyzer launcher.
+# Pulumi finds plugins on PATH: the CLI, the Kubernetes provider and the dynamic-provider shim
+# shipped in @pulumi/pulumi.
 tools="$state_dir/bin"
 mkdir -p "$tools" "$data/pulumi-state" "$data/pulumi-home"
 ln -sf "$bin/pulumi-$PULUMI_VERSION" "$tools/pulumi"
 ln -sf "$bin/pulumi-resource-kubernetes-$PULUMI_KUBERNETES_PROVIDER_VERSION" "$tools/pulumi-resource-kubernetes"
 ln -sf "$root/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs" "$tools/pulumi-resource-pulumi-nodejs"
-ln -sf "$here/pulumi-analyzer-policy-nodejs" "$tools/pulumi-analyzer-policy-nodejs"
 ln -sf "$venv/bin/mlflow" "$tools/mlflow"
 
 cat > "$env_file.partial" <<ENV
