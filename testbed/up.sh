@@ -13,6 +13,8 @@ source "$here/lib.sh"
 
 crd_dir="${M2S_CRD_DIR:-$root/../shared/fixtures/crds}"
 mlflow_port="${M2S_TESTBED_MLFLOW_PORT:-5811}"
+# An MLflow 2.x server as well, so the client is proven against both API generations.
+mlflow2_port="${M2S_TESTBED_MLFLOW2_PORT:-5813}"
 etcd_port="${M2S_TESTBED_ETCD_PORT:-2389}"
 etcd_peer_port="${M2S_TESTBED_ETCD_PEER_PORT:-2390}"
 apiserver_port="${M2S_TESTBED_APISERVER_PORT:-6553}"
@@ -27,6 +29,7 @@ fi
 step "1/5 binaries (cached in ${M2S_CACHE_DIR:-$HOME/.cache/mlflow2seldon})"
 "$here/build-binaries.sh"
 venv="$("$here/python-env.sh")"
+venv2="$("$here/python-env.sh" "$here/requirements-mlflow2.txt")"
 bin="${M2S_CACHE_DIR:-$HOME/.cache/mlflow2seldon}/bin"
 [[ -d "$crd_dir" ]] || fail "CRD folder not found: $crd_dir (set M2S_CRD_DIR)"
 
@@ -117,13 +120,17 @@ served() {
 }
 wait_for "custom resources served" 60 served
 
-step "5/5 MLflow $MLFLOW_VERSION and Pulumi $PULUMI_VERSION"
+step "5/5 MLflow servers ($("$venv/bin/mlflow" --version | awk '{print $3}'), $("$venv2/bin/mlflow" --version | awk '{print $3}')) and Pulumi $PULUMI_VERSION"
 mkdir -p "$data/mlflow/artifacts"
 # MLflow 3.5+ checks the Host header: allow any loopback port (tests put a fault proxy in front).
 start_service mlflow "$venv/bin/mlflow" server --backend-store-uri "sqlite:///$data/mlflow/mlflow.db" \
   --artifacts-destination "$data/mlflow/artifacts" --serve-artifacts \
   --host 127.0.0.1 --port "$mlflow_port" --workers 2 --allowed-hosts "127.0.0.1:*,localhost:*"
+mkdir -p "$data/mlflow2/artifacts"
+start_service mlflow2 "$venv2/bin/mlflow" server --backend-store-uri "sqlite:///$data/mlflow2/mlflow.db" \
+  --artifacts-destination "$data/mlflow2/artifacts" --serve-artifacts --host 127.0.0.1 --port "$mlflow2_port"
 wait_for mlflow 120 curl -fsS "http://127.0.0.1:$mlflow_port/health"
+wait_for mlflow2 120 curl -fsS "http://127.0.0.1:$mlflow2_port/health"
 
 # Pulumi finds plugins on PATH: the CLI, the Kubernetes provider and the dynamic-provider shim
 # shipped in @pulumi/pulumi.
@@ -138,6 +145,7 @@ cat > "$env_file.partial" <<ENV
 # Written by testbed/up.sh; source it: . .testbed/env
 export MLFLOW_TRACKING_URI=http://127.0.0.1:$mlflow_port
 export M2S_MLFLOW_HOST=http://127.0.0.1:$mlflow_port
+export M2S_TESTBED_MLFLOW2_URI=http://127.0.0.1:$mlflow2_port
 export M2S_TESTBED_ARTIFACTS_ROOT=$data/mlflow/artifacts
 export M2S_TESTBED_DATA_DIR=$data
 export M2S_TESTBED_PYTHON=$venv/bin/python

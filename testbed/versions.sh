@@ -5,7 +5,6 @@ KUBERNETES_VERSION=v1.36.3
 PULUMI_VERSION=v3.274.1
 # The Kubernetes provider has no provider/v4.* tags: a pseudo-version of the pulumi-kubernetes repository.
 PULUMI_KUBERNETES_PROVIDER_VERSION=v4.0.0-20260115033456-f47bc2d6f199
-# MLflow and its dependencies are pinned in testbed/requirements.txt; this names the cache.
-MLFLOW_VERSION=3.6.0
+# MLflow servers and their dependencies are pinned in testbed/requirements*.txt.
 # The version the provider binary reports; the @pulumi/kubernetes npm package pinned in package.json.
 PULUMI_KUBERNETES_PLUGIN_VERSION=4.24.1
