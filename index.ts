@@ -66,8 +66,11 @@ async function foreignNamespace(config: StackConfig, name: string, stack: string
 }
 
 /** Reads the registry now (preview included) and plans this stack's SeldonDeployments. */
-async function planModelDeployments(config: StackConfig, settings: EngineSettings) {
-  const secrets = stackSecrets().plain;
+async function planModelDeployments(
+  config: StackConfig,
+  settings: EngineSettings,
+  secrets: { token?: string; password?: string },
+) {
   const client = new MlflowClient({
     url: config.mlflowUrl,
     token: secrets.token,
@@ -89,6 +92,7 @@ export = async () => {
   const stack = pulumi.getStack();
   const owner = `stack-${stack}`.slice(0, 63);
   const settings = stackEngineSettings(config, owner);
+  const secrets = stackSecrets();
   const provider = new k8s.Provider("cluster", { context: config.kubeContext });
   const annotations = noWaitAnnotations(config.skipAwait);
 
@@ -115,7 +119,6 @@ export = async () => {
       { provider },
     );
     serviceNamespace = namespace.metadata.name;
-    const secrets = stackSecrets();
     service = new SyncService(
       "mlflow2seldon",
       {
@@ -135,7 +138,11 @@ export = async () => {
   if (config.snapshotModels) {
     models = new ModelDeployments(
       "models",
-      { deployments: await planModelDeployments(config, settings), owner, kubeContext: config.kubeContext },
+      {
+        deployments: await planModelDeployments(config, settings, secrets.plain),
+        owner,
+        kubeContext: config.kubeContext,
+      },
       { dependsOn },
     );
   }

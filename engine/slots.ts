@@ -32,19 +32,20 @@ function globToRegExp(pattern: string): RegExp {
   return new RegExp(`^${escaped}$`);
 }
 
-/** Whether this owner manages the model (include and exclude glob patterns on its name). */
-export function managesModel(
-  model: string,
+/** Whether this owner manages a model: its name matches an include and no exclude glob pattern. */
+export function modelFilter(
   settings: Pick<EngineSettings, "includeModels" | "excludeModels">,
-): boolean {
-  const matches = (patterns: string[]) => patterns.some((p) => globToRegExp(p).test(model));
-  return matches(settings.includeModels) && !matches(settings.excludeModels);
+): (model: string) => boolean {
+  const include = settings.includeModels.map(globToRegExp);
+  const exclude = settings.excludeModels.map(globToRegExp);
+  return (model) => include.some((p) => p.test(model)) && !exclude.some((p) => p.test(model));
 }
 
 export function servingSlots(models: RegisteredModel[], settings: EngineSettings): ServingSlot[] {
   const slots: ServingSlot[] = [];
+  const manages = modelFilter(settings);
   for (const model of models) {
-    if (!managesModel(model.name, settings)) continue;
+    if (!manages(model.name)) continue;
     const add = (slot: Slot, version: string) =>
       slots.push({ model: model.name, modelTags: model.tags, slot, version });
     for (const stage of settings.stages) {

@@ -33,7 +33,7 @@ export function syncFixture(namespace: string, stem: string): SyncFixture {
           M2S_LOG_LEVEL: "error",
           ...env,
         }),
-        createLogger("silent" as never),
+        createLogger("silent"),
       ),
   };
 }
