@@ -1,72 +1,207 @@
-// Benchmarks of the engine's pure parts (npm run bench): planning cost and memory for large
-// registries. Tests count requests and writes; wall-clock numbers live here, not in assertions.
-import { performance } from "node:perf_hooks";
-import type { RegisteredModel } from "../engine/mlflow/schemas";
-import { deploymentName } from "../engine/naming";
-import { plan, type ResolvedSlot } from "../engine/planner";
-import { engineSettingsSchema } from "../engine/settings";
-import { servingSlots } from "../engine/slots";
+// `npm run bench`: sync cost and latency at registry scale on the testbed (real MLflow server,
+// kube-apiserver and Pulumi CLI). Reports to stdout and bench/RESULTS.md; never fails on time.
+//   node dist/bench/run.js [--sizes 100,1000,5000] [--repetitions 3] [--promotions 20]
+//                          [--no-preview] [--profile DIR]
+// --profile writes a V8 CPU profile of each measured service process into DIR.
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { MlflowClient } from "../engine/mlflow/client";
+import { readTestbedEnv, repoRoot } from "../test/support/testbed-env";
+import { BenchCluster } from "./cluster";
+import { promotions, servedSlots, SIZES, VERSIONS_PER_MODEL } from "./dataset";
+import { startMlflowServer, venvKey } from "./mlflow-server";
+import { copyRegistry, ensureRegistries } from "./populate";
+import { previewSeconds, modelsServing } from "./preview";
+import { progress } from "./progress";
+import { promotionLatencies } from "./promotion";
+import { resultsFile, writeResults, type SizeResult } from "./report";
+import { ServiceProcess, type CycleFigures } from "./service-process";
+import { percentile } from "./stats";
 
-const settings = engineSettingsSchema.parse({
-  namespace: "seldon",
-  owner: "bench",
-  defaultImage: "wrapper:1",
-  aliases: ["champion"],
-});
+const MLFLOW_PORT = Number(process.env.M2S_BENCH_MLFLOW_PORT ?? 5815);
+const PAGE_SIZE = 200; // the client's default
+const DEFAULT_INTERVAL_SECONDS = 30; // M2S_SYNC_INTERVAL_SECONDS's default
+const PREVIEW_DEPLOYMENTS = 100;
 
-function registry(models: number): RegisteredModel[] {
-  return Array.from({ length: models }, (_, i) => {
-    const name = `model ${i} ${"x".repeat(i % 40)}`;
-    const version = (v: number, stage: string) => ({
-      name,
-      version: String(v),
-      current_stage: stage,
-      source: `runs:/r${i}/model`,
-      run_id: `r${i}`,
-      status: "READY",
-      tags: {},
-      aliases: [],
+/** The pinned component versions (testbed/versions.sh). */
+const testbed = Object.fromEntries(
+  [...readFileSync(join(repoRoot, "testbed", "versions.sh"), "utf8").matchAll(/^([A-Z_]+)=(\S+)$/gm)].map(
+    (m) => [m[1], m[2]],
+  ),
+);
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
     });
-    return {
-      name,
-      tags: {},
-      latest_versions: [version(1, "Staging"), version(2, "Production")],
-      aliases: [{ alias: "champion", version: "2" }],
-    };
+    server.once("error", reject);
   });
 }
 
-function measure(label: string, iterations: number, work: () => unknown): void {
-  work();
-  const heapBefore = process.memoryUsage().heapUsed;
-  const started = performance.now();
-  for (let i = 0; i < iterations; i++) work();
-  const perRun = (performance.now() - started) / iterations;
-  const heapDelta = (process.memoryUsage().heapUsed - heapBefore) / 1024 / 1024;
-  console.log(
-    JSON.stringify({
-      benchmark: label,
-      iterations,
-      msPerRun: Number(perRun.toFixed(3)),
-      heapDeltaMiB: Number(heapDelta.toFixed(1)),
-    }),
-  );
+function describe(figures: CycleFigures): string {
+  return `${figures.wallSeconds.toFixed(2)} s wall, ${figures.cpuSeconds.toFixed(2)} s CPU, ${figures.mlflowRequests} MLflow / ${figures.kubeRequests} Kubernetes requests, ${figures.kubeWrites} writes`;
 }
 
-for (const models of [100, 1000, 5000]) {
-  const snapshot = registry(models);
-  const slots: ResolvedSlot[] = servingSlots(snapshot, settings).map((slot) => ({
-    ...slot,
-    location: {
-      source: "runs:/r/model",
-      runId: "r",
-      artifactUri: `mlflow-artifacts:/1/${slot.model}/artifacts/model`,
-    },
-  }));
-  measure(`select slots, ${models} models`, 20, () => servingSlots(snapshot, settings));
-  measure(`plan ${slots.length} SeldonDeployments`, 20, () => plan({ slots }, settings));
+async function benchSize(
+  models: number,
+  options: { workDir: string; repetitions: number; promotions: number; profileDir?: string },
+): Promise<SizeResult> {
+  const served = servedSlots(models);
+  const server = await startMlflowServer({
+    database: copyRegistry(models, options.workDir),
+    port: MLFLOW_PORT,
+    logFile: join(options.workDir, `mlflow-${models}.log`),
+  });
+  const cluster = new BenchCluster(`bench-${models}-${randomBytes(3).toString("hex")}`);
+  await cluster.createNamespace();
+  const env = {
+    M2S_MLFLOW_HOST: server.url,
+    M2S_SELDON_DEPLOYMENT_NS: cluster.namespace,
+    M2S_SELDON_NEURO_DEF_IMAGE: "registry.example.com/mlflow-wrapper:1.0",
+    M2S_OWNER: "bench",
+    M2S_LOG_LEVEL: "info",
+  };
+  const result: SizeResult = {
+    models,
+    versions: models * VERSIONS_PER_MODEL,
+    served,
+    cold: [],
+    noop: [],
+    peakRssBytes: [],
+    promotionMs: [],
+    promotionIntervalSeconds: DEFAULT_INTERVAL_SECONDS,
+  };
+  try {
+    for (let r = 1; r <= options.repetitions; r++) {
+      await cluster.clear();
+      const nodeOptions = options.profileDir
+        ? ["--cpu-prof", "--cpu-prof-dir", options.profileDir, "--cpu-prof-name", `service-${models}-${r}.cpuprofile`]
+        : [];
+      // A short interval, so the no-op cycles follow the cold one quickly.
+      const service = new ServiceProcess(
+        { ...env, M2S_SYNC_INTERVAL_SECONDS: "1", M2S_SYNC_JITTER: "0" },
+        await freePort(),
+        nodeOptions,
+      );
+      try {
+        const cold = await service.nextCycle();
+        if (cold.kubeWrites !== served) throw new Error(`cold cycle wrote ${cold.kubeWrites} objects, expected ${served}`);
+        result.cold.push(cold);
+        progress(`${models} models, cold ${r}/${options.repetitions}: ${describe(cold)}`);
+        for (let k = 0; k < 2; k++) {
+          const noop = await service.nextCycle();
+          if (noop.kubeWrites !== 0) throw new Error(`a no-op cycle wrote ${noop.kubeWrites} objects`);
+          result.noop.push(noop);
+          progress(`${models} models, no-op: ${describe(noop)}`);
+        }
+        result.peakRssBytes.push(service.peakRssBytes());
+      } finally {
+        await service.stop();
+      }
+    }
+    // The service at its default interval, on the synchronised cluster; its first cycle only
+    // reads (locations are not cached yet in a new process), then promotions begin.
+    const service = new ServiceProcess(env, await freePort());
+    try {
+      await service.nextCycle();
+      progress(`${models} models: ${options.promotions} promotions at the default ${DEFAULT_INTERVAL_SECONDS} s interval`);
+      result.promotionMs = await promotionLatencies({
+        client: new MlflowClient({ url: server.url }),
+        cluster,
+        promotions: promotions(models, options.promotions),
+        intervalMs: DEFAULT_INTERVAL_SECONDS * 1000,
+        seed: models,
+      });
+      result.peakRssBytes.push(service.peakRssBytes());
+    } finally {
+      await service.stop();
+    }
+    progress(`${models} models, promotion latency p50 ${(percentile(result.promotionMs, 50) / 1000).toFixed(2)} s`);
+  } finally {
+    await cluster.deleteNamespace().catch(() => {});
+    await server.stop();
+  }
+  return result;
 }
-measure("deploymentName x 10000", 10, () => {
-  for (let i = 0; i < 10_000; i++) deploymentName(`Model ${i} ü`, { kind: "stage", name: "Production" });
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      sizes: { type: "string", default: SIZES.join(",") },
+      repetitions: { type: "string", default: "3" },
+      promotions: { type: "string", default: "20" },
+      "no-preview": { type: "boolean", default: false },
+      profile: { type: "string" },
+    },
+  });
+  Object.assign(process.env, readTestbedEnv());
+  const started = performance.now();
+  const sizes = values.sizes.split(",").map(Number);
+  const repetitions = Number(values.repetitions);
+  const workDir = mkdtempSync(join(tmpdir(), "mlflow2seldon-bench-"));
+  try {
+    progress(`registries of ${sizes.join(", ")} models (cached after the first run)`);
+    const previewRegistry = sizes.find((n) => servedSlots(n) >= PREVIEW_DEPLOYMENTS);
+    await ensureRegistries([...new Set([...sizes, previewRegistry ?? sizes[0]])], workDir, MLFLOW_PORT);
+    const results: SizeResult[] = [];
+    for (const models of sizes) {
+      results.push(
+        await benchSize(models, {
+          workDir,
+          repetitions,
+          promotions: Number(values.promotions),
+          profileDir: values.profile && resolve(values.profile),
+        }),
+      );
+    }
+    let preview;
+    if (!values["no-preview"] && previewRegistry) {
+      const server = await startMlflowServer({
+        database: copyRegistry(previewRegistry, workDir),
+        port: MLFLOW_PORT,
+        logFile: join(workDir, "mlflow-preview.log"),
+      });
+      try {
+        const seconds = await previewSeconds({
+          mlflowUrl: server.url,
+          models: modelsServing(PREVIEW_DEPLOYMENTS, previewRegistry),
+          id: randomBytes(3).toString("hex"),
+          repetitions: 3,
+        });
+        preview = { deployments: PREVIEW_DEPLOYMENTS, seconds };
+      } finally {
+        await server.stop();
+      }
+    }
+    const block = writeResults(resultsFile, {
+      date: new Date().toISOString().slice(0, 10),
+      pageSize: PAGE_SIZE,
+      repetitions,
+      versions: {
+        "Node.js": process.version,
+        MLflow: venvKey().replace(/^venv-mlflow-/, "").replace(/-[0-9a-f]+$/, ""),
+        "kube-apiserver": testbed.KUBERNETES_VERSION,
+        etcd: testbed.ETCD_VERSION,
+        Pulumi: testbed.PULUMI_VERSION,
+      },
+      sizes: results,
+      preview,
+      benchSeconds: (performance.now() - started) / 1000,
+    });
+    process.stdout.write(`${block}\n`);
+    progress(`results written to ${resultsFile}`);
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
 });
-console.log(JSON.stringify({ rssMiB: Number((process.memoryUsage().rss / 1024 / 1024).toFixed(1)) }));

@@ -25,19 +25,24 @@ function apiMessage(error: unknown): { status?: number; message: string } {
   return { message: error instanceof Error ? error.message : String(error) };
 }
 
+export type KubeVerb = "list" | "get" | "apply" | "delete";
+
 export class SeldonDeploymentStore {
   private readonly api: KubernetesObjectApi;
   /** Create, update and delete calls sent. */
   writes = 0;
 
+  /** `onRequest` sees every API request (the service counts them in metrics). */
   constructor(
     kubeConfig: KubeConfig,
     private readonly fieldManager: string,
+    private readonly onRequest: (verb: KubeVerb) => void = () => {},
   ) {
     this.api = KubernetesObjectApi.makeApiClient(kubeConfig);
   }
 
   async list(namespace: string, labelSelector?: string): Promise<SeldonDeployment[]> {
+    this.onRequest("list");
     try {
       const list = await this.api.list<SeldonDeployment>(
         API_VERSION,
@@ -57,6 +62,7 @@ export class SeldonDeploymentStore {
   }
 
   async get(namespace: string, name: string): Promise<SeldonDeployment | undefined> {
+    this.onRequest("get");
     try {
       return await this.api.read<SeldonDeployment>({
         apiVersion: API_VERSION,
@@ -73,6 +79,7 @@ export class SeldonDeploymentStore {
   /** Server-side apply; `force` takes over fields another manager changed by hand (drift). */
   async apply(desired: SeldonDeployment): Promise<SeldonDeployment> {
     this.writes++;
+    this.onRequest("apply");
     try {
       return await this.api.patch<SeldonDeployment>(
         desired,
@@ -96,6 +103,7 @@ export class SeldonDeploymentStore {
   /** Deletes one object; a missing object counts as deleted. */
   async delete(namespace: string, name: string): Promise<void> {
     this.writes++;
+    this.onRequest("delete");
     try {
       await this.api.delete({ apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace } });
     } catch (error) {

@@ -34,6 +34,30 @@ export function createMetrics() {
       help: "Time to reconcile the cluster",
       registers: [registry],
     }),
+    mlflowRequests: new Counter({
+      name: "mlflow2seldon_mlflow_requests_total",
+      help: "HTTP requests sent to MLflow (retries included), by endpoint",
+      labelNames: ["endpoint"],
+      registers: [registry],
+    }),
+    kubeRequests: new Counter({
+      name: "mlflow2seldon_kube_requests_total",
+      help: "Kubernetes API requests for SeldonDeployments, by verb (apply and delete are writes)",
+      labelNames: ["verb"],
+      registers: [registry],
+    }),
+    cycleSeconds: new Histogram({
+      name: "mlflow2seldon_cycle_seconds",
+      help: "Wall time of a sync cycle",
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers: [registry],
+    }),
+    cycleCpuSeconds: new Histogram({
+      name: "mlflow2seldon_cycle_cpu_seconds",
+      help: "CPU time (user + system) of the process during a sync cycle",
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
     lastSuccess: new Gauge({
       name: "mlflow2seldon_last_success_timestamp_seconds",
       help: "End of the last fully successful cycle",

@@ -35,16 +35,41 @@ export class SyncService {
     private readonly log: Logger,
     metrics: Metrics = createMetrics(),
   ) {
-    this.client = new MlflowClient(config.mlflow);
+    this.metrics = metrics;
+    this.client = new MlflowClient(config.mlflow, (endpoint) => metrics.mlflowRequests.inc({ endpoint }));
     this.store = new SeldonDeploymentStore(
       loadKubeConfig({ context: config.kubeContext }),
       `mlflow2seldon-${config.engine.owner}`,
+      (verb) => metrics.kubeRequests.inc({ verb }),
     );
     this.registry = new RegistryReader(this.client, config.engine);
-    this.metrics = metrics;
   }
 
   async runCycle(options: { dryRun?: boolean } = {}): Promise<CycleOutcome> {
+    const endCycle = this.metrics.cycleSeconds.startTimer();
+    const cpuBefore = process.cpuUsage();
+    const outcome = await this.cycle(options);
+    const seconds = endCycle();
+    const cpu = process.cpuUsage(cpuBefore);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    this.metrics.cycleCpuSeconds.observe(cpuSeconds);
+    // Logged last, once every metric of the cycle is recorded.
+    this.log.info(
+      {
+        ok: outcome.ok,
+        changes: outcome.report?.changes.length ?? 0,
+        unchanged: outcome.report?.unchanged.length ?? 0,
+        failures: outcome.report?.failures.length ?? 0,
+        durationMs: Math.round(seconds * 1000),
+        cpuMs: Math.round(cpuSeconds * 1000),
+        dryRun: options.dryRun ?? false,
+      },
+      "cycle finished",
+    );
+    return outcome;
+  }
+
+  private async cycle(options: { dryRun?: boolean }): Promise<CycleOutcome> {
     const endRegistry = this.metrics.registryLatency.startTimer();
     let snapshot;
     try {
@@ -144,15 +169,6 @@ export class SyncService {
     }
     this.metrics.managed.set(
       report.changes.filter((c) => c.action !== "delete").length + report.unchanged.length,
-    );
-    this.log.info(
-      {
-        changes: report.changes.length,
-        unchanged: report.unchanged.length,
-        failures: report.failures.length,
-        dryRun,
-      },
-      "cycle finished",
     );
   }
 

@@ -44,10 +44,14 @@ export class MlflowClient {
   private readonly retries: number;
   private readonly backoffMs: number;
   private readonly pageSize: number;
-  /** HTTP requests sent (retries included), for metrics and tests. */
+  /** HTTP requests sent (retries included), for tests. */
   requestCount = 0;
 
-  constructor(options: MlflowClientOptions) {
+  /** `onRequest` sees every HTTP request sent, retries included (the service counts them in metrics). */
+  constructor(
+    options: MlflowClientOptions,
+    private readonly onRequest: (endpoint: string) => void = () => {},
+  ) {
     const base = new URL(options.url);
     if (base.username || base.password) {
       throw new RegistryError(
@@ -197,6 +201,7 @@ export class MlflowClient {
     for (let attempt = 0; ; attempt++) {
       try {
         this.requestCount++;
+        this.onRequest(endpoint);
         const response =
           method === "get"
             ? await this.http.get(endpoint, { params: payload })

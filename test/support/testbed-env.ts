@@ -1,8 +1,17 @@
 // Reads .testbed/env (export lines written by testbed/up.sh) into an environment object.
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
-export const repoRoot = join(__dirname, "..", "..");
+/** The folder holding package.json, from the sources or from their build in dist/. */
+function findRepoRoot(dir: string): string {
+  while (!existsSync(join(dir, "package.json"))) {
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${__dirname}`);
+    dir = dirname(dir);
+  }
+  return dir;
+}
+
+export const repoRoot = findRepoRoot(__dirname);
 export const testbedEnvFile = join(repoRoot, ".testbed", "env");
 
 export function readTestbedEnv(base: NodeJS.ProcessEnv = process.env): Record<string, string> {

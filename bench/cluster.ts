@@ -1,0 +1,61 @@
+// The benchmark's view of the testbed's Kubernetes API: a namespace to work in, emptied between
+// repetitions, and a watch that timestamps when a SeldonDeployment shows a version.
+import { CoreV1Api, CustomObjectsApi, KubeConfig, Watch } from "@kubernetes/client-node";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ANNOTATIONS, type SeldonDeployment } from "../engine/manifest";
+
+const seldon = { group: "machinelearning.seldon.io", version: "v1", plural: "seldondeployments" };
+
+export class BenchCluster {
+  private readonly kubeConfig = new KubeConfig();
+  private readonly objects: CustomObjectsApi;
+
+  constructor(readonly namespace: string) {
+    this.kubeConfig.loadFromDefault();
+    this.objects = this.kubeConfig.makeApiClient(CustomObjectsApi);
+  }
+
+  async createNamespace(): Promise<void> {
+    await this.kubeConfig
+      .makeApiClient(CoreV1Api)
+      .createNamespace({ body: { metadata: { name: this.namespace, labels: { "mlflow2seldon.io/bench": "true" } } } });
+  }
+
+  /** Deletes every SeldonDeployment in the namespace and waits until none is listed. */
+  async clear(): Promise<void> {
+    await this.objects.deleteCollectionNamespacedCustomObject({ ...seldon, namespace: this.namespace });
+    while ((await this.count(1)) > 0) await sleep(200);
+  }
+
+  async count(limit?: number): Promise<number> {
+    const list = (await this.objects.listNamespacedCustomObject({ ...seldon, namespace: this.namespace, limit })) as {
+      items: unknown[];
+    };
+    return list.items.length;
+  }
+
+  async deleteNamespace(): Promise<void> {
+    await this.clear();
+    // Without a controller manager the namespace stays Terminating; its objects are already gone.
+    await this.kubeConfig.makeApiClient(CoreV1Api).deleteNamespace({ name: this.namespace });
+  }
+
+  /**
+   * Calls `onVersion(name, version, at)` whenever a SeldonDeployment is added or changed, with
+   * the time the event arrived. Returns a function that ends the watch.
+   */
+  async watchVersions(onVersion: (name: string, version: string, at: number) => void): Promise<() => void> {
+    const watch = new Watch(this.kubeConfig);
+    const request = await watch.watch(
+      `/apis/${seldon.group}/${seldon.version}/namespaces/${this.namespace}/${seldon.plural}`,
+      { allowWatchBookmarks: false },
+      (type: string, object: SeldonDeployment) => {
+        if (type !== "ADDED" && type !== "MODIFIED") return;
+        const version = object.metadata.annotations?.[ANNOTATIONS.version];
+        if (version) onVersion(object.metadata.name, version, performance.now());
+      },
+      () => {},
+    );
+    return () => request.abort();
+  }
+}

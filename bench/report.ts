@@ -1,0 +1,118 @@
+// bench/RESULTS.md: the generated tables go between two markers; the text around them (the
+// analysis written by people) is kept when the benchmark runs again.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { repoRoot } from "../test/support/testbed-env";
+import type { CycleFigures } from "./service-process";
+import { median, percentile, spread } from "./stats";
+
+export interface SizeResult {
+  models: number;
+  versions: number;
+  served: number;
+  cold: CycleFigures[];
+  noop: CycleFigures[];
+  peakRssBytes: number[];
+  promotionMs: number[];
+  promotionIntervalSeconds: number;
+}
+
+export interface BenchResults {
+  date: string;
+  pageSize: number;
+  repetitions: number;
+  versions: Record<string, string>;
+  sizes: SizeResult[];
+  preview?: { deployments: number; seconds: number[] };
+  benchSeconds: number;
+}
+
+const START = "<!-- results:start (written by npm run bench) -->";
+const END = "<!-- results:end -->";
+
+function cycleTable(title: string, sizes: SizeResult[], pick: (s: SizeResult) => CycleFigures[]): string[] {
+  const rows = sizes.map((s) => {
+    const f = pick(s);
+    const col = (get: (c: CycleFigures) => number, digits: number) => spread(f.map(get), digits);
+    return `| ${s.models} | ${s.served} | ${col((c) => c.wallSeconds, 2)} | ${col((c) => c.cpuSeconds, 2)} | ${col((c) => c.mlflowRequests, 0)} | ${col((c) => c.kubeRequests, 0)} | ${col((c) => c.kubeWrites, 0)} | ${f.length} |`;
+  });
+  return [
+    `### ${title}`,
+    "",
+    "| Models | SeldonDeployments | Wall s | CPU s | MLflow requests | Kubernetes requests | Writes | Cycles |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ...rows,
+    "",
+  ];
+}
+
+export function renderResults(r: BenchResults): string {
+  const mib = (bytes: number) => bytes / 1024 / 1024;
+  const lines = [
+    START,
+    `Run ${r.date} on ${cpus().length} × ${cpus()[0]?.model.trim() ?? "unknown CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB;`,
+    `${Object.entries(r.versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}. MLflow page size ${r.pageSize}; ${r.repetitions} cold repetitions per size; the`,
+    `whole benchmark took ${Math.round(r.benchSeconds / 60)} min. Figures are median (min–max); requests and writes`,
+    "are read from the service's /metrics after each cycle.",
+    "",
+    ...cycleTable("Full cycle from cold (empty namespace, fresh process)", r.sizes, (s) => s.cold),
+    ...cycleTable("No-op cycle (nothing changed)", r.sizes, (s) => s.noop),
+    "### Promotion latency and memory",
+    "",
+    "| Models | Interval s | Promotions | p50 s | p95 s | max s | Peak RSS MiB |",
+    "|---:|---:|---:|---:|---:|---:|---:|",
+    ...r.sizes.map(
+      (s) =>
+        `| ${s.models} | ${s.promotionIntervalSeconds} | ${s.promotionMs.length} | ${(percentile(s.promotionMs, 50) / 1000).toFixed(2)} | ${(percentile(s.promotionMs, 95) / 1000).toFixed(2)} | ${(Math.max(...s.promotionMs) / 1000).toFixed(2)} | ${mib(Math.max(...s.peakRssBytes)).toFixed(0)} |`,
+    ),
+    "",
+  ];
+  if (r.preview) {
+    lines.push(
+      "### `pulumi preview`",
+      "",
+      `A stack whose snapshot holds ${r.preview.deployments} model deployments (plus the service's own`,
+      `resources), no changes: ${spread(r.preview.seconds, 1)} s over ${r.preview.seconds.length} runs, the whole command`,
+      "(Node.js start, program, registry snapshot, CLI and Kubernetes provider).",
+      "",
+    );
+  }
+  const largest = r.sizes.at(-1);
+  if (largest) {
+    const noop = largest.noop;
+    lines.push(
+      `### Targets at ${largest.models} models`,
+      "",
+      "| Target | Measured |",
+      "|---|---|",
+      `| No-op cycle writes 0 | ${Math.max(...noop.map((c) => c.kubeWrites))} |`,
+      `| MLflow requests ≈ ceil(models / page size) + small constant | ${median(noop.map((c) => c.mlflowRequests))} (ceil = ${Math.ceil(largest.models / r.pageSize)}) |`,
+      `| One Kubernetes LIST per namespace | ${median(noop.map((c) => c.kubeRequests))} request(s) |`,
+      `| No-op cycle under 2 s of CPU | ${median(noop.map((c) => c.cpuSeconds)).toFixed(2)} s |`,
+      `| RSS under 150 MB | ${(Math.max(...largest.peakRssBytes) / 1e6).toFixed(0)} MB peak |`,
+      `| Promotion p50 within one interval + 200 ms | ${(percentile(largest.promotionMs, 50) / 1000).toFixed(2)} s (limit ${(largest.promotionIntervalSeconds + 0.2).toFixed(1)} s) |`,
+      "",
+    );
+  }
+  lines.push(END);
+  return lines.join("\n");
+}
+
+/** Replaces the generated block of RESULTS.md, keeping everything around it. */
+export function writeResults(file: string, results: BenchResults): string {
+  const block = renderResults(results);
+  const current = existsSync(file) ? readFileSync(file, "utf8") : `# Benchmark results\n\n${START}\n${END}\n`;
+  const start = current.indexOf(START);
+  const end = current.indexOf(END);
+  const next =
+    start >= 0 && end > start
+      ? `${current.slice(0, start)}${block}${current.slice(end + END.length)}`
+      : `${current.trimEnd()}\n\n${block}\n`;
+  writeFileSync(file, next);
+  return block;
+}
+
+export const resultsFile = join(repoRoot, "bench", "RESULTS.md");

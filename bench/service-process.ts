@@ -1,0 +1,119 @@
+// The sync service as its own process (`mlflow2seldon sync`), as it runs in its container. The
+// benchmark learns of each finished cycle from the structured log and reads the figures of that
+// cycle from /metrics: the process's own instrumentation, scraped between cycles.
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { join } from "node:path";
+
+export type Scrape = Map<string, number>;
+
+/** Prometheus text format into `name{labels}` -> value (comments skipped). */
+export function parseMetrics(text: string): Scrape {
+  const values: Scrape = new Map();
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const space = line.lastIndexOf(" ");
+    values.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return values;
+}
+
+/** Sum of every series of one metric, optionally only those whose labels contain `label`. */
+export function total(scrape: Scrape, name: string, label?: string): number {
+  let sum = 0;
+  for (const [series, value] of scrape) {
+    const bare = series.split("{")[0];
+    if (bare === name && (!label || series.includes(label))) sum += value;
+  }
+  return sum;
+}
+
+export interface CycleFigures {
+  wallSeconds: number;
+  cpuSeconds: number;
+  mlflowRequests: number;
+  kubeRequests: number;
+  kubeWrites: number;
+}
+
+/** What happened between two scrapes that are exactly one cycle apart. */
+export function cycleFigures(before: Scrape, after: Scrape): CycleFigures {
+  const delta = (name: string, label?: string) => total(after, name, label) - total(before, name, label);
+  const cycles = delta("mlflow2seldon_cycle_seconds_count");
+  if (cycles !== 1) throw new Error(`expected one cycle between two scrapes, saw ${cycles}`);
+  return {
+    wallSeconds: delta("mlflow2seldon_cycle_seconds_sum"),
+    cpuSeconds: delta("mlflow2seldon_cycle_cpu_seconds_sum"),
+    mlflowRequests: delta("mlflow2seldon_mlflow_requests_total"),
+    kubeRequests: delta("mlflow2seldon_kube_requests_total"),
+    kubeWrites:
+      delta("mlflow2seldon_kube_requests_total", 'verb="apply"') +
+      delta("mlflow2seldon_kube_requests_total", 'verb="delete"'),
+  };
+}
+
+export class ServiceProcess {
+  private readonly child: ChildProcess;
+  private readonly waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  private lastScrape: Scrape = new Map();
+  private readonly exited: Promise<number | null>;
+
+  constructor(
+    env: Record<string, string>,
+    private readonly httpPort: number,
+    nodeOptions: string[] = [],
+  ) {
+    const cli = join(__dirname, "..", "service", "cli.js");
+    this.child = spawn(process.execPath, [...nodeOptions, cli, "sync"], {
+      env: { ...process.env, ...env, M2S_HTTP_PORT: String(httpPort) },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    this.exited = new Promise((resolve) => this.child.once("exit", resolve));
+    void this.exited.then((code) => this.failWaiters(new Error(`sync service exited with ${code}`)));
+    createInterface({ input: this.child.stdout! }).on("line", (line) => this.onLog(line));
+  }
+
+  private onLog(line: string): void {
+    let entry: { msg?: string; ok?: boolean };
+    try {
+      entry = JSON.parse(line) as typeof entry;
+    } catch {
+      return;
+    }
+    if (entry.msg !== "cycle finished") return;
+    if (entry.ok) this.waiters.shift()?.resolve();
+    else this.failWaiters(new Error(`a sync cycle did not fully succeed: ${line}`));
+  }
+
+  private failWaiters(error: Error): void {
+    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+  }
+
+  /** Waits for the next cycle to finish and returns its figures. */
+  async nextCycle(): Promise<CycleFigures> {
+    await new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    const scrape = await this.scrape();
+    const figures = cycleFigures(this.lastScrape, scrape);
+    this.lastScrape = scrape;
+    return figures;
+  }
+
+  async scrape(): Promise<Scrape> {
+    const response = await fetch(`http://127.0.0.1:${this.httpPort}/metrics`);
+    return parseMetrics(await response.text());
+  }
+
+  /** Peak resident set size so far (the kernel's high-water mark), in bytes. */
+  peakRssBytes(): number {
+    const status = readFileSync(`/proc/${this.child.pid}/status`, "utf8");
+    const kib = /^VmHWM:\s+(\d+) kB$/m.exec(status);
+    if (!kib) throw new Error(`no VmHWM in /proc/${this.child.pid}/status`);
+    return Number(kib[1]) * 1024;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
+    await this.exited;
+  }
+}
