@@ -3,12 +3,12 @@
 // planned model deployments and `pulumi destroy` removes everything.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ApiException, CoreV1Api } from "@kubernetes/client-node";
 import { ModelDeployments } from "./components/model-deployments";
 import { noWaitAnnotations } from "./components/no-wait";
 import { SyncService } from "./components/sync-service";
 import { loadStackConfig, stackSecrets, type StackConfig } from "./deploy/stack-config";
-import { loadKubeConfig } from "./engine/cluster";
+import { kubeClient } from "./engine/cluster";
+import { KubeApiError } from "./engine/kube/client";
 import { MlflowClient } from "./engine/mlflow/client";
 import { plan } from "./engine/planner";
 import { RegistryReader } from "./engine/registry";
@@ -57,11 +57,12 @@ const STACK_LABEL = "mlflow2seldon.io/stack";
 
 /** True when the namespace exists and this stack did not create it (then it is used, not managed). */
 async function foreignNamespace(config: StackConfig, name: string, stack: string): Promise<boolean> {
-  const api = loadKubeConfig({ context: config.kubeContext }).makeApiClient(CoreV1Api);
-  const existing = await api.readNamespace({ name }).catch((error: unknown) => {
-    if (error instanceof ApiException && error.code === 404) return undefined;
-    throw error;
-  });
+  const existing = await kubeClient({ context: config.kubeContext })
+    .request<{ metadata?: { labels?: Record<string, string> } }>("GET", `/api/v1/namespaces/${name}`)
+    .catch((error: unknown) => {
+      if (error instanceof KubeApiError && error.status === 404) return undefined;
+      throw error;
+    });
   return existing !== undefined && existing.metadata?.labels?.[STACK_LABEL] !== stack;
 }
 

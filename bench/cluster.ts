@@ -18,7 +18,9 @@ export class BenchCluster {
   async createNamespace(): Promise<void> {
     await this.kubeConfig
       .makeApiClient(CoreV1Api)
-      .createNamespace({ body: { metadata: { name: this.namespace, labels: { "mlflow2seldon.io/bench": "true" } } } });
+      .createNamespace({
+        body: { metadata: { name: this.namespace, labels: { "mlflow2seldon.io/bench": "true" } } },
+      });
   }
 
   /** Deletes every SeldonDeployment in the namespace and waits until none is listed. */
@@ -28,7 +30,11 @@ export class BenchCluster {
   }
 
   async count(limit?: number): Promise<number> {
-    const list = (await this.objects.listNamespacedCustomObject({ ...seldon, namespace: this.namespace, limit })) as {
+    const list = (await this.objects.listNamespacedCustomObject({
+      ...seldon,
+      namespace: this.namespace,
+      limit,
+    })) as {
       items: unknown[];
     };
     return list.items.length;

@@ -56,7 +56,8 @@ export async function startMlflowServer(options: {
     if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid, "SIGKILL");
   };
   for (let waited = 0; ; waited += 250) {
-    if (child.exitCode !== null) throw new Error(`MLflow server exited during start-up (log: ${options.logFile})`);
+    if (child.exitCode !== null)
+      throw new Error(`MLflow server exited during start-up (log: ${options.logFile})`);
     try {
       if ((await fetch(`${url}/health`)).ok) return { url, stop };
     } catch {
@@ -72,7 +73,8 @@ export async function startMlflowServer(options: {
 
 /** A consistent copy of a sqlite database, taken while a server may be writing to it. */
 export function backupSqlite(from: string, to: string): void {
-  const script = "import sqlite3,sys\ns=sqlite3.connect(sys.argv[1]);d=sqlite3.connect(sys.argv[2])\ns.backup(d);d.close()";
+  const script =
+    "import sqlite3,sys\ns=sqlite3.connect(sys.argv[1]);d=sqlite3.connect(sys.argv[2])\ns.backup(d);d.close()";
   const result = spawnSync(testbedPython(), ["-c", script, from, to], { encoding: "utf8" });
   if (result.status !== 0) throw new Error(`sqlite backup ${from} -> ${to} failed: ${result.stderr}`);
 }

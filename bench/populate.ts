@@ -9,15 +9,18 @@ import { benchModel, DATASET_VERSION, SERVING_ALIAS, VERSIONS_PER_MODEL, version
 import { backupSqlite, startMlflowServer, venvKey } from "./mlflow-server";
 import { progress } from "./progress";
 
-const cacheDir = () =>
-  join(process.env.M2S_CACHE_DIR ?? join(homedir(), ".cache", "mlflow2seldon"), "bench");
+const cacheDir = () => join(process.env.M2S_CACHE_DIR ?? join(homedir(), ".cache", "mlflow2seldon"), "bench");
 
 export function snapshotPath(models: number): string {
   return join(cacheDir(), `registry-${venvKey()}-d${DATASET_VERSION}-${models}.db`);
 }
 
 /** Runs `work` on every index with at most `limit` in flight. */
-async function eachLimited(indexes: number[], limit: number, work: (i: number) => Promise<void>): Promise<void> {
+async function eachLimited(
+  indexes: number[],
+  limit: number,
+  work: (i: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: limit }, async () => {
@@ -29,14 +32,19 @@ async function eachLimited(indexes: number[], limit: number, work: (i: number) =
 async function registerModel(client: MlflowClient, index: number): Promise<void> {
   const model = benchModel(index);
   await client.createRegisteredModel(model.name, { team: index % 2 ? "fraud" : "growth" });
-  for (let v = 1; v <= VERSIONS_PER_MODEL; v++) await client.createModelVersion(model.name, versionSource(model.name, v));
+  for (let v = 1; v <= VERSIONS_PER_MODEL; v++)
+    await client.createModelVersion(model.name, versionSource(model.name, v));
   if (model.production) await client.transitionStage(model.name, model.production, "Production");
   if (model.staging) await client.transitionStage(model.name, model.staging, "Staging");
   if (model.champion) await client.setAlias(model.name, SERVING_ALIAS, model.champion);
 }
 
 /** Makes sure a snapshot exists for every size; builds the missing ones in one growing registry. */
-export async function ensureRegistries(sizes: readonly number[], workDir: string, port: number): Promise<void> {
+export async function ensureRegistries(
+  sizes: readonly number[],
+  workDir: string,
+  port: number,
+): Promise<void> {
   const missing = sizes.filter((n) => !existsSync(snapshotPath(n)));
   if (missing.length === 0) return;
   mkdirSync(cacheDir(), { recursive: true });

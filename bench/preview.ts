@@ -18,7 +18,8 @@ export function modelsServing(deployments: number, registrySize: number): string
     names.push(m.name);
     slots += count;
   }
-  if (slots !== deployments) throw new Error(`the registry of ${registrySize} models serves fewer than ${deployments}`);
+  if (slots !== deployments)
+    throw new Error(`the registry of ${registrySize} models serves fewer than ${deployments}`);
   return names;
 }
 

@@ -64,10 +64,11 @@ export function renderResults(r: BenchResults): string {
     "",
     "| Models | Interval s | Promotions | p50 s | p95 s | max s | Peak RSS MiB |",
     "|---:|---:|---:|---:|---:|---:|---:|",
-    ...r.sizes.map(
-      (s) =>
-        `| ${s.models} | ${s.promotionIntervalSeconds} | ${s.promotionMs.length} | ${(percentile(s.promotionMs, 50) / 1000).toFixed(2)} | ${(percentile(s.promotionMs, 95) / 1000).toFixed(2)} | ${(Math.max(...s.promotionMs) / 1000).toFixed(2)} | ${mib(Math.max(...s.peakRssBytes)).toFixed(0)} |`,
-    ),
+    ...r.sizes.map((s) => {
+      const seconds = (p: number) =>
+        s.promotionMs.length ? (percentile(s.promotionMs, p) / 1000).toFixed(2) : "—";
+      return `| ${s.models} | ${s.promotionIntervalSeconds} | ${s.promotionMs.length} | ${seconds(50)} | ${seconds(95)} | ${seconds(100)} | ${mib(Math.max(...s.peakRssBytes)).toFixed(0)} |`;
+    }),
     "",
   ];
   if (r.preview) {
@@ -93,7 +94,7 @@ export function renderResults(r: BenchResults): string {
       `| One Kubernetes LIST per namespace | ${median(noop.map((c) => c.kubeRequests))} request(s) |`,
       `| No-op cycle under 2 s of CPU | ${median(noop.map((c) => c.cpuSeconds)).toFixed(2)} s |`,
       `| RSS under 150 MB | ${(Math.max(...largest.peakRssBytes) / 1e6).toFixed(0)} MB peak |`,
-      `| Promotion p50 within one interval + 200 ms | ${(percentile(largest.promotionMs, 50) / 1000).toFixed(2)} s (limit ${(largest.promotionIntervalSeconds + 0.2).toFixed(1)} s) |`,
+      `| Promotion p50 within one interval + 200 ms | ${largest.promotionMs.length ? (percentile(largest.promotionMs, 50) / 1000).toFixed(2) : "—"} s (limit ${(largest.promotionIntervalSeconds + 0.2).toFixed(1)} s) |`,
       "",
     );
   }

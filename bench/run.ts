@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { MlflowClient } from "../engine/mlflow/client";
 import { readTestbedEnv, repoRoot } from "../test/support/testbed-env";
 import { BenchCluster } from "./cluster";
-import { promotions, servedSlots, SIZES, VERSIONS_PER_MODEL } from "./dataset";
+import { promotions, servedSlots, SIZES, VERSIONS_PER_MODEL, type Promotion } from "./dataset";
 import { startMlflowServer, venvKey } from "./mlflow-server";
 import { copyRegistry, ensureRegistries } from "./populate";
 import { previewSeconds, modelsServing } from "./preview";
@@ -48,6 +48,33 @@ function describe(figures: CycleFigures): string {
   return `${figures.wallSeconds.toFixed(2)} s wall, ${figures.cpuSeconds.toFixed(2)} s CPU, ${figures.mlflowRequests} MLflow / ${figures.kubeRequests} Kubernetes requests, ${figures.kubeWrites} writes`;
 }
 
+/**
+ * The service at its default interval on the synchronised cluster: its first cycle only reads
+ * (a new process has no cached locations), then the promotions begin.
+ */
+async function measurePromotions(
+  env: Record<string, string>,
+  mlflowUrl: string,
+  cluster: BenchCluster,
+  planned: Promotion[],
+): Promise<{ latencies: number[]; peakRssBytes: number }> {
+  const service = new ServiceProcess(env, await freePort());
+  try {
+    await service.nextCycle();
+    progress(`${planned.length} promotions at the default ${DEFAULT_INTERVAL_SECONDS} s interval`);
+    const latencies = await promotionLatencies({
+      client: new MlflowClient({ url: mlflowUrl }),
+      cluster,
+      promotions: planned,
+      intervalMs: DEFAULT_INTERVAL_SECONDS * 1000,
+      seed: planned.length,
+    });
+    return { latencies, peakRssBytes: service.peakRssBytes() };
+  } finally {
+    await service.stop();
+  }
+}
+
 async function benchSize(
   models: number,
   options: { workDir: string; repetitions: number; promotions: number; profileDir?: string },
@@ -81,7 +108,13 @@ async function benchSize(
     for (let r = 1; r <= options.repetitions; r++) {
       await cluster.clear();
       const nodeOptions = options.profileDir
-        ? ["--cpu-prof", "--cpu-prof-dir", options.profileDir, "--cpu-prof-name", `service-${models}-${r}.cpuprofile`]
+        ? [
+            "--cpu-prof",
+            "--cpu-prof-dir",
+            options.profileDir,
+            "--cpu-prof-name",
+            `service-${models}-${r}.cpuprofile`,
+          ]
         : [];
       // A short interval, so the no-op cycles follow the cold one quickly.
       const service = new ServiceProcess(
@@ -91,7 +124,8 @@ async function benchSize(
       );
       try {
         const cold = await service.nextCycle();
-        if (cold.kubeWrites !== served) throw new Error(`cold cycle wrote ${cold.kubeWrites} objects, expected ${served}`);
+        if (cold.kubeWrites !== served)
+          throw new Error(`cold cycle wrote ${cold.kubeWrites} objects, expected ${served}`);
         result.cold.push(cold);
         progress(`${models} models, cold ${r}/${options.repetitions}: ${describe(cold)}`);
         for (let k = 0; k < 2; k++) {
@@ -105,24 +139,14 @@ async function benchSize(
         await service.stop();
       }
     }
-    // The service at its default interval, on the synchronised cluster; its first cycle only
-    // reads (locations are not cached yet in a new process), then promotions begin.
-    const service = new ServiceProcess(env, await freePort());
-    try {
-      await service.nextCycle();
-      progress(`${models} models: ${options.promotions} promotions at the default ${DEFAULT_INTERVAL_SECONDS} s interval`);
-      result.promotionMs = await promotionLatencies({
-        client: new MlflowClient({ url: server.url }),
-        cluster,
-        promotions: promotions(models, options.promotions),
-        intervalMs: DEFAULT_INTERVAL_SECONDS * 1000,
-        seed: models,
-      });
-      result.peakRssBytes.push(service.peakRssBytes());
-    } finally {
-      await service.stop();
+    if (options.promotions > 0) {
+      const run = await measurePromotions(env, server.url, cluster, promotions(models, options.promotions));
+      result.promotionMs = run.latencies;
+      result.peakRssBytes.push(run.peakRssBytes);
+      progress(
+        `${models} models, promotion latency p50 ${(percentile(run.latencies, 50) / 1000).toFixed(2)} s`,
+      );
     }
-    progress(`${models} models, promotion latency p50 ${(percentile(result.promotionMs, 50) / 1000).toFixed(2)} s`);
   } finally {
     await cluster.deleteNamespace().catch(() => {});
     await server.stop();
@@ -185,7 +209,9 @@ async function main(): Promise<void> {
       repetitions,
       versions: {
         "Node.js": process.version,
-        MLflow: venvKey().replace(/^venv-mlflow-/, "").replace(/-[0-9a-f]+$/, ""),
+        MLflow: venvKey()
+          .replace(/^venv-mlflow-/, "")
+          .replace(/-[0-9a-f]+$/, ""),
         "kube-apiserver": testbed.KUBERNETES_VERSION,
         etcd: testbed.ETCD_VERSION,
         Pulumi: testbed.PULUMI_VERSION,
@@ -202,6 +228,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 });

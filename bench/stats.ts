@@ -6,7 +6,13 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
-export const median = (values: number[]) => percentile(values, 50);
+/** The middle value, or the mean of the two middle values. */
+export function median(values: number[]): number {
+  if (values.length === 0) throw new Error("no measurements");
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
 
 /** "median (min–max)", or the single value when all agree. */
 export function spread(values: number[], digits = 2): string {

@@ -1,115 +1,85 @@
 // Reads and writes SeldonDeployments through the Kubernetes API with server-side apply under
 // the engine's own field manager. Counts writes so callers can prove a no-op cycle writes nothing.
-import { ApiException, KubeConfig, KubernetesObjectApi, PatchStrategy } from "@kubernetes/client-node";
 import { ClusterError } from "./errors";
+import { KubeApiError, KubeClient } from "./kube/client";
+import { loadKubeTarget } from "./kube/config";
 import { API_VERSION, KIND, type SeldonDeployment } from "./manifest";
-
-export function loadKubeConfig(options: { kubeconfig?: string; context?: string } = {}): KubeConfig {
-  const kc = new KubeConfig();
-  if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
-  else kc.loadFromDefault();
-  if (options.context) kc.setCurrentContext(options.context);
-  return kc;
-}
-
-function apiMessage(error: unknown): { status?: number; message: string } {
-  if (error instanceof ApiException) {
-    let message = String(error.body);
-    try {
-      message = (JSON.parse(String(error.body)) as { message?: string }).message ?? message;
-    } catch {
-      // a non-JSON body is reported as it is
-    }
-    return { status: error.code, message };
-  }
-  return { message: error instanceof Error ? error.message : String(error) };
-}
 
 export type KubeVerb = "list" | "get" | "apply" | "delete";
 
+/** A client for the cluster of a kubeconfig context (default: client-go's lookup order). */
+export function kubeClient(options: { kubeconfig?: string; context?: string } = {}): KubeClient {
+  return new KubeClient(loadKubeTarget(options));
+}
+
+const collection = (namespace: string) =>
+  `/apis/${API_VERSION}/namespaces/${encodeURIComponent(namespace)}/seldondeployments`;
+
 export class SeldonDeploymentStore {
-  private readonly api: KubernetesObjectApi;
   /** Create, update and delete calls sent. */
   writes = 0;
 
   /** `onRequest` sees every API request (the service counts them in metrics). */
   constructor(
-    kubeConfig: KubeConfig,
+    private readonly client: KubeClient,
     private readonly fieldManager: string,
     private readonly onRequest: (verb: KubeVerb) => void = () => {},
-  ) {
-    this.api = KubernetesObjectApi.makeApiClient(kubeConfig);
-  }
+  ) {}
 
-  async list(namespace: string, labelSelector?: string): Promise<SeldonDeployment[]> {
-    this.onRequest("list");
+  private async call<T>(verb: KubeVerb, object: string, work: () => Promise<T>): Promise<T> {
+    this.onRequest(verb);
     try {
-      const list = await this.api.list<SeldonDeployment>(
-        API_VERSION,
-        KIND,
-        namespace,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        labelSelector,
-      );
-      return list.items;
+      return await work();
     } catch (error) {
-      const { status, message } = apiMessage(error);
-      throw new ClusterError("list", `${KIND}s in ${namespace}`, status, message);
+      if (!(error instanceof KubeApiError)) throw error;
+      throw new ClusterError(verb, object, error.status, error.message);
     }
   }
 
-  async get(namespace: string, name: string): Promise<SeldonDeployment | undefined> {
-    this.onRequest("get");
-    try {
-      return await this.api.read<SeldonDeployment>({
-        apiVersion: API_VERSION,
-        kind: KIND,
-        metadata: { name, namespace },
+  async list(namespace: string, labelSelector?: string): Promise<SeldonDeployment[]> {
+    return this.call("list", `${KIND}s in ${namespace}`, async () => {
+      const list = await this.client.request<{ items: SeldonDeployment[] }>("GET", collection(namespace), {
+        query: { labelSelector },
       });
+      return list.items;
+    });
+  }
+
+  async get(namespace: string, name: string): Promise<SeldonDeployment | undefined> {
+    try {
+      return await this.call("get", `${namespace}/${name}`, () =>
+        this.client.request<SeldonDeployment>("GET", `${collection(namespace)}/${encodeURIComponent(name)}`),
+      );
     } catch (error) {
-      const { status, message } = apiMessage(error);
-      if (status === 404) return undefined;
-      throw new ClusterError("get", `${namespace}/${name}`, status, message);
+      if (error instanceof ClusterError && error.status === 404) return undefined;
+      throw error;
     }
   }
 
   /** Server-side apply; `force` takes over fields another manager changed by hand (drift). */
   async apply(desired: SeldonDeployment): Promise<SeldonDeployment> {
     this.writes++;
-    this.onRequest("apply");
-    try {
-      return await this.api.patch<SeldonDeployment>(
-        desired,
-        undefined,
-        undefined,
-        this.fieldManager,
-        true,
-        PatchStrategy.ServerSideApply,
-      );
-    } catch (error) {
-      const { status, message } = apiMessage(error);
-      throw new ClusterError(
-        "apply",
-        `${desired.metadata.namespace}/${desired.metadata.name}`,
-        status,
-        message,
-      );
-    }
+    const { name, namespace } = desired.metadata;
+    return this.call("apply", `${namespace}/${name}`, () =>
+      this.client.request<SeldonDeployment>("PATCH", `${collection(namespace)}/${encodeURIComponent(name)}`, {
+        body: desired,
+        // JSON is YAML: the apply patch type takes either.
+        contentType: "application/apply-patch+yaml",
+        query: { fieldManager: this.fieldManager, force: "true" },
+      }),
+    );
   }
 
   /** Deletes one object; a missing object counts as deleted. */
   async delete(namespace: string, name: string): Promise<void> {
     this.writes++;
-    this.onRequest("delete");
     try {
-      await this.api.delete({ apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace } });
+      await this.call("delete", `${namespace}/${name}`, () =>
+        this.client.request("DELETE", `${collection(namespace)}/${encodeURIComponent(name)}`),
+      );
     } catch (error) {
-      const { status, message } = apiMessage(error);
-      if (status === 404) return;
-      throw new ClusterError("delete", `${namespace}/${name}`, status, message);
+      if (error instanceof ClusterError && error.status === 404) return;
+      throw error;
     }
   }
 }

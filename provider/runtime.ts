@@ -3,7 +3,7 @@
 // provider loads this compiled module at run time from the project folder.
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { SeldonDeploymentStore, loadKubeConfig } from "../engine/cluster";
+import { SeldonDeploymentStore, kubeClient } from "../engine/cluster";
 import { API_VERSION, KIND, LABELS, MANAGED_BY, type SeldonDeployment } from "../engine/manifest";
 import { isOwnedBy } from "../engine/reconcile";
 import { dns1123Label } from "../engine/settings";
@@ -71,7 +71,7 @@ export function diffInputs(
 
 function store(inputs: Pick<ModelDeploymentInputs, "kubeContext" | "owner">): SeldonDeploymentStore {
   return new SeldonDeploymentStore(
-    loadKubeConfig({ context: inputs.kubeContext }),
+    kubeClient({ context: inputs.kubeContext }),
     `mlflow2seldon-${inputs.owner}`,
   );
 }

@@ -1,6 +1,6 @@
 // The continuous sync service: runs reconcile cycles on an interval with jitter, backs off
 // exponentially while MLflow or the cluster fails, and reports through logs and metrics.
-import { SeldonDeploymentStore, loadKubeConfig } from "../engine/cluster";
+import { SeldonDeploymentStore, kubeClient } from "../engine/cluster";
 import { ClusterError, errorMessage, RegistryError } from "../engine/errors";
 import { MlflowClient } from "../engine/mlflow/client";
 import { reconcile, type CycleReport } from "../engine/reconcile";
@@ -38,7 +38,7 @@ export class SyncService {
     this.metrics = metrics;
     this.client = new MlflowClient(config.mlflow, (endpoint) => metrics.mlflowRequests.inc({ endpoint }));
     this.store = new SeldonDeploymentStore(
-      loadKubeConfig({ context: config.kubeContext }),
+      kubeClient({ context: config.kubeContext }),
       `mlflow2seldon-${config.engine.owner}`,
       (verb) => metrics.kubeRequests.inc({ verb }),
     );
