@@ -16,11 +16,9 @@ export class BenchCluster {
   }
 
   async createNamespace(): Promise<void> {
-    await this.kubeConfig
-      .makeApiClient(CoreV1Api)
-      .createNamespace({
-        body: { metadata: { name: this.namespace, labels: { "mlflow2seldon.io/bench": "true" } } },
-      });
+    await this.kubeConfig.makeApiClient(CoreV1Api).createNamespace({
+      body: { metadata: { name: this.namespace, labels: { "mlflow2seldon.io/bench": "true" } } },
+    });
   }
 
   /** Deletes every SeldonDeployment in the namespace and waits until none is listed. */

@@ -4,6 +4,7 @@
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { mapLimited } from "../engine/concurrency";
 import { MlflowClient } from "../engine/mlflow/client";
 import { benchModel, DATASET_VERSION, SERVING_ALIAS, VERSIONS_PER_MODEL, versionSource } from "./dataset";
 import { backupSqlite, startMlflowServer, venvKey } from "./mlflow-server";
@@ -13,20 +14,6 @@ const cacheDir = () => join(process.env.M2S_CACHE_DIR ?? join(homedir(), ".cache
 
 export function snapshotPath(models: number): string {
   return join(cacheDir(), `registry-${venvKey()}-d${DATASET_VERSION}-${models}.db`);
-}
-
-/** Runs `work` on every index with at most `limit` in flight. */
-async function eachLimited(
-  indexes: number[],
-  limit: number,
-  work: (i: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < indexes.length) await work(indexes[next++]);
-    }),
-  );
 }
 
 async function registerModel(client: MlflowClient, index: number): Promise<void> {
@@ -59,7 +46,7 @@ export async function ensureRegistries(
     for (const size of [...sizes].sort((a, b) => a - b)) {
       if (size > largest) break;
       const indexes = Array.from({ length: size - done }, (_, k) => done + k);
-      await eachLimited(indexes, 4, async (i) => {
+      await mapLimited(indexes, 4, async (i) => {
         await registerModel(client, i);
         if ((i + 1) % 250 === 0) progress(`populating: ${i + 1}/${largest} registered models`);
       });

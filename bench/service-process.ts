@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
+import { repoRoot } from "../test/support/testbed-env";
 
 export type Scrape = Map<string, number>;
 
@@ -53,6 +54,13 @@ export function cycleFigures(before: Scrape, after: Scrape): CycleFigures {
   };
 }
 
+/** The image's ENTRYPOINT (node, its flags, the script): the benchmark runs the service the same way. */
+export function containerEntrypoint(): string[] {
+  const line = /^ENTRYPOINT (.+)$/m.exec(readFileSync(join(repoRoot, "Dockerfile"), "utf8"));
+  if (!line) throw new Error("no ENTRYPOINT in the Dockerfile");
+  return JSON.parse(line[1]) as string[];
+}
+
 export class ServiceProcess {
   private readonly child: ChildProcess;
   private readonly waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
@@ -64,8 +72,9 @@ export class ServiceProcess {
     private readonly httpPort: number,
     nodeOptions: string[] = [],
   ) {
-    const cli = join(__dirname, "..", "service", "cli.js");
-    this.child = spawn(process.execPath, [...nodeOptions, cli, "sync"], {
+    const [, ...command] = containerEntrypoint();
+    this.child = spawn(process.execPath, [...nodeOptions, ...command, "sync"], {
+      cwd: repoRoot,
       env: { ...process.env, ...env, M2S_HTTP_PORT: String(httpPort) },
       stdio: ["ignore", "pipe", "inherit"],
     });

@@ -2,6 +2,7 @@
 // owner labelled, then apply and prune. A registry that cannot be read completely stops the
 // cycle before anything is written; objects of other owners are never touched.
 import type { SeldonDeploymentStore } from "./cluster";
+import { mapLimited, PARALLEL_REQUESTS } from "./concurrency";
 import { errorMessage } from "./errors";
 import { ANNOTATIONS, LABELS, MANAGED_BY, type SeldonDeployment } from "./manifest";
 import { plan, type PlanProblem, type RegistrySnapshot } from "./planner";
@@ -108,17 +109,21 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
     work.push({ change: describe("delete", object), run: () => store.delete(settings.namespace, name) });
   }
 
-  for (const { change, run } of work) {
-    if (options.dryRun) {
-      report.changes.push(change);
-      continue;
-    }
-    try {
-      await run();
-      report.changes.push(change);
-    } catch (error) {
-      report.failures.push({ name: change.name, action: change.action, message: errorMessage(error) });
-    }
+  if (options.dryRun) {
+    report.changes.push(...work.map((w) => w.change));
+    return report;
   }
+  // Each object succeeds or fails on its own; the report keeps the planned order.
+  const outcomes = await mapLimited(work, PARALLEL_REQUESTS, ({ run }) =>
+    run().then(
+      () => undefined,
+      (error: unknown) => errorMessage(error),
+    ),
+  );
+  work.forEach(({ change }, i) => {
+    const message = outcomes[i];
+    if (message === undefined) report.changes.push(change);
+    else report.failures.push({ name: change.name, action: change.action, message });
+  });
   return report;
 }

@@ -4,6 +4,7 @@
 import type { MlflowClient } from "./mlflow/client";
 import type { RegistrySnapshot, ResolvedSlot, VersionLocation } from "./planner";
 import type { EngineSettings } from "./settings";
+import { mapLimited, PARALLEL_REQUESTS } from "./concurrency";
 import { servingSlots } from "./slots";
 
 export class RegistryReader {
@@ -21,8 +22,7 @@ export class RegistryReader {
     const latest = new Map(
       models.flatMap((m) => m.latest_versions.map((v) => [`${v.name}\u0000${v.version}`, v])),
     );
-    const slots: ResolvedSlot[] = [];
-    for (const slot of servingSlots(models, this.settings)) {
+    const slots = await mapLimited(servingSlots(models, this.settings), PARALLEL_REQUESTS, async (slot) => {
       // A model deleted and registered again restarts at version 1: its creation time is in the key.
       const key = `${slot.model}\u0000${slot.version}\u0000${created.get(slot.model)}`;
       let location = this.locations.get(key);
@@ -34,8 +34,8 @@ export class RegistryReader {
         location = { source: version.source, runId: version.run_id, artifactUri };
         this.locations.set(key, location);
       }
-      slots.push({ ...slot, location });
-    }
+      return { ...slot, location } satisfies ResolvedSlot;
+    });
     return { slots };
   }
 }
