@@ -56,5 +56,5 @@ demo: install
 demo-clean:
 	demo/clean.sh
 
-bench: build
-	@$(WITH_ENV) node dist/bench/run.js
+bench: build testbed-up
+	node dist/bench/run.js

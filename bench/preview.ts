@@ -42,6 +42,7 @@ function deploy(operation: "up" | "preview" | "destroy", stack: string, workDir:
 export async function previewSeconds(options: {
   mlflowUrl: string;
   models: string[];
+  deployments: number;
   id: string;
   repetitions: number;
 }): Promise<number[]> {
@@ -60,7 +61,9 @@ export async function previewSeconds(options: {
   try {
     for (const [key, value] of Object.entries(config))
       pulumiCli(["config", "set", "--stack", stack, `mlflow2seldon:${key}`, value], workDir);
-    progress(`pulumi up of a stack serving ${options.models.length} models (not timed)`);
+    progress(
+      `pulumi up of a stack serving ${options.deployments} deployments of ${options.models.length} models (not timed)`,
+    );
     deploy("up", stack, workDir);
     const seconds: number[] = [];
     for (let r = 1; r <= options.repetitions; r++) {

@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { MlflowClient } from "../engine/mlflow/client";
 import { readTestbedEnv, repoRoot } from "../test/support/testbed-env";
 import { BenchCluster } from "./cluster";
-import { promotions, servedSlots, SIZES, VERSIONS_PER_MODEL, type Promotion } from "./dataset";
+import { promotions, servedSlots, SIZES, type Promotion } from "./dataset";
 import { startMlflowServer, venvKey } from "./mlflow-server";
 import { copyRegistry, ensureRegistries } from "./populate";
 import { previewSeconds, modelsServing } from "./preview";
@@ -96,7 +96,6 @@ async function benchSize(
   };
   const result: SizeResult = {
     models,
-    versions: models * VERSIONS_PER_MODEL,
     served,
     cold: [],
     noop: [],
@@ -135,6 +134,7 @@ async function benchSize(
           progress(`${models} models, no-op: ${describe(noop)}`);
         }
         result.peakRssBytes.push(service.peakRssBytes());
+        progress(`${models} models, peak RSS ${(result.peakRssBytes.at(-1)! / 2 ** 20).toFixed(0)} MiB`);
       } finally {
         await service.stop();
       }
@@ -142,9 +142,9 @@ async function benchSize(
     if (options.promotions > 0) {
       const run = await measurePromotions(env, server.url, cluster, promotions(models, options.promotions));
       result.promotionMs = run.latencies;
-      result.peakRssBytes.push(run.peakRssBytes);
+      result.promotionPeakRssBytes = run.peakRssBytes;
       progress(
-        `${models} models, promotion latency p50 ${(percentile(run.latencies, 50) / 1000).toFixed(2)} s`,
+        `${models} models, promotion latency p50 ${(percentile(run.latencies, 50) / 1000).toFixed(2)} s, peak RSS ${(run.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
       );
     }
   } finally {
@@ -173,17 +173,7 @@ async function main(): Promise<void> {
     progress(`registries of ${sizes.join(", ")} models (cached after the first run)`);
     const previewRegistry = sizes.find((n) => servedSlots(n) >= PREVIEW_DEPLOYMENTS);
     await ensureRegistries([...new Set([...sizes, previewRegistry ?? sizes[0]])], workDir, MLFLOW_PORT);
-    const results: SizeResult[] = [];
-    for (const models of sizes) {
-      results.push(
-        await benchSize(models, {
-          workDir,
-          repetitions,
-          promotions: Number(values.promotions),
-          profileDir: values.profile && resolve(values.profile),
-        }),
-      );
-    }
+    // The preview first: it needs the least time and fails fastest.
     let preview;
     if (!values["no-preview"] && previewRegistry) {
       const server = await startMlflowServer({
@@ -195,6 +185,7 @@ async function main(): Promise<void> {
         const seconds = await previewSeconds({
           mlflowUrl: server.url,
           models: modelsServing(PREVIEW_DEPLOYMENTS, previewRegistry),
+          deployments: PREVIEW_DEPLOYMENTS,
           id: randomBytes(3).toString("hex"),
           repetitions: 3,
         });
@@ -202,6 +193,17 @@ async function main(): Promise<void> {
       } finally {
         await server.stop();
       }
+    }
+    const results: SizeResult[] = [];
+    for (const models of sizes) {
+      results.push(
+        await benchSize(models, {
+          workDir,
+          repetitions,
+          promotions: Number(values.promotions),
+          profileDir: values.profile && resolve(values.profile),
+        }),
+      );
     }
     const block = writeResults(resultsFile, {
       date: new Date().toISOString().slice(0, 10),
@@ -222,8 +224,10 @@ async function main(): Promise<void> {
     });
     process.stdout.write(`${block}\n`);
     progress(`results written to ${resultsFile}`);
-  } finally {
     rmSync(workDir, { recursive: true, force: true });
+  } catch (error) {
+    progress(`server logs kept in ${workDir}`);
+    throw error;
   }
 }
 
