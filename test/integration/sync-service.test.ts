@@ -110,6 +110,14 @@ test("the service loop serves health, readiness and metrics, writes back tags, a
   const metrics = await (await fetch(url("/metrics"))).text();
   expect(metrics).toMatch(/mlflow2seldon_cycles_total\{result="success"\} [1-9]/);
   expect(metrics).toContain("mlflow2seldon_last_success_timestamp_seconds");
+  // Each cycle's requests, writes, wall and CPU time, as the benchmark reads them.
+  expect(metrics).toMatch(
+    /mlflow2seldon_mlflow_requests_total\{endpoint="registered-models\/search"\} [1-9]/,
+  );
+  expect(metrics).toMatch(/mlflow2seldon_kube_requests_total\{verb="list"\} [1-9]/);
+  expect(metrics).toMatch(/mlflow2seldon_kube_requests_total\{verb="apply"\} 1\n/);
+  expect(metrics).toMatch(/mlflow2seldon_cycle_seconds_count [1-9]/);
+  expect(metrics).toMatch(/mlflow2seldon_cycle_cpu_seconds_count [1-9]/);
 
   const [sdep] = await listSeldonDeployments(namespace);
   expect(sdep.metadata.annotations[ANNOTATIONS.slot]).toBe("alias:champion");
@@ -124,6 +132,12 @@ test("the service loop serves health, readiness and metrics, writes back tags, a
     .split("\n")
     .map((line) => JSON.parse(line));
   expect(events.at(-1)).toMatchObject({ msg: "sync service stopped", service: "mlflow2seldon" });
+  expect(events.find((e) => e.msg === "cycle finished")).toMatchObject({
+    ok: true,
+    changes: 1,
+    durationMs: expect.any(Number),
+    cpuMs: expect.any(Number),
+  });
   expect(stdout).not.toContain(TOKEN);
 });
 
