@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
+import { format, resolveConfig } from "prettier";
 import { repoRoot } from "../test/support/testbed-env";
 import type { CycleFigures } from "./service-process";
 import { median, percentile, spread } from "./stats";
@@ -105,8 +106,8 @@ export function renderResults(r: BenchResults): string {
   return lines.join("\n");
 }
 
-/** Replaces the generated block of RESULTS.md, keeping everything around it. */
-export function writeResults(file: string, results: BenchResults): string {
+/** Replaces the generated block of RESULTS.md, keeping everything around it, formatted as `npm run lint` wants. */
+export async function writeResults(file: string, results: BenchResults): Promise<string> {
   const block = renderResults(results);
   const current = existsSync(file) ? readFileSync(file, "utf8") : `# Benchmark results\n\n${START}\n${END}\n`;
   const start = current.indexOf(START);
@@ -115,7 +116,7 @@ export function writeResults(file: string, results: BenchResults): string {
     start >= 0 && end > start
       ? `${current.slice(0, start)}${block}${current.slice(end + END.length)}`
       : `${current.trimEnd()}\n\n${block}\n`;
-  writeFileSync(file, next);
+  writeFileSync(file, await format(next, { ...(await resolveConfig(file)), filepath: file }));
   return block;
 }
 

@@ -205,7 +205,7 @@ async function main(): Promise<void> {
         }),
       );
     }
-    const block = writeResults(resultsFile, {
+    const block = await writeResults(resultsFile, {
       date: new Date().toISOString().slice(0, 10),
       pageSize: PAGE_SIZE,
       repetitions,
