@@ -1,18 +1,24 @@
 # The sync service image: `docker build -t mlflow2seldon:0.1.0 .`
 # Runs as a non-root user and writes nothing to its filesystem (logs go to stdout), so it works
 # with readOnlyRootFilesystem.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
-RUN npx tsc -p tsconfig.json && npm prune --omit=dev --ignore-scripts
+RUN npx tsc -p tsconfig.json
 
-FROM node:20-bookworm-slim
+# Only the service's production dependencies (the Pulumi and test packages are dev dependencies).
+FROM node:24-bookworm-slim AS dependencies
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/package.json ./
-COPY --from=build /app/node_modules ./node_modules
+COPY --from=dependencies /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
 USER 10001:10001

@@ -3,6 +3,9 @@
 SHELL := /bin/bash
 STACK ?= dev
 TESTBED_ENV := .testbed/env
+# Node.js >= 22.19 first on PATH: the machine's, or Node.js 24 installed into the cache.
+NODE_BIN := $(shell testbed/node.sh)
+export PATH := $(if $(NODE_BIN),$(NODE_BIN):)$(PATH)
 # Use the testbed's environment when it is up, unless the caller points elsewhere.
 WITH_ENV = if [[ -f $(TESTBED_ENV) && -z "$$M2S_NO_TESTBED" ]]; then source $(TESTBED_ENV); fi;
 
@@ -31,18 +34,19 @@ testbed-up: install
 testbed-down:
 	testbed/down.sh
 
-# Pulumi: deploy the sync service and snapshot the registry into SeldonDeployments.
-deploy: build
-	@$(WITH_ENV) deploy/require-settings.sh $(STACK) && node dist/deploy/cli.js up --stack $(STACK)
-preview: build
-	@$(WITH_ENV) node dist/deploy/cli.js preview --stack $(STACK)
-# Needs the Node.js language host (a full Pulumi install): the CLI runs policy packs through it.
-preview-policy: build
-	@$(WITH_ENV) node dist/deploy/cli.js preview --stack $(STACK) --policy-pack policy
-destroy: build
-	@$(WITH_ENV) node dist/deploy/cli.js destroy --stack $(STACK)
-refresh: build
-	@$(WITH_ENV) node dist/deploy/cli.js refresh --stack $(STACK)
+# Pulumi: thin wrappers of the plain CLI on the stack STACK (selected, or created, first).
+# Pulumi's Node.js runtime runs the TypeScript program (index.ts) itself: no build step.
+SELECT_STACK = pulumi stack select --create $(STACK) > /dev/null
+deploy: install
+	@$(WITH_ENV) deploy/require-settings.sh $(STACK) && pulumi up --yes --stack $(STACK)
+preview: install
+	@$(WITH_ENV) $(SELECT_STACK) && pulumi preview --diff --stack $(STACK)
+preview-policy: install
+	@$(WITH_ENV) $(SELECT_STACK) && pulumi preview --diff --stack $(STACK) --policy-pack policy
+destroy: install
+	@$(WITH_ENV) $(SELECT_STACK) && pulumi destroy --yes --stack $(STACK)
+refresh: install
+	@$(WITH_ENV) $(SELECT_STACK) && pulumi refresh --yes --stack $(STACK)
 # Names kept for users of the original Helm chart.
 helm_deploy: deploy
 helm_delete: destroy

@@ -9,10 +9,8 @@ import { SyncService } from "./components/sync-service";
 import { loadStackConfig, stackSecrets, type StackConfig } from "./deploy/stack-config";
 import { kubeClient } from "./engine/cluster";
 import { KubeApiError } from "./engine/kube/client";
-import { MlflowClient } from "./engine/mlflow/client";
-import { plan } from "./engine/planner";
-import { RegistryReader } from "./engine/registry";
 import { engineSettingsSchema, type EngineSettings } from "./engine/settings";
+import { planModelDeployments } from "./engine/snapshot";
 import { engineSettingsEnv } from "./service/env";
 
 /** The engine settings of this stack's snapshot. */
@@ -56,8 +54,12 @@ function serviceEnvironment(config: StackConfig, settings: EngineSettings): Reco
 const STACK_LABEL = "mlflow2seldon.io/stack";
 
 /** True when the namespace exists and this stack did not create it (then it is used, not managed). */
-async function foreignNamespace(config: StackConfig, name: string, stack: string): Promise<boolean> {
-  const existing = await kubeClient({ context: config.kubeContext })
+async function foreignNamespace(
+  cluster: { context?: string; kubeconfigContent?: string },
+  name: string,
+  stack: string,
+): Promise<boolean> {
+  const existing = await kubeClient(cluster)
     .request<{ metadata?: { labels?: Record<string, string> } }>("GET", `/api/v1/namespaces/${name}`)
     .catch((error: unknown) => {
       if (error instanceof KubeApiError && error.status === 404) return undefined;
@@ -66,42 +68,24 @@ async function foreignNamespace(config: StackConfig, name: string, stack: string
   return existing !== undefined && existing.metadata?.labels?.[STACK_LABEL] !== stack;
 }
 
-/** Reads the registry now (preview included) and plans this stack's SeldonDeployments. */
-async function planModelDeployments(
-  config: StackConfig,
-  settings: EngineSettings,
-  secrets: { token?: string; password?: string },
-) {
-  const client = new MlflowClient({
-    url: config.mlflowUrl,
-    token: secrets.token,
-    username: config.mlflowUsername,
-    password: secrets.password,
-  });
-  const planned = plan(await new RegistryReader(client, settings).snapshot(), settings);
-  if (planned.problems.length > 0) {
-    // Dropping a slot would delete its deployment: stop instead, naming what to fix.
-    throw new Error(
-      `cannot plan model deployments:\n${planned.problems.map((p) => `  ${p.model} (${p.slot}): ${p.message}`).join("\n")}`,
-    );
-  }
-  return planned.desired;
-}
-
 export = async () => {
   const config = loadStackConfig();
   const stack = pulumi.getStack();
   const owner = `stack-${stack}`.slice(0, 63);
   const settings = stackEngineSettings(config, owner);
   const secrets = stackSecrets();
-  const provider = new k8s.Provider("cluster", { context: config.kubeContext });
+  const cluster = { context: config.kubeContext, kubeconfigContent: secrets.plain.kubeconfig };
+  const provider = new k8s.Provider("cluster", {
+    context: config.kubeContext,
+    kubeconfig: secrets.kubeconfig,
+  });
   const annotations = noWaitAnnotations(config.skipAwait);
 
   let deploymentNamespace: pulumi.Output<string> = pulumi.output(config.deploymentNamespace);
   const dependsOn: pulumi.Resource[] = [];
   // Namespaces this stack creates carry its label, so the next run knows they are its own.
   const labels = { [STACK_LABEL]: stack };
-  if (!(await foreignNamespace(config, config.deploymentNamespace, stack))) {
+  if (!(await foreignNamespace(cluster, config.deploymentNamespace, stack))) {
     const namespace = new k8s.core.v1.Namespace(
       "deployment-namespace",
       { metadata: { name: config.deploymentNamespace, labels, annotations } },
@@ -140,9 +124,18 @@ export = async () => {
     models = new ModelDeployments(
       "models",
       {
-        deployments: await planModelDeployments(config, settings, secrets.plain),
+        deployments: await planModelDeployments(
+          {
+            url: config.mlflowUrl,
+            token: secrets.plain.token,
+            username: config.mlflowUsername,
+            password: secrets.plain.password,
+          },
+          settings,
+        ),
         owner,
         kubeContext: config.kubeContext,
+        kubeconfig: secrets.kubeconfig,
       },
       { dependsOn },
     );

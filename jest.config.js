@@ -1,6 +1,13 @@
 // Unit tests run on plain data; integration tests run against the testbed (real MLflow,
 // kube-apiserver with the Seldon CRDs, Pulumi CLI), which the global setup brings up.
-const esmPackages = ["@kubernetes/client-node", "openid-client", "jose", "oauth4webapi"];
+const esmPackages = [
+  "@kubernetes/client-node",
+  "openid-client",
+  "jose",
+  "oauth4webapi",
+  "agent-base",
+  "socks-proxy-agent",
+];
 const shared = {
   testEnvironment: "node",
   transform: {

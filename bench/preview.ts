@@ -1,9 +1,7 @@
-// `pulumi preview` of a stack whose snapshot holds a given number of model deployments: the
-// stack is brought up once (not timed), previewed a few times (timed, the whole command as a
-// person runs it), then destroyed and removed.
-import { spawnSync } from "node:child_process";
-import { join } from "node:path";
-import { pulumiCli, pulumiWorkDir } from "../test/support/pulumi";
+// `pulumi up` and `pulumi preview` of a repository stack whose snapshot holds a given number of
+// model deployments: the first up, then no-change previews, each the whole plain CLI command as a
+// person runs it from the repository root; then destroyed and removed.
+import { pulumiOk, repositoryStack } from "../test/support/pulumi";
 import { benchModel } from "./dataset";
 import { progress } from "./progress";
 
@@ -23,32 +21,26 @@ export function modelsServing(deployments: number, registrySize: number): string
   return names;
 }
 
-function deploy(operation: "up" | "preview" | "destroy", stack: string, workDir: string): number {
+/** One plain CLI command from the repository root, timed as a person runs it. */
+function timed(args: string[], stack: string): number {
   const started = performance.now();
-  const cli = join(__dirname, "..", "deploy", "cli.js");
-  const program = join(__dirname, "..", "index.js");
-  const result = spawnSync(
-    process.execPath,
-    [cli, operation, "--stack", stack, "--work-dir", workDir, "--program", program],
-    { cwd: workDir, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 },
-  );
-  if (result.status !== 0) {
-    const tail = `${result.stdout}\n${result.stderr}`.split("\n").slice(-40).join("\n");
-    throw new Error(`pulumi ${operation} exited ${result.status}:\n${tail}`);
-  }
+  pulumiOk([...args, "--stack", stack]);
   return (performance.now() - started) / 1000;
 }
 
-export async function previewSeconds(options: {
+export interface PulumiTimes {
+  up: number;
+  previews: number[];
+}
+
+export async function pulumiSeconds(options: {
   mlflowUrl: string;
   models: string[];
   deployments: number;
   id: string;
   repetitions: number;
-}): Promise<number[]> {
-  const stack = `bench-${options.id}`;
-  const workDir = pulumiWorkDir("mlflow2seldon");
-  const config: Record<string, string> = {
+}): Promise<PulumiTimes> {
+  const stack = repositoryStack(`bench-${options.id}`, {
     mlflowUrl: options.mlflowUrl,
     deploymentNamespace: `bench-models-${options.id}`,
     serviceNamespace: `bench-m2s-${options.id}`,
@@ -56,23 +48,21 @@ export async function previewSeconds(options: {
     wrapperImage: "registry.example.com/mlflow-wrapper:1.0",
     stackModels: JSON.stringify(options.models),
     skipAwait: "true",
-  };
-  pulumiCli(["stack", "init", stack], workDir);
+  });
   try {
-    for (const [key, value] of Object.entries(config))
-      pulumiCli(["config", "set", "--stack", stack, `mlflow2seldon:${key}`, value], workDir);
     progress(
-      `pulumi up of a stack serving ${options.deployments} deployments of ${options.models.length} models (not timed)`,
+      `pulumi up of a stack serving ${options.deployments} deployments of ${options.models.length} models`,
     );
-    deploy("up", stack, workDir);
-    const seconds: number[] = [];
+    const up = timed(["up", "--yes"], stack.name);
+    progress(`pulumi up: ${up.toFixed(1)} s`);
+    const previews: number[] = [];
     for (let r = 1; r <= options.repetitions; r++) {
-      seconds.push(deploy("preview", stack, workDir));
-      progress(`pulumi preview ${r}/${options.repetitions}: ${seconds.at(-1)!.toFixed(1)} s`);
+      previews.push(timed(["preview", "--diff"], stack.name));
+      progress(`pulumi preview ${r}/${options.repetitions}: ${previews.at(-1)!.toFixed(1)} s`);
     }
-    return seconds;
+    return { up, previews };
   } finally {
-    deploy("destroy", stack, workDir);
-    pulumiCli(["stack", "rm", "--yes", stack], workDir);
+    pulumiOk(["destroy", "--yes", "--stack", stack.name]);
+    stack.remove();
   }
 }

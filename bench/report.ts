@@ -27,7 +27,7 @@ export interface BenchResults {
   repetitions: number;
   versions: Record<string, string>;
   sizes: SizeResult[];
-  preview?: { deployments: number; seconds: number[] };
+  preview: { deployments: number; up: number; previews: number[] }[];
   benchSeconds: number;
 }
 
@@ -75,13 +75,17 @@ export function renderResults(r: BenchResults): string {
     }),
     "",
   ];
-  if (r.preview) {
+  if (r.preview.length > 0) {
     lines.push(
-      "### `pulumi preview`",
+      "### `pulumi up` and `pulumi preview`",
       "",
-      `A stack whose snapshot holds ${r.preview.deployments} model deployments (plus the service's own`,
-      `resources), no changes: ${spread(r.preview.seconds, 1)} s over ${r.preview.seconds.length} runs, the whole command`,
-      "(Node.js start, program, registry snapshot, CLI and Kubernetes provider).",
+      "A repository stack whose snapshot holds N model deployments (plus the service's own resources),",
+      "plain CLI from the repository root, the whole command (Node.js start, TypeScript program, registry",
+      "snapshot, CLI, dynamic and Kubernetes providers): the first `pulumi up`, then no-change previews.",
+      "",
+      "| Model deployments | `pulumi up` (s) | no-change `pulumi preview` (s) |",
+      "|---|---|---|",
+      ...r.preview.map((p) => `| ${p.deployments} | ${p.up.toFixed(1)} | ${spread(p.previews, 1)} |`),
       "",
     );
   }

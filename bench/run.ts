@@ -15,7 +15,7 @@ import { BenchCluster } from "./cluster";
 import { promotions, servedSlots, SIZES, type Promotion } from "./dataset";
 import { startMlflowServer, venvKey } from "./mlflow-server";
 import { copyRegistry, ensureRegistries } from "./populate";
-import { previewSeconds, modelsServing } from "./preview";
+import { pulumiSeconds, modelsServing } from "./preview";
 import { progress } from "./progress";
 import { promotionLatencies } from "./promotion";
 import { resultsFile, writeResults, type SizeResult } from "./report";
@@ -25,7 +25,8 @@ import { percentile } from "./stats";
 const MLFLOW_PORT = Number(process.env.M2S_BENCH_MLFLOW_PORT ?? 5815);
 const PAGE_SIZE = 200; // the client's default
 const DEFAULT_INTERVAL_SECONDS = 30; // M2S_SYNC_INTERVAL_SECONDS's default
-const PREVIEW_DEPLOYMENTS = 100;
+// Model deployments of the Pulumi stacks measured with `pulumi up` and `pulumi preview`.
+const PULUMI_DEPLOYMENTS = [100, 1000];
 
 /** The pinned component versions (testbed/versions.sh). */
 const testbed = Object.fromEntries(
@@ -171,25 +172,29 @@ async function main(): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), "mlflow2seldon-bench-"));
   try {
     progress(`registries of ${sizes.join(", ")} models (cached after the first run)`);
-    const previewRegistry = sizes.find((n) => servedSlots(n) >= PREVIEW_DEPLOYMENTS);
-    await ensureRegistries([...new Set([...sizes, previewRegistry ?? sizes[0]])], workDir, MLFLOW_PORT);
-    // The preview first: it needs the least time and fails fastest.
-    let preview;
-    if (!values["no-preview"] && previewRegistry) {
+    const pulumiRuns = values["no-preview"] ? [] : PULUMI_DEPLOYMENTS;
+    const registryFor = (deployments: number) => sizes.find((n) => servedSlots(n) >= deployments);
+    const pulumiRegistries = pulumiRuns.map(registryFor).filter((n): n is number => n !== undefined);
+    await ensureRegistries([...new Set([...sizes, ...pulumiRegistries])], workDir, MLFLOW_PORT);
+    // The Pulumi runs first: they need the least time and fail fastest.
+    const preview: { deployments: number; up: number; previews: number[] }[] = [];
+    for (const deployments of pulumiRuns) {
+      const registry = registryFor(deployments);
+      if (registry === undefined) continue;
       const server = await startMlflowServer({
-        database: copyRegistry(previewRegistry, workDir),
+        database: copyRegistry(registry, workDir),
         port: MLFLOW_PORT,
-        logFile: join(workDir, "mlflow-preview.log"),
+        logFile: join(workDir, `mlflow-pulumi-${deployments}.log`),
       });
       try {
-        const seconds = await previewSeconds({
+        const times = await pulumiSeconds({
           mlflowUrl: server.url,
-          models: modelsServing(PREVIEW_DEPLOYMENTS, previewRegistry),
-          deployments: PREVIEW_DEPLOYMENTS,
+          models: modelsServing(deployments, registry),
+          deployments,
           id: randomBytes(3).toString("hex"),
           repetitions: 3,
         });
-        preview = { deployments: PREVIEW_DEPLOYMENTS, seconds };
+        preview.push({ deployments, ...times });
       } finally {
         await server.stop();
       }

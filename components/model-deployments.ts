@@ -3,15 +3,13 @@
 // Type token mlflow2seldon:index:ModelDeployments.
 import * as pulumi from "@pulumi/pulumi";
 import { ANNOTATIONS, type SeldonDeployment } from "../engine/manifest";
-import { ModelDeployment } from "../provider/model-deployment";
+import { ModelDeployment, type ClusterArgs } from "../provider/model-deployment";
 
-export interface ModelDeploymentsArgs {
-  /** SeldonDeployments planned from the registry snapshot (engine planner output). */
+export interface ModelDeploymentsArgs extends ClusterArgs {
+  /** SeldonDeployments planned from the registry snapshot (`planModelDeployments`). */
   deployments: SeldonDeployment[];
-  /** Owner label value of the stack's objects. */
+  /** Owner label value of the stack's objects (the `owner` setting they were planned with). */
   owner: string;
-  /** kubeconfig context, the same the stack's Kubernetes provider uses. */
-  kubeContext?: string;
 }
 
 export class ModelDeployments extends pulumi.ComponentResource {
@@ -30,6 +28,7 @@ export class ModelDeployments extends pulumi.ComponentResource {
           version: annotations[ANNOTATIONS.version],
           owner: args.owner,
           kubeContext: args.kubeContext,
+          kubeconfig: args.kubeconfig,
           manifest: manifest as unknown as Record<string, unknown>,
         },
         { parent: this },

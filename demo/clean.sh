@@ -3,11 +3,10 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-work="$root/.testbed/demo-project"
-if [[ -f .testbed/env && -d "$work" ]]; then
+if [[ -f .testbed/env ]] && [[ -f Pulumi.demo.yaml ]]; then
   # shellcheck disable=SC1091
   source .testbed/env
-  node dist/deploy/cli.js destroy --stack demo --work-dir "$work"
+  pulumi destroy --yes --stack demo
+  pulumi stack rm --yes --stack demo
 fi
-rm -rf "$work"
 testbed/down.sh

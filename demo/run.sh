@@ -11,16 +11,16 @@ namespace=seldon-demo
 iris_model="iris classifier"
 alias_model="fraud_detector"
 stack=demo
-work="$root/.testbed/demo-project"
 serve_port="${M2S_DEMO_SERVE_PORT:-5812}"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-step 1 "Testbed: MLflow, etcd + kube-apiserver with the Seldon CRDs, Pulumi CLI (the first run builds and caches the binaries)"
+step 1 "Testbed: MLflow, etcd + kube-apiserver with the serving CRDs, Pulumi CLI (the first run builds and caches the binaries)"
 testbed/up.sh
 # shellcheck disable=SC1091
 source .testbed/env
+# The sync service runs from its build (the Pulumi program needs none: Pulumi runs the TypeScript).
 npx tsc -p tsconfig.json
 say "MLflow $MLFLOW_TRACKING_URI, KUBECONFIG=$KUBECONFIG, Pulumi backend $PULUMI_BACKEND_URL"
 
@@ -34,34 +34,31 @@ say "registered \"$iris_model\" versions $v1 and $v2"
 
 step 3 "Version $v1 -> Production; pulumi up on stack \"$stack\" (local backend)"
 mlflow_post model-versions/transition-stage "{\"name\":\"$iris_model\",\"version\":\"$v1\",\"stage\":\"Production\",\"archive_existing_versions\":true}"
-mkdir -p "$work"
-printf 'name: mlflow2seldon\nruntime: nodejs\n' > "$work/Pulumi.yaml"
-ln -sfn "$root/node_modules" "$work/node_modules"
-ln -sfn "$root/dist" "$work/dist"
-(
-  cd "$work"
-  pulumi stack select --create "$stack" --non-interactive > /dev/null
-  set_config() { pulumi config set --stack "$stack" "mlflow2seldon:$1" "$2" --non-interactive; }
-  set_config mlflowUrl "$MLFLOW_TRACKING_URI"
-  set_config kubeContext testbed
-  set_config deploymentNamespace "$namespace"
-  set_config serviceNamespace mlflow2seldon-demo
-  set_config serviceImage registry.example.com/mlflow2seldon:0.1.0
-  set_config wrapperImage registry.example.com/mlflow-wrapper:1.0
-  set_config storageRoot "$M2S_TESTBED_ARTIFACTS_ROOT"
-  set_config stackModels "[\"$iris_model\"]"
-  set_config skipAwait true
-)
-pulumi_run() { node dist/deploy/cli.js "$1" --stack "$stack" --work-dir "$work"; }
-pulumi_run up
+# The plain Pulumi CLI from the repository root, as a user types it: the stack's config goes to
+# Pulumi.demo.yaml, its state to the testbed's local backend.
+pulumi stack select --create "$stack" > /dev/null
+set_config() { pulumi config set --stack "$stack" "mlflow2seldon:$1" "$2"; }
+set_config mlflowUrl "$MLFLOW_TRACKING_URI"
+set_config kubeContext testbed
+set_config deploymentNamespace "$namespace"
+set_config serviceNamespace mlflow2seldon-demo
+set_config serviceImage registry.example.com/mlflow2seldon:0.1.0
+set_config wrapperImage registry.example.com/mlflow-wrapper:1.0
+set_config storageRoot "$M2S_TESTBED_ARTIFACTS_ROOT"
+set_config stackModels "[\"$iris_model\"]"
+set_config skipAwait true
+say "$ pulumi up --yes --stack $stack"
+pulumi up --yes --stack "$stack"
 stack_objects="mlflow2seldon.io/owner=stack-$stack"
 say "the SeldonDeployment (kubectl get seldondeployments -n $namespace -o yaml):"
 node demo/kube.js yaml "$namespace" "$stack_objects" | sed 's/^/    /'
 
 step 4 "Version $v2 -> Production; pulumi preview shows the planned update; pulumi up applies it"
 mlflow_post model-versions/transition-stage "{\"name\":\"$iris_model\",\"version\":\"$v2\",\"stage\":\"Production\",\"archive_existing_versions\":true}"
-pulumi_run preview
-pulumi_run up
+say "$ pulumi preview --diff --stack $stack"
+pulumi preview --diff --stack "$stack"
+say "$ pulumi up --yes --stack $stack"
+pulumi up --yes --stack "$stack"
 
 step 5 "The continuous sync service follows an alias: $alias_model@champion"
 read -r a1 a2 <<< "$(train "$alias_model")"
@@ -93,5 +90,5 @@ say "-> $(curl -fsS -X POST -H 'content-type: application/json' "http://127.0.0.
 step 7 "Done"
 say "MLflow:       $MLFLOW_TRACKING_URI (\"$iris_model\" v$v2 in Production, \"$alias_model\"@champion = v$a2)"
 say "Cluster:      SeldonDeployments in namespace $namespace; the sync service's objects in mlflow2seldon-demo"
-say "Pulumi stack: $stack in $work"
+say "Pulumi stack: $stack (Pulumi.$stack.yaml; pulumi stack --stack $stack)"
 say "Clean up:     make demo-clean   (pulumi destroy + testbed down)"

@@ -88,9 +88,12 @@ export function stackSecrets() {
   return {
     mlflowToken: config.getSecret("mlflowToken"),
     mlflowPassword: config.getSecret("mlflowPassword"),
+    /** kubeconfig content of the target cluster, instead of a context of the local kubeconfig. */
+    kubeconfig: config.getSecret("kubeconfig"),
     plain: {
       token: pulumi.runtime.getConfig(`${CONFIG_NAMESPACE}:mlflowToken`),
       password: pulumi.runtime.getConfig(`${CONFIG_NAMESPACE}:mlflowPassword`),
+      kubeconfig: pulumi.runtime.getConfig(`${CONFIG_NAMESPACE}:kubeconfig`),
     },
   };
 }

@@ -2,13 +2,13 @@
 // the engine's own field manager. Counts writes so callers can prove a no-op cycle writes nothing.
 import { ClusterError } from "./errors";
 import { KubeApiError, KubeClient } from "./kube/client";
-import { loadKubeTarget } from "./kube/config";
+import { loadKubeTarget, type KubeTargetOptions } from "./kube/config";
 import { API_VERSION, KIND, type SeldonDeployment } from "./manifest";
 
 export type KubeVerb = "list" | "get" | "apply" | "delete";
 
 /** A client for the cluster of a kubeconfig context (default: client-go's lookup order). */
-export function kubeClient(options: { kubeconfig?: string; context?: string } = {}): KubeClient {
+export function kubeClient(options: KubeTargetOptions = {}): KubeClient {
   return new KubeClient(loadKubeTarget(options));
 }
 

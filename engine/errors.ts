@@ -47,3 +47,13 @@ export class ClusterError extends Error {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** Slots of the registry that cannot be planned, each with its model and what to fix. */
+export class PlanError extends Error {
+  override readonly name = "PlanError";
+  constructor(readonly problems: { model: string; slot: string; message: string }[]) {
+    super(
+      `cannot plan model deployments:\n${problems.map((p) => `  ${p.model} (${p.slot}): ${p.message}`).join("\n")}`,
+    );
+  }
+}

@@ -1,9 +1,11 @@
 // What the ModelDeployment dynamic provider does, as plain functions: input validation, diff,
 // and the create/read/update/delete effects through the engine's applier. The serialized
-// provider loads this compiled module at run time from the project folder.
+// provider loads this module by its absolute path; one provider process serves many resources,
+// so it keeps one Kubernetes client per cluster.
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { SeldonDeploymentStore, kubeClient } from "../engine/cluster";
+import type { KubeClient } from "../engine/kube/client";
 import { API_VERSION, KIND, LABELS, MANAGED_BY, type SeldonDeployment } from "../engine/manifest";
 import { isOwnedBy } from "../engine/reconcile";
 import { dns1123Label } from "../engine/settings";
@@ -14,6 +16,7 @@ export const modelDeploymentInputsSchema = z.object({
   version: z.string().regex(/^\d+$/, "an MLflow version number"),
   owner: z.string().min(1),
   kubeContext: z.string().optional(),
+  kubeconfig: z.string().optional(),
   manifest: z.object({
     apiVersion: z.literal(API_VERSION),
     kind: z.literal(KIND),
@@ -61,7 +64,7 @@ export function diffInputs(
   olds: ModelDeploymentInputs,
   news: ModelDeploymentInputs,
 ): pulumi.dynamic.DiffResult {
-  const fields = ["model", "slot", "version", "owner", "kubeContext", "manifest"] as const;
+  const fields = ["model", "slot", "version", "owner", "kubeContext", "kubeconfig", "manifest"] as const;
   const changed = fields.filter((f) => JSON.stringify(olds[f]) !== JSON.stringify(news[f]));
   if (changed.length === 0) return { changes: false };
   const replaces =
@@ -69,11 +72,23 @@ export function diffInputs(
   return { changes: true, replaces, deleteBeforeReplace: replaces.length > 0 };
 }
 
-function store(inputs: Pick<ModelDeploymentInputs, "kubeContext" | "owner">): SeldonDeploymentStore {
-  return new SeldonDeploymentStore(
-    kubeClient({ context: inputs.kubeContext }),
-    `mlflow2seldon-${inputs.owner}`,
-  );
+const clients = new Map<string, KubeClient>();
+
+/** One client (one connection pool, one exec-plugin credential) per cluster for the process. */
+function clusterClient(inputs: Pick<ModelDeploymentInputs, "kubeContext" | "kubeconfig">): KubeClient {
+  const key = JSON.stringify([inputs.kubeContext ?? "", inputs.kubeconfig ?? ""]);
+  let client = clients.get(key);
+  if (!client) {
+    client = kubeClient({ context: inputs.kubeContext, kubeconfigContent: inputs.kubeconfig });
+    clients.set(key, client);
+  }
+  return client;
+}
+
+function store(
+  inputs: Pick<ModelDeploymentInputs, "kubeContext" | "kubeconfig" | "owner">,
+): SeldonDeploymentStore {
+  return new SeldonDeploymentStore(clusterClient(inputs), `mlflow2seldon-${inputs.owner}`);
 }
 
 export async function applyDeployment(inputs: ModelDeploymentInputs): Promise<ModelDeploymentOutputs> {

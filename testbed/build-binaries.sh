@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the testbed's Go binaries (etcd, kube-apiserver, the pulumi CLI and the
-# Kubernetes resource plugin) from the Go module proxy into a cache outside the repository,
+# Builds the testbed's Go binaries (etcd, kube-apiserver, the pulumi CLI, its Node.js language
+# host and the Kubernetes resource plugin) from the Go module proxy into a cache outside the repository,
 # keyed by name and version: only the first run on a machine compiles anything.
 #   testbed/build-binaries.sh [name ...]     (default: all)
 set -euo pipefail
@@ -101,13 +101,27 @@ build_pulumi_resource_kubernetes() {
     -o "$2" ./cmd/pulumi-resource-kubernetes
 }
 
+# The Node.js language host (runs Node.js programs and policy packs for the CLI). The module proxy
+# refuses its module path, so its source is vendored beside the project (SOURCE.md there); Go
+# writes into the folder it builds in, and that folder may be read-only: build from a copy.
+build_pulumi_language_nodejs() {
+  local src="${M2S_LANGUAGE_HOST_SOURCE:-$here/../../shared/vendor/pulumi-language-nodejs}"
+  local dir="$work/pulumi-language-nodejs-$1"
+  [[ -f "$src/go.mod" ]] || { echo "language host source not found: $src (set M2S_LANGUAGE_HOST_SOURCE)" >&2; exit 1; }
+  grep -q "github.com/pulumi/pulumi/sdk/v3 $PULUMI_VERSION" "$src/go.mod" ||
+    { echo "$src/go.mod does not require sdk/v3 $PULUMI_VERSION (PULUMI_VERSION in testbed/versions.sh)" >&2; exit 1; }
+  rm -rf "$dir"; cp -r "$src" "$dir"; chmod -R u+w "$dir"; cd "$dir"
+  go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" -o "$2" .
+}
+
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(etcd kube-apiserver pulumi pulumi-resource-kubernetes)
+[[ ${#targets[@]} -gt 0 ]] || targets=(etcd kube-apiserver pulumi pulumi-language-nodejs pulumi-resource-kubernetes)
 for t in "${targets[@]}"; do
   case "$t" in
     etcd) cached etcd "$ETCD_VERSION" build_etcd ;;
     kube-apiserver) cached kube-apiserver "$KUBERNETES_VERSION" build_kube_apiserver ;;
     pulumi) cached pulumi "$PULUMI_VERSION" build_pulumi ;;
+    pulumi-language-nodejs) cached pulumi-language-nodejs "$PULUMI_LANGUAGE_NODEJS_VERSION" build_pulumi_language_nodejs ;;
     pulumi-resource-kubernetes) cached pulumi-resource-kubernetes "$PULUMI_KUBERNETES_PROVIDER_VERSION" build_pulumi_resource_kubernetes ;;
     *) echo "unknown binary: $t" >&2; exit 2 ;;
   esac

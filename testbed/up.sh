@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Brings the local testbed up on loopback: a real MLflow server, etcd + kube-apiserver with the
-# Seldon CRDs installed, and the Pulumi CLI with a local file:// backend. Writes .testbed/env
+# Brings the local testbed up on loopback: real MLflow servers, etcd + kube-apiserver with the
+# serving CRDs installed, and the Pulumi CLI (language host, Kubernetes plugin) with a local
+# file:// backend. Writes .testbed/env
 # (export lines for tests, the demo and a person's shell). Running it again while the testbed
 # is healthy changes nothing.
 set -euo pipefail
@@ -10,6 +11,9 @@ root="$(cd "$here/.." && pwd)"
 source "$here/versions.sh"
 # shellcheck source=testbed/lib.sh
 source "$here/lib.sh"
+# Node.js >= 22.19 for the checks below and for .testbed/env (Node.js 24 from the cache if needed).
+node_bin="$("$here/node.sh")"
+[[ -z "$node_bin" ]] || export PATH="$node_bin:$PATH"
 
 crd_dir="${M2S_CRD_DIR:-$root/../shared/fixtures/crds}"
 mlflow_port="${M2S_TESTBED_MLFLOW_PORT:-5811}"
@@ -132,11 +136,12 @@ start_service mlflow2 "$venv2/bin/mlflow" server --backend-store-uri "sqlite:///
 wait_for mlflow 120 curl -fsS "http://127.0.0.1:$mlflow_port/health"
 wait_for mlflow2 120 curl -fsS "http://127.0.0.1:$mlflow2_port/health"
 
-# Pulumi finds plugins on PATH: the CLI, the Kubernetes provider and the dynamic-provider shim
-# shipped in @pulumi/pulumi.
+# Pulumi finds plugins on PATH: the CLI, its Node.js language host, the Kubernetes provider and
+# the dynamic-provider shim shipped in @pulumi/pulumi.
 tools="$state_dir/bin"
 mkdir -p "$tools" "$data/pulumi-state" "$data/pulumi-home"
 ln -sf "$bin/pulumi-$PULUMI_VERSION" "$tools/pulumi"
+ln -sf "$bin/pulumi-language-nodejs-$PULUMI_LANGUAGE_NODEJS_VERSION" "$tools/pulumi-language-nodejs"
 ln -sf "$bin/pulumi-resource-kubernetes-$PULUMI_KUBERNETES_PROVIDER_VERSION" "$tools/pulumi-resource-kubernetes"
 ln -sf "$root/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs" "$tools/pulumi-resource-pulumi-nodejs"
 ln -sf "$venv/bin/mlflow" "$tools/mlflow"
@@ -150,13 +155,12 @@ export M2S_TESTBED_ARTIFACTS_ROOT=$data/mlflow/artifacts
 export M2S_TESTBED_DATA_DIR=$data
 export M2S_TESTBED_PYTHON=$venv/bin/python
 export KUBECONFIG=$kubeconfig
-export PATH=$tools:\$PATH
+export PATH=$tools${node_bin:+:$node_bin}:\$PATH
 export PULUMI_HOME=$data/pulumi-home
 export PULUMI_BACKEND_URL=file://$data/pulumi-state
 export PULUMI_CONFIG_PASSPHRASE=mlflow2seldon-testbed
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
 ENV
 mv "$env_file.partial" "$env_file"
 step "testbed up: MLflow http://127.0.0.1:$mlflow_port, kube-apiserver https://127.0.0.1:$apiserver_port, logs in $log_dir"

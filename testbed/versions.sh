@@ -3,6 +3,8 @@
 ETCD_VERSION=v3.6.16
 KUBERNETES_VERSION=v1.36.3
 PULUMI_VERSION=v3.274.1
+# The Node.js language host: vendored source of pulumi v3.259.0, built against the CLI's pkg/sdk.
+PULUMI_LANGUAGE_NODEJS_VERSION=v3.259.0-sdk$PULUMI_VERSION
 # The Kubernetes provider has no provider/v4.* tags: a pseudo-version of the pulumi-kubernetes repository.
 PULUMI_KUBERNETES_PROVIDER_VERSION=v4.0.0-20260115033456-f47bc2d6f199
 # MLflow servers and their dependencies are pinned in testbed/requirements*.txt.

@@ -76,26 +76,39 @@ function fail(source: string, message: string): never {
 }
 
 function readKubeconfig(file: string): Kubeconfig {
-  let document: unknown;
+  let text: string;
   try {
-    document = parse(readFileSync(file, "utf8"));
+    text = readFileSync(file, "utf8");
   } catch (error) {
     fail(file, `cannot read the kubeconfig: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return parseKubeconfig(file, text);
+}
+
+/** Validates kubeconfig text; `source` names it in errors (the content itself never appears). */
+function parseKubeconfig(source: string, text: string): Kubeconfig {
+  let document: unknown;
+  try {
+    document = parse(text);
+  } catch {
+    fail(source, "not a YAML or JSON kubeconfig");
   }
   const parsed = kubeconfigSchema.safeParse(document ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    fail(file, `${issue.path.join(".")}: ${issue.message}`);
+    fail(source, `${issue.path.join(".")}: ${issue.message}`);
   }
   return parsed.data;
 }
 
 /** client-go's merge of a path list: the first file that names an entry (or current-context) wins. */
-function mergeKubeconfigs(files: string[]): { config: Kubeconfig; dirOf: Map<object, string> } {
+function mergeKubeconfigs(documents: { file: string; config: Kubeconfig }[]): {
+  config: Kubeconfig;
+  dirOf: Map<object, string>;
+} {
   const config: Kubeconfig = { clusters: [], users: [], contexts: [] };
   const dirOf = new Map<object, string>();
-  for (const file of files) {
-    const next = readKubeconfig(file);
+  for (const { file, config: next } of documents) {
     config["current-context"] ??= next["current-context"];
     for (const key of ["clusters", "users", "contexts"] as const) {
       const list = config[key] as { name: string }[];
@@ -109,9 +122,12 @@ function mergeKubeconfigs(files: string[]): { config: Kubeconfig; dirOf: Map<obj
   return { config, dirOf };
 }
 
-function fromKubeconfig(files: string[], contextName?: string): KubeTarget {
-  const source = files.join(delimiter);
-  const { config, dirOf } = mergeKubeconfigs(files);
+function fromKubeconfig(
+  source: string,
+  documents: { file: string; config: Kubeconfig }[],
+  contextName?: string,
+): KubeTarget {
+  const { config, dirOf } = mergeKubeconfigs(documents);
   const name = contextName ?? config["current-context"];
   if (!name) fail(source, "no current-context and no context chosen");
   const context = config.contexts.find((c) => c.name === name);
@@ -121,10 +137,13 @@ function fromKubeconfig(files: string[], contextName?: string): KubeTarget {
   const user = config.users.find((u) => u.name === context.context.user);
   const u = user?.user ?? {};
   const c = cluster.cluster;
+  // Relative paths in a kubeconfig are relative to the file that holds the entry (as client-go).
+  const resolvePath = (entry: object, path: string) =>
+    isAbsolute(path) ? path : join(dirOf.get(entry) ?? ".", path);
   const fileOrData = (entry: object, field: string, path: string | undefined, data: string | undefined) => {
     if (data) return Buffer.from(data, "base64");
     if (!path) return undefined;
-    const file = isAbsolute(path) ? path : join(dirOf.get(entry) ?? ".", path);
+    const file = resolvePath(entry, path);
     try {
       return readFileSync(file);
     } catch {
@@ -133,7 +152,7 @@ function fromKubeconfig(files: string[], contextName?: string): KubeTarget {
   };
   if (u["auth-provider"])
     fail(source, `user "${context.context.user}": auth-provider is not supported, use exec`);
-  const tokenFile = u.tokenFile;
+  const tokenFile = user && u.tokenFile ? resolvePath(user, u.tokenFile) : undefined;
   return {
     server: c.server,
     context: name,
@@ -165,21 +184,42 @@ function inCluster(env: NodeJS.ProcessEnv): KubeTarget {
   };
 }
 
+export interface KubeTargetOptions {
+  /** A kubeconfig file. */
+  kubeconfig?: string;
+  /** kubeconfig content (YAML or JSON), used instead of any file. */
+  kubeconfigContent?: string;
+  /** Overrides current-context. */
+  context?: string;
+}
+
 /**
- * The API server to use: `kubeconfig` if given, else $KUBECONFIG (a path list), else
+ * The API server to use: `kubeconfigContent` if given, else `kubeconfig` if given, else $KUBECONFIG (a path list), else
  * ~/.kube/config, else the pod's service account. `context` overrides current-context.
  */
 export function loadKubeTarget(
-  options: { kubeconfig?: string; context?: string } = {},
+  options: KubeTargetOptions = {},
   env: NodeJS.ProcessEnv = process.env,
 ): KubeTarget {
-  if (options.kubeconfig) return fromKubeconfig([options.kubeconfig], options.context);
+  const fromFiles = (files: string[]) =>
+    fromKubeconfig(
+      files.join(delimiter),
+      files.map((file) => ({ file, config: readKubeconfig(file) })),
+      options.context,
+    );
+  if (options.kubeconfigContent !== undefined) {
+    // Relative file references in given content resolve against the working directory.
+    const source = "kubeconfig content";
+    const config = parseKubeconfig(source, options.kubeconfigContent);
+    return fromKubeconfig(source, [{ file: join(process.cwd(), "kubeconfig"), config }], options.context);
+  }
+  if (options.kubeconfig) return fromFiles([options.kubeconfig]);
   const listed = (env.KUBECONFIG ?? "").split(delimiter).filter(Boolean);
   const files = listed.filter((f) => existsSync(f));
   if (listed.length > 0 && files.length === 0) fail("KUBECONFIG", `no such file: ${env.KUBECONFIG}`);
-  if (files.length > 0) return fromKubeconfig(files, options.context);
+  if (files.length > 0) return fromFiles(files);
   const home = join(env.HOME ?? homedir(), ".kube", "config");
-  if (existsSync(home)) return fromKubeconfig([home], options.context);
+  if (existsSync(home)) return fromFiles([home]);
   if (env.KUBERNETES_SERVICE_HOST) return inCluster(env);
   return fail("KUBECONFIG", "no kubeconfig found (~/.kube/config) and not running in a cluster");
 }

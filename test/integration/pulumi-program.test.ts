@@ -3,14 +3,11 @@
 // policy, coexistence with the sync service, and destroy.
 import { AppsV1Api, CoreV1Api, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
-import { execFileSync, spawnSync } from "node:child_process";
-import { join } from "node:path";
 import { ANNOTATIONS, LABELS } from "../../engine/manifest";
 import { customObjects, kubeConfig, listSeldonDeployments, seldon } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
-import { compiled, pulumiCli, pulumiWorkDir, runPulumi } from "../support/pulumi";
+import { pulumi, pulumiOk, repositoryStack, run } from "../support/pulumi";
 import { syncFixture } from "../support/sync";
-import { repoRoot } from "../support/testbed-env";
 
 const id = randomBytes(3).toString("hex");
 const stack = `it-${id}`;
@@ -21,17 +18,6 @@ const prefix = `pulumi model ${id}`;
 const stackModel = `${prefix} stack`;
 const serviceModel = `${prefix} service`;
 const TOKEN = `tok-${randomBytes(8).toString("hex")}`;
-const workDir = pulumiWorkDir("mlflow2seldon");
-/** Runs one CLI operation; a failure shows the end of the CLI's own output. */
-function run(operation: "preview" | "up" | "destroy" | "refresh") {
-  const result = runPulumi(operation, { stack, workDir, program: compiled("index.js") });
-  if (result.code !== 0)
-    throw new Error(
-      `pulumi ${operation} exited ${result.code}:\n${result.output.split("\n").slice(-60).join("\n")}`,
-    );
-  return result;
-}
-
 const config: Record<string, string> = {
   mlflowUrl: mlflowUrl(),
   deploymentNamespace,
@@ -41,6 +27,11 @@ const config: Record<string, string> = {
   stackModels: JSON.stringify([`${stackModel}*`]),
   skipAwait: "true",
 };
+let repoStack: ReturnType<typeof repositoryStack>;
+
+/** The plain CLI from the repository root, as the README shows it. */
+const cli = (command: "preview --diff" | "up --yes" | "refresh --yes" | "destroy --yes") =>
+  pulumiOk([...command.split(" "), "--stack", stack]);
 
 const stackObjects = async () =>
   (await listSeldonDeployments(deploymentNamespace)).filter(
@@ -52,15 +43,14 @@ beforeAll(async () => {
   await registerModel(serviceModel, 1);
   await mlflow().transitionStage(stackModel, "1", "Production");
   await mlflow().transitionStage(serviceModel, "1", "Production");
-  pulumiCli(["stack", "init", stack], workDir);
-  for (const [key, value] of Object.entries(config))
-    pulumiCli(["config", "set", "--stack", stack, `mlflow2seldon:${key}`, value], workDir);
-  pulumiCli(["config", "set", "--stack", stack, "--secret", "mlflow2seldon:mlflowToken", TOKEN], workDir);
+  repoStack = repositoryStack(stack, config, { mlflowToken: TOKEN });
 });
 
+afterAll(() => repoStack?.remove());
+
 test("pulumi up creates the service objects and one SeldonDeployment per promoted version", async () => {
-  const up = run("up");
-  expect(up.output).toContain("mlflow2seldon:index:SyncService");
+  const up = cli("up --yes");
+  expect(up).toContain("mlflow2seldon:index:SyncService");
 
   const kc = kubeConfig();
   const deployment = await kc
@@ -86,12 +76,8 @@ test("pulumi up creates the service objects and one SeldonDeployment per promote
   expect(sdep.metadata.labels[LABELS.version]).toBe("1");
 
   // The token is a secret everywhere Pulumi keeps it: outputs, output text and state.
-  expect(up.output).not.toContain(TOKEN);
-  const state = execFileSync("pulumi", ["stack", "export", "--stack", stack], {
-    cwd: workDir,
-    encoding: "utf8",
-  });
-  expect(state).not.toContain(TOKEN);
+  expect(up).not.toContain(TOKEN);
+  expect(pulumiOk(["stack", "export", "--stack", stack])).not.toContain(TOKEN);
 });
 
 test("the sync service and the stack share the namespace without touching each other's objects", async () => {
@@ -108,8 +94,7 @@ test("the sync service and the stack share the namespace without touching each o
   expect(serviceObject.metadata.annotations[ANNOTATIONS.modelName]).toBe(serviceModel);
   expect((await stackObjects())[0].metadata.resourceVersion).toBe(before.metadata.resourceVersion);
 
-  const preview = run("preview");
-  expect(preview.output).toMatch(/Resources:\s+\d+ unchanged/);
+  expect(cli("preview --diff")).toMatch(/Resources:\s+\d+ unchanged/);
   const again = (await listSeldonDeployments(deploymentNamespace)).find(
     (o) => o.metadata.labels[LABELS.owner] === "service",
   );
@@ -119,10 +104,10 @@ test("the sync service and the stack share the namespace without touching each o
 test("after a promotion, preview shows the update from the old to the new version and up applies it in place", async () => {
   const [before] = await stackObjects();
   await mlflow().transitionStage(stackModel, "2", "Production", true);
-  const preview = run("preview");
-  expect(preview.output).toMatch(/~ pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment/);
-  expect(preview.output).toMatch(/version\s*:\s*"1" => "2"/);
-  run("up");
+  const preview = cli("preview --diff");
+  expect(preview).toMatch(/~ pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment/);
+  expect(preview).toMatch(/version\s*:\s*"1" => "2"/);
+  cli("up --yes");
   const [after] = await stackObjects();
   expect(after.metadata.uid).toBe(before.metadata.uid);
   expect(after.metadata.labels[LABELS.version]).toBe("2");
@@ -135,33 +120,32 @@ test("pulumi refresh notices a SeldonDeployment deleted by hand, and up puts it 
     namespace: deploymentNamespace,
     name: sdep.metadata.name,
   });
-  const refresh = run("refresh");
-  expect(refresh.output).toMatch(/- .*pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment/);
-  expect(run("preview").output).toMatch(/\+ .*pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment/);
-  run("up");
+  const refresh = cli("refresh --yes");
+  expect(refresh).toMatch(/- .*pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment/);
+  expect(cli("preview --diff")).toMatch(/\+ .*pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment/);
+  cli("up --yes");
   const [restored] = await stackObjects();
   expect(restored.metadata.name).toBe(sdep.metadata.name);
 });
 
 test("after an archive, preview shows the delete and up removes the SeldonDeployment", async () => {
   await mlflow().transitionStage(stackModel, "2", "Archived");
-  const preview = run("preview");
-  expect(preview.output).toMatch(/- pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment/);
-  run("up");
+  expect(cli("preview --diff")).toMatch(/- pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment/);
+  cli("up --yes");
   expect(await stackObjects()).toEqual([]);
 });
 
 test("pulumi destroy leaves none of the stack's objects and no namespace it created, MLflow down or not", async () => {
   await mlflow().transitionStage(stackModel, "1", "Production");
-  run("up");
+  cli("up --yes");
   expect(await stackObjects()).toHaveLength(1);
   // With MLflow unreachable, up fails naming the endpoint and deletes nothing; destroy still works.
-  pulumiCli(["config", "set", "--stack", stack, "mlflow2seldon:mlflowUrl", "http://127.0.0.1:9"], workDir);
-  const unreachable = runPulumi("up", { stack, workDir, program: compiled("index.js") });
+  pulumiOk(["config", "set", "--stack", stack, "mlflow2seldon:mlflowUrl", "http://127.0.0.1:9"]);
+  const unreachable = pulumi(["up", "--yes", "--stack", stack]);
   expect(unreachable.code).not.toBe(0);
   expect(unreachable.output).toContain("MLflow registered-models/search: network error ECONNREFUSED");
   expect(await stackObjects()).toHaveLength(1);
-  run("destroy");
+  cli("destroy --yes");
   expect(await stackObjects()).toEqual([]);
   const core = kubeConfig().makeApiClient(CoreV1Api);
   for (const name of [deploymentNamespace, serviceNamespace]) {
@@ -176,12 +160,11 @@ test("pulumi destroy leaves none of the stack's objects and no namespace it crea
 });
 
 test("make deploy's settings check fails without a terminal, naming the setting and the command", () => {
-  const scratch = pulumiWorkDir("mlflow2seldon");
-  const result = spawnSync(join(repoRoot, "deploy", "require-settings.sh"), [`prompt-${id}`], {
-    cwd: scratch,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  expect(result.status).toBe(2);
-  expect(result.stderr).toContain(`pulumi config set --stack prompt-${id} mlflow2seldon:mlflowUrl`);
+  const result = run("make", ["deploy", `STACK=prompt-${id}`]);
+  try {
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain(`pulumi config set --stack prompt-${id} mlflow2seldon:mlflowUrl`);
+  } finally {
+    pulumiOk(["stack", "rm", "--yes", "--force", `prompt-${id}`]);
+  }
 });

@@ -1,0 +1,12 @@
+// The package's entry point for Pulumi programs: the components, the dynamic resource they use,
+// and the engine's planning step that turns the registry into the objects to deploy.
+//   import { ModelDeployments, SyncService, planModelDeployments } from "mlflow2seldon";
+export { ModelDeployments, type ModelDeploymentsArgs } from "./model-deployments";
+export { SyncService, type SyncServiceArgs } from "./sync-service";
+export { ModelDeployment, type ModelDeploymentArgs, type ClusterArgs } from "../provider/model-deployment";
+export { planModelDeployments } from "../engine/snapshot";
+export { engineSettingsEnv } from "../service/env";
+export type { EngineSettingsInput, EngineSettings } from "../engine/settings";
+export type { MlflowClientOptions } from "../engine/mlflow/client";
+export type { SeldonDeployment } from "../engine/manifest";
+export { PlanError } from "../engine/errors";
