@@ -101,6 +101,12 @@ test("the sync service and the stack share the namespace without touching each o
   expect(again.metadata.resourceVersion).toBe(serviceObject.metadata.resourceVersion);
 });
 
+test("the policy pack reports on the stack's model deployments through the CLI", () => {
+  const preview = pulumiOk(["preview", "--diff", "--policy-pack", "policy", "--stack", stack]);
+  expect(preview).toContain("production-replicas-and-limits");
+  expect(preview).toMatch(new RegExp(`${stackModel} serves Production with 1 replica`));
+});
+
 test("after a promotion, preview shows the update from the old to the new version and up applies it in place", async () => {
   const [before] = await stackObjects();
   await mlflow().transitionStage(stackModel, "2", "Production", true);

@@ -16,11 +16,15 @@ export interface RunOptions {
   input?: string;
 }
 
+/** An environment where a variable given as undefined is left out, not set to "undefined". */
+const withoutUnset = (env: Record<string, string | undefined>) =>
+  Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined));
+
 /** Runs one command line; stdout and stderr together, as a terminal shows them. */
 export function run(command: string, args: string[], options: RunOptions = {}): CommandRun {
   const result = spawnSync(command, args, {
     cwd: options.cwd ?? repoRoot,
-    env: { ...process.env, ...options.env },
+    env: withoutUnset({ ...process.env, ...options.env }),
     input: options.input ?? "",
     encoding: "utf8",
     maxBuffer: 64 * 1024 * 1024,
