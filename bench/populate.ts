@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from "node:fs
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { mapLimited } from "../engine/concurrency";
-import { MlflowClient } from "../engine/mlflow/client";
+import { RegistryAdmin, mlflow } from "../test/support/mlflow";
 import { benchModel, DATASET_VERSION, SERVING_ALIAS, VERSIONS_PER_MODEL, versionSource } from "./dataset";
 import { backupSqlite, startMlflowServer, venvKey } from "./mlflow-server";
 import { progress } from "./progress";
@@ -16,7 +16,7 @@ export function snapshotPath(models: number): string {
   return join(cacheDir(), `registry-${venvKey()}-d${DATASET_VERSION}-${models}.db`);
 }
 
-async function registerModel(client: MlflowClient, index: number): Promise<void> {
+async function registerModel(client: RegistryAdmin, index: number): Promise<void> {
   const model = benchModel(index);
   await client.createRegisteredModel(model.name, { team: index % 2 ? "fraud" : "growth" });
   for (let v = 1; v <= VERSIONS_PER_MODEL; v++)
@@ -40,7 +40,7 @@ export async function ensureRegistries(
   mkdirSync(join(workDir, "populate"), { recursive: true });
   const server = await startMlflowServer({ database, port, logFile: join(workDir, "mlflow-populate.log") });
   try {
-    const client = new MlflowClient({ url: server.url, timeoutMs: 60_000, retries: 5 });
+    const client = mlflow(server.url);
     let done = 0;
     const largest = Math.max(...missing);
     for (const size of [...sizes].sort((a, b) => a - b)) {

@@ -3,13 +3,13 @@
 // watch shows the SeldonDeployment with the new version. Promotions touch distinct models, so
 // they overlap in time and 20 of them take a few intervals, not 20.
 import { setTimeout as sleep } from "node:timers/promises";
-import { MlflowClient } from "../engine/mlflow/client";
+import type { RegistryAdmin } from "../test/support/mlflow";
 import type { BenchCluster } from "./cluster";
 import { SERVING_ALIAS, type Promotion } from "./dataset";
 import { seededRandom } from "./stats";
 
 export async function promotionLatencies(options: {
-  client: MlflowClient;
+  client: RegistryAdmin;
   cluster: BenchCluster;
   promotions: Promotion[];
   intervalMs: number;

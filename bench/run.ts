@@ -9,7 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { MlflowClient } from "../engine/mlflow/client";
+import { mlflow } from "../test/support/mlflow";
 import { readTestbedEnv, repoRoot } from "../test/support/testbed-env";
 import { BenchCluster } from "./cluster";
 import { promotions, servedSlots, SIZES, type Promotion } from "./dataset";
@@ -64,7 +64,7 @@ async function measurePromotions(
     await service.nextCycle();
     progress(`${planned.length} promotions at the default ${DEFAULT_INTERVAL_SECONDS} s interval`);
     const latencies = await promotionLatencies({
-      client: new MlflowClient({ url: mlflowUrl }),
+      client: mlflow(mlflowUrl),
       cluster,
       promotions: planned,
       intervalMs: DEFAULT_INTERVAL_SECONDS * 1000,

@@ -5,14 +5,13 @@ import axios, { AxiosError, type AxiosInstance } from "axios";
 import { readFileSync } from "node:fs";
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
-import type { z } from "zod";
+import { z } from "zod";
 import { RegistryError, RegistryResponseError } from "../errors";
 import {
   describeIssues,
   downloadUriSchema,
   modelVersionResponseSchema,
   modelVersionsPageSchema,
-  registeredModelResponseSchema,
   registeredModelsPageSchema,
   type ModelVersion,
   type RegisteredModel,
@@ -138,65 +137,21 @@ export class MlflowClient {
       .artifact_uri;
   }
 
-  async createRegisteredModel(name: string, tags: Record<string, string> = {}): Promise<RegisteredModel> {
-    const body = { name, tags: Object.entries(tags).map(([key, value]) => ({ key, value })) };
-    return (await this.post("registered-models/create", registeredModelResponseSchema, body))
-      .registered_model;
-  }
-
-  async createModelVersion(name: string, source: string, runId?: string): Promise<ModelVersion> {
-    const body = { name, source, run_id: runId };
-    return (await this.post("model-versions/create", modelVersionResponseSchema, body)).model_version;
-  }
-
-  async transitionStage(
-    name: string,
-    version: string,
-    stage: string,
-    archiveExisting = false,
-  ): Promise<ModelVersion> {
-    const body = { name, version, stage, archive_existing_versions: archiveExisting };
-    return (await this.post("model-versions/transition-stage", modelVersionResponseSchema, body))
-      .model_version;
-  }
-
-  async setAlias(name: string, alias: string, version: string): Promise<void> {
-    await this.post("registered-models/alias", undefined, { name, alias, version });
-  }
-
-  async deleteAlias(name: string, alias: string): Promise<void> {
-    await this.send("delete", "registered-models/alias", undefined, { name, alias });
-  }
-
-  async setRegisteredModelTag(name: string, key: string, value: string): Promise<void> {
-    await this.post("registered-models/set-tag", undefined, { name, key, value });
-  }
-
+  /** Tags a version (the service's write-back of what it deployed). */
   async setModelVersionTag(name: string, version: string, key: string, value: string): Promise<void> {
-    await this.post("model-versions/set-tag", undefined, { name, version, key, value });
-  }
-
-  async deleteModelVersion(name: string, version: string): Promise<void> {
-    await this.send("delete", "model-versions/delete", undefined, { name, version });
-  }
-
-  async deleteRegisteredModel(name: string): Promise<void> {
-    await this.send("delete", "registered-models/delete", undefined, { name });
+    await this.send("post", "model-versions/set-tag", z.unknown(), { name, version, key, value });
   }
 
   private get<T>(endpoint: string, schema: z.ZodType<T>, params: Record<string, unknown>): Promise<T> {
     return this.send("get", endpoint, schema, params);
   }
 
-  private async post<T>(endpoint: string, schema: z.ZodType<T> | undefined, body: unknown): Promise<T> {
-    return this.send("post", endpoint, schema, body);
-  }
-
+  /** One request validated by `schema`; transient failures are retried with backoff. */
   private async send<T>(
-    method: "get" | "post" | "delete",
+    method: "get" | "post",
     endpoint: string,
-    schema: z.ZodType<T> | undefined,
-    payload: unknown,
+    schema: z.ZodType<T>,
+    payload: Record<string, unknown>,
   ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -205,10 +160,7 @@ export class MlflowClient {
         const response =
           method === "get"
             ? await this.http.get(endpoint, { params: payload })
-            : method === "post"
-              ? await this.http.post(endpoint, payload)
-              : await this.http.delete(endpoint, { data: payload });
-        if (!schema) return undefined as T;
+            : await this.http.post(endpoint, payload);
         const parsed = schema.safeParse(response.data);
         if (!parsed.success) throw new RegistryResponseError(endpoint, describeIssues(parsed.error));
         return parsed.data;

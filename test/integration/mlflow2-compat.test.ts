@@ -1,14 +1,14 @@
 // The engine against the older API generation: a real MLflow 2.x server (testbed's second
 // MLflow), with pagination, stages and aliases, driving a real kube-apiserver.
 import { ANNOTATIONS, LABELS } from "../../engine/manifest";
-import { MlflowClient } from "../../engine/mlflow/client";
+import { mlflow } from "../support/mlflow";
 import { freshNamespace, listSeldonDeployments } from "../support/cluster";
 import { uniqueModelName } from "../support/mlflow";
 import { syncFixture } from "../support/sync";
 
 test("an MLflow 2.x registry is followed: every page, stages and aliases, promotion and archive", async () => {
   const url = process.env.M2S_TESTBED_MLFLOW2_URI as string;
-  const client = new MlflowClient({ url });
+  const client = mlflow(url);
   const prefix = uniqueModelName("legacy");
   const names = [`${prefix} a`, `${prefix}_b`, `${prefix}-c`];
   for (const name of names) {

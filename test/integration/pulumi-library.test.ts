@@ -38,7 +38,9 @@ test("npm pack holds the library and its declarations, not tests, bench, testbed
   const files = pack.files.map((f) => f.path);
   expect(files).toEqual(expect.arrayContaining(["dist/components/index.js", "dist/components/index.d.ts"]));
   expect(files).toContain("dist/provider/runtime.js");
-  expect(files.filter((f) => /^(test|bench|testbed|dist\/(test|bench|deploy))\/|^Pulumi\./.test(f))).toEqual([]);
+  expect(files.filter((f) => /^(test|bench|testbed|dist\/(test|bench|deploy))\/|^Pulumi\./.test(f))).toEqual(
+    [],
+  );
 });
 
 test("another project installs the tarball, and pulumi up / destroy there deploy and remove everything", async () => {
@@ -49,7 +51,15 @@ test("another project installs the tarball, and pulumi up / destroy there deploy
   );
   runOk(
     "npm",
-    ["install", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline", "./mlflow2seldon-0.1.0.tgz", ...pinned],
+    [
+      "install",
+      "--ignore-scripts",
+      "--no-audit",
+      "--no-fund",
+      "--prefer-offline",
+      "./mlflow2seldon-0.1.0.tgz",
+      ...pinned,
+    ],
     { cwd: project },
   );
 

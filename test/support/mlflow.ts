@@ -1,6 +1,15 @@
-// Test helpers that shape the real MLflow registry of the testbed through its REST API.
+// Test helpers that shape a real MLflow registry (the testbed's by default) through its REST API.
+// The writes live here, not in the engine's client: the product only reads the registry.
+import axios, { type AxiosInstance } from "axios";
 import { randomBytes } from "node:crypto";
 import { MlflowClient } from "../../engine/mlflow/client";
+import {
+  modelVersionResponseSchema,
+  modelVersionsPageSchema,
+  registeredModelResponseSchema,
+  type ModelVersion,
+  type RegisteredModel,
+} from "../../engine/mlflow/schemas";
 
 export const mlflowUrl = () => {
   const url = process.env.MLFLOW_TRACKING_URI;
@@ -8,7 +17,98 @@ export const mlflowUrl = () => {
   return url;
 };
 
-export const mlflow = () => new MlflowClient({ url: mlflowUrl() });
+/** The engine's read client plus the registry writes a person or a CI job would make. */
+export class RegistryAdmin extends MlflowClient {
+  private readonly rest: AxiosInstance;
+
+  constructor(url: string) {
+    super({ url });
+    this.rest = axios.create({ baseURL: `${url.replace(/\/+$/, "")}/api/2.0/mlflow/`, timeout: 30_000 });
+  }
+
+  private async call(
+    method: "get" | "post" | "delete",
+    endpoint: string,
+    payload: unknown,
+  ): Promise<unknown> {
+    const response =
+      method === "post"
+        ? await this.rest.post(endpoint, payload)
+        : await this.rest.request({ method, url: endpoint, [method === "get" ? "params" : "data"]: payload });
+    return response.data;
+  }
+
+  async createRegisteredModel(name: string, tags: Record<string, string> = {}): Promise<RegisteredModel> {
+    const body = { name, tags: Object.entries(tags).map(([key, value]) => ({ key, value })) };
+    return registeredModelResponseSchema.parse(await this.call("post", "registered-models/create", body))
+      .registered_model;
+  }
+
+  /** The registered model, or undefined when MLflow answers RESOURCE_DOES_NOT_EXIST. */
+  async findRegisteredModel(name: string): Promise<RegisteredModel | undefined> {
+    try {
+      return registeredModelResponseSchema.parse(await this.call("get", "registered-models/get", { name }))
+        .registered_model;
+    } catch (error) {
+      if (axios.isAxiosError(error) && error.response?.data?.error_code === "RESOURCE_DOES_NOT_EXIST")
+        return undefined;
+      throw error;
+    }
+  }
+
+  async searchModelVersions(name: string): Promise<ModelVersion[]> {
+    const filter = `name='${name.replace(/'/g, "\\'")}'`;
+    return modelVersionsPageSchema.parse(await this.call("get", "model-versions/search", { filter }))
+      .model_versions;
+  }
+
+  async createModelVersion(name: string, source: string, runId?: string): Promise<ModelVersion> {
+    const body = { name, source, run_id: runId };
+    return modelVersionResponseSchema.parse(await this.call("post", "model-versions/create", body))
+      .model_version;
+  }
+
+  async transitionStage(
+    name: string,
+    version: string,
+    stage: string,
+    archiveExisting = false,
+  ): Promise<ModelVersion> {
+    const body = { name, version, stage, archive_existing_versions: archiveExisting };
+    return modelVersionResponseSchema.parse(await this.call("post", "model-versions/transition-stage", body))
+      .model_version;
+  }
+
+  async setAlias(name: string, alias: string, version: string): Promise<void> {
+    await this.call("post", "registered-models/alias", { name, alias, version });
+  }
+
+  async deleteAlias(name: string, alias: string): Promise<void> {
+    await this.call("delete", "registered-models/alias", { name, alias });
+  }
+
+  async setRegisteredModelTag(name: string, key: string, value: string): Promise<void> {
+    await this.call("post", "registered-models/set-tag", { name, key, value });
+  }
+
+  async deleteRegisteredModelTag(name: string, key: string): Promise<void> {
+    await this.call("delete", "registered-models/delete-tag", { name, key });
+  }
+
+  async setModelVersionTag(name: string, version: string, key: string, value: string): Promise<void> {
+    await this.call("post", "model-versions/set-tag", { name, version, key, value });
+  }
+
+  async deleteModelVersion(name: string, version: string): Promise<void> {
+    await this.call("delete", "model-versions/delete", { name, version });
+  }
+
+  async deleteRegisteredModel(name: string): Promise<void> {
+    await this.call("delete", "registered-models/delete", { name });
+  }
+}
+
+export const mlflow = (url = mlflowUrl()) => new RegistryAdmin(url);
 
 /** A registered-model name unique to this run, keeping the given (possibly awkward) stem. */
 export const uniqueModelName = (stem: string) => `${stem} ${randomBytes(3).toString("hex")}`;
