@@ -6,34 +6,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { ModelDeployments } from "./components/model-deployments";
 import { noWaitAnnotations } from "./components/no-wait";
 import { SyncService } from "./components/sync-service";
-import { loadStackConfig, stackSecrets, type StackConfig } from "./deploy/stack-config";
+import { loadStackConfig, stackEngineSettings, stackSecrets, type StackConfig } from "./deploy/stack-config";
 import { kubeClient } from "./engine/cluster";
 import { KubeApiError } from "./engine/kube/client";
-import { engineSettingsSchema, type EngineSettings } from "./engine/settings";
+import type { EngineSettings } from "./engine/settings";
 import { planModelDeployments } from "./engine/snapshot";
 import { engineSettingsEnv } from "./service/env";
-
-/** The engine settings of this stack's snapshot. */
-function stackEngineSettings(config: StackConfig, owner: string): EngineSettings {
-  return engineSettingsSchema.parse({
-    namespace: config.deploymentNamespace,
-    stages: config.stages,
-    aliases: config.aliases,
-    defaultImage: config.wrapperImage,
-    servingMode: config.servingMode,
-    imageTag: config.imageTag,
-    storageRoot: config.storageRoot,
-    storageClaim: config.storageClaim,
-    artifactRoot: config.artifactRoot,
-    modelUriPrefix: config.modelUriPrefix,
-    credentialsSecret: config.credentialsSecret,
-    replicas: config.replicas,
-    protocol: config.protocol,
-    resources: config.resources,
-    owner,
-    includeModels: config.stackModels,
-  });
-}
 
 /** The deployed sync service's M2S_* environment: the same settings, the models the stack leaves it. */
 function serviceEnvironment(config: StackConfig, settings: EngineSettings): Record<string, string> {

@@ -9,4 +9,5 @@ export { engineSettingsEnv } from "../service/env";
 export type { EngineSettingsInput, EngineSettings } from "../engine/settings";
 export type { MlflowClientOptions } from "../engine/mlflow/client";
 export type { SeldonDeployment } from "../engine/manifest";
+export type { PlannedDeployment } from "../engine/planner";
 export { PlanError } from "../engine/errors";

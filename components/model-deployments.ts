@@ -2,12 +2,12 @@
 // planned, so preview lists creates, updates (old -> new version) and deletes.
 // Type token mlflow2seldon:index:ModelDeployments.
 import * as pulumi from "@pulumi/pulumi";
-import { ANNOTATIONS, type SeldonDeployment } from "../engine/manifest";
+import type { PlannedDeployment } from "../engine/planner";
 import { ModelDeployment, type ClusterArgs } from "../provider/model-deployment";
 
 export interface ModelDeploymentsArgs extends ClusterArgs {
-  /** SeldonDeployments planned from the registry snapshot (`planModelDeployments`). */
-  deployments: SeldonDeployment[];
+  /** The deployments planned from the registry snapshot (`planModelDeployments`). */
+  deployments: PlannedDeployment[];
   /** Owner label value of the stack's objects (the `owner` setting they were planned with). */
   owner: string;
 }
@@ -17,24 +17,26 @@ export class ModelDeployments extends pulumi.ComponentResource {
 
   constructor(name: string, args: ModelDeploymentsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlflow2seldon:index:ModelDeployments", name, {}, opts);
-    const resources = args.deployments.map((manifest) => {
-      const annotations = manifest.metadata.annotations;
-      // The object's name is stable per (model, slot), so a promotion is an update of the same resource.
-      return new ModelDeployment(
-        manifest.metadata.name,
-        {
-          model: annotations[ANNOTATIONS.modelName],
-          slot: annotations[ANNOTATIONS.slot],
-          version: annotations[ANNOTATIONS.version],
-          owner: args.owner,
-          kubeContext: args.kubeContext,
-          kubeconfig: args.kubeconfig,
-          manifest: manifest as unknown as Record<string, unknown>,
-        },
-        { parent: this },
-      );
-    });
-    this.names = pulumi.output(args.deployments.map((d) => `${d.metadata.namespace}/${d.metadata.name}`));
+    // The object's name is stable per (model, slot), so a promotion is an update of the same resource.
+    const resources = args.deployments.map(
+      ({ model, slot, version, object }) =>
+        new ModelDeployment(
+          object.metadata.name,
+          {
+            model,
+            slot,
+            version,
+            owner: args.owner,
+            kubeContext: args.kubeContext,
+            kubeconfig: args.kubeconfig,
+            manifest: object as unknown as Record<string, unknown>,
+          },
+          { parent: this },
+        ),
+    );
+    this.names = pulumi.output(
+      args.deployments.map(({ object }) => `${object.metadata.namespace}/${object.metadata.name}`),
+    );
     this.registerOutputs({ names: this.names, count: resources.length });
   }
 }

@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { ConfigError } from "../engine/errors";
-import { dns1123Label, protocols, resourcesSchema, servingModes } from "../engine/settings";
+import { dns1123Label, parseEngineSettings, type EngineSettings } from "../engine/settings";
 
 export const CONFIG_NAMESPACE = "mlflow2seldon";
 
@@ -18,19 +18,20 @@ export const stackConfigSchema = z.object({
   serviceImage: z.string().min(1).default("mlflow2seldon:0.1.0"),
   serviceNamespace: dns1123Label.default("mlflow2seldon"),
   deploymentNamespace: dns1123Label.default("seldon"),
-  stages: stringList.default(["Staging", "Production"]),
-  aliases: stringList.default(["champion"]),
-  servingMode: z.enum(servingModes).optional(),
-  wrapperImage: z.string().min(1).optional(),
-  imageTag: z.string().min(1).default("deploy-image"),
-  storageRoot: z.string().min(1).default("/mnt/mlflow"),
-  storageClaim: dns1123Label.optional(),
-  artifactRoot: z.string().min(1).default("mlflow-artifacts:/"),
-  modelUriPrefix: z.string().min(1).optional(),
-  credentialsSecret: dns1123Label.optional(),
-  replicas: z.number().int().min(0).default(1),
-  protocol: z.enum(protocols).default("seldon"),
-  resources: resourcesSchema.optional(),
+  // Engine settings: validated, with their defaults, by the engine's schema (see index.ts).
+  stages: stringList.optional(),
+  aliases: stringList.optional(),
+  servingMode: z.string().optional(),
+  wrapperImage: z.string().optional(),
+  imageTag: z.string().optional(),
+  storageRoot: z.string().optional(),
+  storageClaim: z.string().optional(),
+  artifactRoot: z.string().optional(),
+  modelUriPrefix: z.string().optional(),
+  credentialsSecret: z.string().optional(),
+  replicas: z.number().optional(),
+  protocol: z.string().optional(),
+  resources: z.unknown().optional(),
   /** Glob patterns of the models this stack snapshots; the sync service manages the others. */
   stackModels: stringList.default(["*"]),
   syncIntervalSeconds: z.number().positive().default(30),
@@ -96,4 +97,36 @@ export function stackSecrets() {
       kubeconfig: pulumi.runtime.getConfig(`${CONFIG_NAMESPACE}:kubeconfig`),
     },
   };
+}
+
+/** The stack config key behind each engine setting (the owner and model filters come from the stack). */
+const ENGINE_SETTING_KEYS: Record<keyof EngineSettings, string> = {
+  namespace: "deploymentNamespace",
+  stages: "stages",
+  aliases: "aliases",
+  defaultImage: "wrapperImage",
+  servingMode: "servingMode",
+  imageTag: "imageTag",
+  storageRoot: "storageRoot",
+  storageClaim: "storageClaim",
+  artifactRoot: "artifactRoot",
+  modelUriPrefix: "modelUriPrefix",
+  credentialsSecret: "credentialsSecret",
+  replicas: "replicas",
+  resources: "resources",
+  protocol: "protocol",
+  owner: "(stack name)",
+  includeModels: "stackModels",
+  excludeModels: "(none)",
+};
+
+/** The engine settings of this stack's snapshot; problems name the config key. */
+export function stackEngineSettings(config: StackConfig, owner: string): EngineSettings {
+  const input: Partial<Record<keyof EngineSettings, unknown>> = { owner, excludeModels: [] };
+  for (const [field, key] of Object.entries(ENGINE_SETTING_KEYS) as [keyof EngineSettings, string][])
+    if (key in config) input[field] = config[key as keyof StackConfig];
+  const names = Object.fromEntries(
+    Object.entries(ENGINE_SETTING_KEYS).map(([field, key]) => [field, `${CONFIG_NAMESPACE}:${key}`]),
+  ) as Record<keyof EngineSettings, string>;
+  return parseEngineSettings(input, names);
 }

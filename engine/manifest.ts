@@ -1,4 +1,5 @@
 // Builds the SeldonDeployment of one serving slot (machinelearning.seldon.io/v1). Pure.
+import { createHash } from "node:crypto";
 import { modelLabel } from "./naming";
 import type { Resources } from "./settings";
 import { slotDescription, slotKey, type Slot } from "./slots";
@@ -23,6 +24,8 @@ export const ANNOTATIONS = {
   runId: "mlflow2seldon.io/run-id",
   source: "mlflow2seldon.io/source",
   artifactUri: "mlflow2seldon.io/artifact-uri",
+  /** Hash of everything the engine applies: a change means fields may have to go (drift rule). */
+  appliedHash: "mlflow2seldon.io/applied-hash",
 } as const;
 
 /** A SeldonDeployment as the engine writes and reads it. */
@@ -61,6 +64,23 @@ export interface DeploymentSpecInput {
 
 const CONTAINER = "model";
 const STORAGE_VOLUME = "mlflow-artifacts";
+
+/** The object with its applied-hash annotation: SHA-256 of its canonical JSON without that annotation. */
+function withAppliedHash(object: SeldonDeployment): SeldonDeployment {
+  const digest = createHash("sha256").update(canonicalJson(object)).digest("hex").slice(0, 32);
+  object.metadata.annotations[ANNOTATIONS.appliedHash] = digest;
+  return object;
+}
+
+/** JSON with object keys sorted, so equal objects hash equally whatever their key order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
 
 export function buildSeldonDeployment(input: DeploymentSpecInput): SeldonDeployment {
   const { serving } = input;
@@ -101,7 +121,7 @@ export function buildSeldonDeployment(input: DeploymentSpecInput): SeldonDeploym
     if (serving.credentialsSecret) graph.envSecretRefName = serving.credentialsSecret;
     if (input.resources) podSpec = { containers: [{ name: CONTAINER, ...resources }] };
   }
-  return {
+  return withAppliedHash({
     apiVersion: API_VERSION,
     kind: KIND,
     metadata: {
@@ -135,5 +155,5 @@ export function buildSeldonDeployment(input: DeploymentSpecInput): SeldonDeploym
         },
       ],
     },
-  };
+  });
 }

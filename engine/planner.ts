@@ -25,8 +25,17 @@ export interface PlanProblem {
   message: string;
 }
 
+/** One object the engine wants, with what it serves as data (callers never parse it back). */
+export interface PlannedDeployment {
+  model: string;
+  /** stage:Production or alias:champion */
+  slot: string;
+  version: string;
+  object: SeldonDeployment;
+}
+
 export interface Plan {
-  desired: SeldonDeployment[];
+  desired: PlannedDeployment[];
   problems: PlanProblem[];
   /** Model labels whose existing objects must be kept because planning them failed. */
   retainedModels: Set<string>;
@@ -118,8 +127,11 @@ export function plan(snapshot: RegistrySnapshot, settings: EngineSettings): Plan
         tagOverride(slot.modelTags, MODEL_TAGS.servingMode) ??
         settings.servingMode ??
         (settings.defaultImage ? "wrapper-image" : "mlflow-server");
-      result.desired.push(
-        buildSeldonDeployment({
+      result.desired.push({
+        model: slot.model,
+        slot: slotDescription(slot.slot),
+        version: slot.version,
+        object: buildSeldonDeployment({
           name: deploymentName(slot.model, slot.slot),
           namespace: settings.namespace,
           owner: settings.owner,
@@ -134,7 +146,7 @@ export function plan(snapshot: RegistrySnapshot, settings: EngineSettings): Plan
           protocol: tagOverride(slot.modelTags, MODEL_TAGS.protocol) ?? settings.protocol,
           resources: tagOverride(slot.modelTags, MODEL_TAGS.resources) ?? settings.resources,
         }),
-      );
+      });
     } catch (error) {
       if (!(error instanceof TagError)) throw error;
       result.problems.push({ model: slot.model, slot: slotDescription(slot.slot), message: error.message });

@@ -54,18 +54,27 @@ export function isSubset(desired: unknown, live: unknown): boolean {
   return desired === live;
 }
 
+/**
+ * True when the live object holds what the engine wants and nothing it once applied and no
+ * longer wants: the same applied hash (else server-side apply must run to drop the fields this
+ * manager owns and the new object leaves out), and every desired field unchanged (else someone
+ * edited a field the engine owns). Fields other managers add are not the engine's concern.
+ */
 export function matchesLive(desired: SeldonDeployment, live: SeldonDeployment): boolean {
   return (
+    live.metadata.annotations?.[ANNOTATIONS.appliedHash] ===
+      desired.metadata.annotations[ANNOTATIONS.appliedHash] &&
     isSubset(desired.metadata.labels, live.metadata.labels) &&
     isSubset(desired.metadata.annotations, live.metadata.annotations) &&
     isSubset(desired.spec, live.spec)
   );
 }
 
-function describe(action: Action, object: SeldonDeployment): PlannedChange {
+/** A deletion is described from the live object: what it served, as the engine recorded it. */
+function describeDeletion(object: SeldonDeployment): PlannedChange {
   const a = object.metadata.annotations ?? {};
   return {
-    action,
+    action: "delete",
     name: object.metadata.name,
     model: a[ANNOTATIONS.modelName] ?? "",
     version: a[ANNOTATIONS.version] ?? "",
@@ -88,7 +97,7 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
   const report: CycleReport = { changes: [], unchanged: [], failures: [], problems, conflicts: [] };
 
   const work: { change: PlannedChange; run: () => Promise<unknown> }[] = [];
-  for (const object of desired) {
+  for (const { object, model, slot, version } of desired) {
     const { name } = object.metadata;
     const current = liveByName.get(name);
     if (current && !isOwnedBy(current, settings.owner)) {
@@ -99,14 +108,15 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
       report.unchanged.push(name);
       continue;
     }
-    work.push({ change: describe(current ? "update" : "create", object), run: () => store.apply(object) });
+    const action = current ? "update" : "create";
+    work.push({ change: { action, name, model, slot, version }, run: () => store.apply(object) });
   }
-  const desiredNames = new Set(desired.map((o) => o.metadata.name));
+  const desiredNames = new Set(desired.map((d) => d.object.metadata.name));
   for (const object of live) {
     const { name } = object.metadata;
     if (!isOwnedBy(object, settings.owner) || desiredNames.has(name)) continue;
     if (retainedModels.has(object.metadata.labels?.[LABELS.model] ?? "")) continue;
-    work.push({ change: describe("delete", object), run: () => store.delete(settings.namespace, name) });
+    work.push({ change: describeDeletion(object), run: () => store.delete(settings.namespace, name) });
   }
 
   if (options.dryRun) {

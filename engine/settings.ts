@@ -1,6 +1,7 @@
 // The engine's settings, shared by the sync service (from M2S_* environment variables) and the
 // Pulumi program (from stack config). Each front maps its own names onto this one schema.
 import { z } from "zod";
+import { ConfigError } from "./errors";
 
 export const dns1123Label = z
   .string()
@@ -29,17 +30,17 @@ export const engineSettingsSchema = z
     /** Stages whose latest version is served. */
     stages: z.array(z.string().min(1)).default(["Staging", "Production"]),
     /** Aliases whose version is served. */
-    aliases: z.array(z.string().min(1)).default([]),
+    aliases: z.array(z.string().min(1)).default(["champion"]),
     /** Default wrapper image; when set, (a) is the default serving mode, as in the original. */
     defaultImage: z.string().min(1).optional(),
     /** Serving mode for every model unless a model's tag overrides it. */
     servingMode: z.enum(servingModes).optional(),
     /** Registered-model tag whose value overrides the wrapper image for that model. */
-    imageTag: z.string().min(1).default("deploy-image"),
+    imageTag: z.string().min(1).default("deployment-image"),
     /** Where the pod mounts the MLflow artifact storage (mode a), e.g. /mnt/mlflow. */
     storageRoot: z.string().min(1).default("/mnt/mlflow"),
     /** PersistentVolumeClaim holding the artifact storage, mounted at storageRoot (mode a). */
-    storageClaim: z.string().min(1).optional(),
+    storageClaim: dns1123Label.optional(),
     /** Artifact URI prefix of the storage, mapped onto storageRoot (mode a) or modelUriPrefix (mode b). */
     artifactRoot: z.string().min(1).default("mlflow-artifacts:/"),
     /** Object-store URI the pod reads artifactRoot as, for modelUri (mode b), e.g. s3://bucket/mlartifacts. */
@@ -59,3 +60,24 @@ export const engineSettingsSchema = z
   .strict();
 export type EngineSettings = z.infer<typeof engineSettingsSchema>;
 export type EngineSettingsInput = z.input<typeof engineSettingsSchema>;
+
+/**
+ * Parses engine settings given under a front's own names (M2S_* variables, stack config keys):
+ * `names` maps each field to the name the user sets, so every problem names it and its value.
+ */
+export function parseEngineSettings(
+  input: Partial<Record<keyof EngineSettings, unknown>>,
+  names: Record<keyof EngineSettings, string>,
+): EngineSettings {
+  const parsed = engineSettingsSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(
+    parsed.error.issues.map((issue) => {
+      const field = issue.path[0] as keyof EngineSettings;
+      return {
+        setting: names[field] ?? String(field),
+        message: `${issue.message} (got ${JSON.stringify(input[field])})`,
+      };
+    }),
+  );
+}

@@ -2,9 +2,8 @@
 // once (the Pulumi program and programs using the components): any slot that cannot be planned
 // stops the run, since leaving it out would delete its deployment.
 import { PlanError } from "./errors";
-import type { SeldonDeployment } from "./manifest";
 import { MlflowClient, type MlflowClientOptions } from "./mlflow/client";
-import { plan } from "./planner";
+import { plan, type PlannedDeployment } from "./planner";
 import { RegistryReader } from "./registry";
 import { engineSettingsSchema, type EngineSettingsInput } from "./settings";
 
@@ -12,7 +11,7 @@ import { engineSettingsSchema, type EngineSettingsInput } from "./settings";
 export async function planModelDeployments(
   mlflow: MlflowClientOptions,
   settings: EngineSettingsInput,
-): Promise<SeldonDeployment[]> {
+): Promise<PlannedDeployment[]> {
   const parsed = engineSettingsSchema.parse(settings);
   const planned = plan(await new RegistryReader(new MlflowClient(mlflow), parsed).snapshot(), parsed);
   if (planned.problems.length > 0) throw new PlanError(planned.problems);

@@ -3,25 +3,35 @@
 import { z } from "zod";
 import type { MlflowClientOptions } from "../engine/mlflow/client";
 import { ConfigError } from "../engine/errors";
-import {
-  engineSettingsSchema,
-  protocols,
-  resourcesSchema,
-  servingModes,
-  type EngineSettings,
-} from "../engine/settings";
+import { parseEngineSettings, type EngineSettings } from "../engine/settings";
 
-const list = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((text) =>
-      text
-        .split(",")
-        .map((s) => s.trim())
-        .filter(Boolean),
-    );
+// Engine settings are only mapped here (comma lists, JSON): their defaults and validation live in
+// the engine's schema, so the service, the stack config and the library agree.
+const list = z
+  .string()
+  .optional()
+  .transform((text) =>
+    text === undefined
+      ? undefined
+      : text
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean),
+  );
 const optional = z.string().trim().min(1).optional();
+const json = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (!text) return undefined;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: 'JSON such as {"limits":{"cpu":"1","memory":"1Gi"}}' });
+      return z.NEVER;
+    }
+  });
+const optionalInt = z.coerce.number().int().optional();
 const positive = (fallback: number) => z.coerce.number().positive().default(fallback);
 const flag = z
   .enum(["true", "false", "1", "0", "yes", "no"], { message: "true or false" })
@@ -44,35 +54,24 @@ export const serviceEnvSchema = z.object({
   MLFLOW_TRACKING_PASSWORD: optional,
   M2S_MLFLOW_CA_FILE: optional,
   M2S_MLFLOW_TIMEOUT_SECONDS: positive(10),
-  M2S_MLFLOW_STORAGE_ROOT: z.string().default("/mnt/mlflow"),
+  M2S_MLFLOW_STORAGE_ROOT: optional,
   M2S_MLFLOW_STORAGE_CLAIM: optional,
-  M2S_MLFLOW_ARTIFACT_ROOT: z.string().default("mlflow-artifacts:/"),
-  M2S_MLFLOW_DEPLOY_IMG_TAG: z.string().default("deploy-image"),
+  M2S_MLFLOW_ARTIFACT_ROOT: optional,
+  M2S_MLFLOW_DEPLOY_IMG_TAG: optional,
   M2S_SELDON_NEURO_DEF_IMAGE: optional,
   M2S_SELDON_DEPLOYMENT_NS: z.string().default("seldon"),
   M2S_SRC_NEURO_CLUSTER: optional,
-  M2S_SERVING_MODE: z.enum(servingModes).optional(),
+  M2S_SERVING_MODE: optional,
   M2S_MODEL_URI_PREFIX: optional,
   M2S_SELDON_CREDENTIALS_SECRET: optional,
-  M2S_STAGES: list("Staging,Production"),
-  M2S_ALIASES: list("champion"),
-  M2S_REPLICAS: z.coerce.number().int().min(0).default(1),
-  M2S_PROTOCOL: z.enum(protocols).default("seldon"),
-  M2S_RESOURCES: z
-    .string()
-    .optional()
-    .transform((text, ctx) => {
-      if (!text) return undefined;
-      try {
-        return resourcesSchema.parse(JSON.parse(text));
-      } catch {
-        ctx.addIssue({ code: "custom", message: 'JSON such as {"limits":{"cpu":"1","memory":"1Gi"}}' });
-        return z.NEVER;
-      }
-    }),
+  M2S_STAGES: list,
+  M2S_ALIASES: list,
+  M2S_REPLICAS: optionalInt,
+  M2S_PROTOCOL: optional,
+  M2S_RESOURCES: json,
   M2S_OWNER: z.string().default("service"),
-  M2S_INCLUDE_MODELS: list("*"),
-  M2S_EXCLUDE_MODELS: list(""),
+  M2S_INCLUDE_MODELS: list,
+  M2S_EXCLUDE_MODELS: list,
   M2S_SYNC_INTERVAL_SECONDS: positive(30),
   M2S_SYNC_JITTER: z.coerce.number().min(0).max(1).default(0.1),
   M2S_MAX_BACKOFF_SECONDS: positive(300),
@@ -143,20 +142,29 @@ function issuesOf(error: z.ZodError, values: Record<string, unknown>) {
 
 export function parseServiceEnv(env: NodeJS.ProcessEnv): ServiceConfig {
   const parsed = serviceEnvSchema.safeParse(env);
-  if (!parsed.success) throw new ConfigError(issuesOf(parsed.error, env));
-  const e = parsed.data;
-  const fields = Object.entries(ENGINE_SETTING_ENV) as [keyof EngineSettings, keyof typeof e][];
-  const engine = engineSettingsSchema.safeParse(
-    Object.fromEntries(fields.map(([field, name]) => [field, e[name]])),
-  );
-  if (!engine.success) {
-    throw new ConfigError(
-      engine.error.issues.map((issue) => {
-        const setting = ENGINE_SETTING_ENV[issue.path[0] as keyof EngineSettings];
-        return { setting, message: `${issue.message} (got ${JSON.stringify(env[setting])})` };
-      }),
+  // Every problem at once: the engine settings are checked even when another variable is wrong.
+  const problems = parsed.success ? [] : issuesOf(parsed.error, env);
+  const mapped = (name: keyof typeof serviceEnvSchema.shape) => {
+    const value = serviceEnvSchema.shape[name].safeParse(env[name]);
+    return value.success ? value.data : undefined;
+  };
+  let engine: EngineSettings | undefined;
+  try {
+    const fields = Object.entries(ENGINE_SETTING_ENV) as [
+      keyof EngineSettings,
+      keyof typeof serviceEnvSchema.shape,
+    ][];
+    engine = parseEngineSettings(
+      Object.fromEntries(fields.map(([field, name]) => [field, mapped(name)])),
+      ENGINE_SETTING_ENV,
     );
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const reported = new Set(problems.map((p) => p.setting));
+    problems.push(...error.problems.filter((p) => !reported.has(p.setting)));
   }
+  if (!parsed.success || !engine) throw new ConfigError(problems);
+  const e = parsed.data;
   return {
     mlflow: {
       url: e.M2S_MLFLOW_HOST,
@@ -166,7 +174,7 @@ export function parseServiceEnv(env: NodeJS.ProcessEnv): ServiceConfig {
       caFile: e.M2S_MLFLOW_CA_FILE,
       timeoutMs: e.M2S_MLFLOW_TIMEOUT_SECONDS * 1000,
     },
-    engine: engine.data,
+    engine,
     intervalMs: e.M2S_SYNC_INTERVAL_SECONDS * 1000,
     jitter: e.M2S_SYNC_JITTER,
     maxBackoffMs: e.M2S_MAX_BACKOFF_SECONDS * 1000,

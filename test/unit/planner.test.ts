@@ -83,7 +83,8 @@ describe("plan", () => {
     });
     const { desired, problems } = plan({ slots: resolved(servingSlots([production], s)) }, s);
     expect(problems).toEqual([]);
-    const [sdep] = desired;
+    const [{ object: sdep, ...planned }] = desired;
+    expect(planned).toEqual({ model: "iris", slot: "stage:Production", version: "7" });
     expect(sdep.metadata.labels).toMatchObject({
       [LABELS.managedBy]: "mlflow2seldon",
       [LABELS.owner]: "service",
@@ -101,11 +102,23 @@ describe("plan", () => {
     expect(container.volumeMounts[0]).toMatchObject({ mountPath: "/mnt/mlflow", readOnly: true });
   });
 
+  test("the applied hash changes with any field and only then, so a removed field is applied away", () => {
+    const s = settings({ defaultImage: "wrapper:1" });
+    const hash = (tags: Record<string, string>) =>
+      plan({ slots: resolved(servingSlots([model({ ...production, tags })], s)) }, s).desired[0].object
+        .metadata.annotations[ANNOTATIONS.appliedHash];
+    const withLimits = hash({ [MODEL_TAGS.resources]: '{"limits":{"cpu":"3"}}' });
+    expect(hash({})).toMatch(/^[0-9a-f]{32}$/);
+    expect(hash({})).toBe(hash({}));
+    expect(withLimits).not.toBe(hash({}));
+    expect(withLimits).toBe(hash({ [MODEL_TAGS.resources]: '{"limits":{"cpu":"3"}}' }));
+  });
+
   test("the model's image tag overrides the default image", () => {
     const s = settings({ defaultImage: "wrapper:1", imageTag: "deploy-image" });
     const tagged = model({ ...production, tags: { "deploy-image": "wrapper:2" } });
     const { desired } = plan({ slots: resolved(servingSlots([tagged], s)) }, s);
-    expect((desired[0].spec as any).predictors[0].componentSpecs[0].spec.containers[0].image).toBe(
+    expect((desired[0].object.spec as any).predictors[0].componentSpecs[0].spec.containers[0].image).toBe(
       "wrapper:2",
     );
   });
@@ -117,13 +130,13 @@ describe("plan", () => {
       credentialsSecret: "s3-creds",
     });
     const { desired } = plan({ slots: resolved(servingSlots([production], s)) }, s);
-    const graph = (desired[0].spec as any).predictors[0].graph;
+    const graph = (desired[0].object.spec as any).predictors[0].graph;
     expect(graph).toMatchObject({
       implementation: "MLFLOW_SERVER",
       modelUri: "s3://models/mlartifacts/1/run7/artifacts/model",
       envSecretRefName: "s3-creds",
     });
-    expect(JSON.stringify(desired[0])).not.toMatch(/password|token/i);
+    expect(JSON.stringify(desired[0].object)).not.toMatch(/password|token/i);
   });
 
   test("replicas, protocol and resources can be overridden per model by tags", () => {
@@ -136,7 +149,7 @@ describe("plan", () => {
         [MODEL_TAGS.resources]: '{"limits":{"cpu":"2"}}',
       },
     });
-    const spec = plan({ slots: resolved(servingSlots([tagged], s)) }, s).desired[0].spec as any;
+    const spec = plan({ slots: resolved(servingSlots([tagged], s)) }, s).desired[0].object.spec as any;
     expect(spec.protocol).toBe("v2");
     expect(spec.predictors[0].replicas).toBe(3);
     expect(spec.predictors[0].componentSpecs[0].spec.containers[0].resources).toEqual({
@@ -149,7 +162,7 @@ describe("plan", () => {
     const bad = model({ ...production, tags: { [MODEL_TAGS.replicas]: "many" } });
     const good = model({ name: "good", latest_versions: [{ ...version("1", "Production"), name: "good" }] });
     const result = plan({ slots: resolved(servingSlots([bad, good], s)) }, s);
-    expect(result.desired.map((d) => d.metadata.annotations[ANNOTATIONS.modelName])).toEqual(["good"]);
+    expect(result.desired.map((d) => d.model)).toEqual(["good"]);
     expect(result.problems[0].message).toContain('mlflow2seldon.replicas="many"');
     expect(result.retainedModels.size).toBe(1);
   });
