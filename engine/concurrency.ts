@@ -32,3 +32,16 @@ export async function mapLimited<T, R>(
   if (rejected) throw rejected.reason;
   return results;
 }
+
+/** Waits `ms`, or less when `signal` aborts; leaves no timer and no listener behind. */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

@@ -9,18 +9,37 @@ import { startHttpServer } from "./http";
 import { createLogger } from "./logger";
 import { SyncService } from "./sync-service";
 
-const USAGE = "usage: mlflow2seldon sync [--once] [--dry-run]";
+const USAGE = `usage: mlflow2seldon <command> [options]
+
+commands:
+  sync              reconcile until SIGTERM/SIGINT (finishes the current cycle, exits 0)
+  sync --once       one cycle; exit 0 only if it fully succeeded
+  sync --dry-run    print the plan (create/update/delete) without writing
+  help, --help      this text
+
+Settings come from M2S_* environment variables (README: "Settings"). Exit codes: 0 success,
+1 a cycle failed, 2 bad configuration or usage.
+`;
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const [command, ...flags] = argv;
+  if (command === "help" || command === "--help" || command === "-h" || flags.includes("--help")) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const unknown = flags.filter((f) => f !== "--once" && f !== "--dry-run");
   if (command !== "sync" || unknown.length > 0) {
-    process.stderr.write(`${USAGE}\n`);
+    process.stderr.write(USAGE);
     return 2;
   }
   let config;
+  let service;
+  let log;
   try {
     config = parseServiceEnv(env);
+    log = createLogger(config.logLevel);
+    // Reads the files the settings name (kubeconfig, CA): their problems are configuration errors too.
+    service = new SyncService(config, log);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(
@@ -28,8 +47,6 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     );
     return 2;
   }
-  const log = createLogger(config.logLevel);
-  const service = new SyncService(config, log);
   if (config.sourceCluster)
     log.info({ sourceCluster: config.sourceCluster }, "M2S_SRC_NEURO_CLUSTER is accepted for compatibility");
 

@@ -1,5 +1,6 @@
 // The sync service's configuration from environment variables, validated with zod. The
 // original service's M2S_* names keep their meaning; every problem names its variable.
+import { accessSync, constants } from "node:fs";
 import { z } from "zod";
 import type { MlflowClientOptions } from "../engine/mlflow/client";
 import { ConfigError } from "../engine/errors";
@@ -32,6 +33,34 @@ const json = z
     }
   });
 const optionalInt = z.coerce.number().int().optional();
+const URL_EXAMPLE = "an http(s) URL such as http://mlflow:5000";
+/** A tracking server URL; `host:port` gets http://, any scheme but http(s) is refused. */
+const trackingUrl = z
+  .string()
+  .trim()
+  .min(1, URL_EXAMPLE)
+  .optional()
+  .refine(
+    (v) => v === undefined || /^https?:\/\//i.test(v) || !/^[a-z][a-z0-9+.-]*:\/\//i.test(v),
+    URL_EXAMPLE,
+  )
+  .transform((v) => (v === undefined || /^https?:\/\//i.test(v) ? v : `http://${v}`))
+  .pipe(z.url({ message: URL_EXAMPLE }).optional());
+/** A file the service reads at start-up: checked here, so a typo is a configuration error. */
+const readableFile = z
+  .string()
+  .trim()
+  .min(1)
+  .optional()
+  .refine((path) => {
+    if (path === undefined) return true;
+    try {
+      accessSync(path, constants.R_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  }, "a readable file");
 const positive = (fallback: number) => z.coerce.number().positive().default(fallback);
 const flag = z
   .enum(["true", "false", "1", "0", "yes", "no"], { message: "true or false" })
@@ -40,19 +69,17 @@ const flag = z
 
 /** Every variable the service reads, with its default. Documented in the README's table. */
 export const serviceEnvSchema = z.object({
-  M2S_MLFLOW_HOST: z
-    .string({ message: "required: the MLflow tracking server URL, e.g. http://mlflow:5000" })
-    .trim()
-    .min(1, "required: the MLflow tracking server URL, e.g. http://mlflow:5000")
-    .transform((v) => (/^https?:\/\//.test(v) ? v : `http://${v}`))
-    .pipe(z.url({ message: "a URL such as http://mlflow:5000" })),
+  // M2S_MLFLOW_HOST, or MLFLOW_TRACKING_URI as every MLflow client reads it.
+  M2S_MLFLOW_HOST: trackingUrl,
+  MLFLOW_TRACKING_URI: trackingUrl,
   M2S_MLFLOW_TOKEN: optional,
   MLFLOW_TRACKING_TOKEN: optional,
   M2S_MLFLOW_USERNAME: optional,
   MLFLOW_TRACKING_USERNAME: optional,
   M2S_MLFLOW_PASSWORD: optional,
   MLFLOW_TRACKING_PASSWORD: optional,
-  M2S_MLFLOW_CA_FILE: optional,
+  M2S_MLFLOW_CA_FILE: readableFile,
+  MLFLOW_TRACKING_SERVER_CERT_PATH: readableFile,
   M2S_MLFLOW_TIMEOUT_SECONDS: positive(10),
   M2S_MLFLOW_STORAGE_ROOT: optional,
   M2S_MLFLOW_STORAGE_CLAIM: optional,
@@ -163,15 +190,21 @@ export function parseServiceEnv(env: NodeJS.ProcessEnv): ServiceConfig {
     const reported = new Set(problems.map((p) => p.setting));
     problems.push(...error.problems.filter((p) => !reported.has(p.setting)));
   }
-  if (!parsed.success || !engine) throw new ConfigError(problems);
+  const url = parsed.success ? (parsed.data.M2S_MLFLOW_HOST ?? parsed.data.MLFLOW_TRACKING_URI) : undefined;
+  if (parsed.success && !url)
+    problems.push({
+      setting: "M2S_MLFLOW_HOST",
+      message: `required (or MLFLOW_TRACKING_URI): ${URL_EXAMPLE}`,
+    });
+  if (!parsed.success || !engine || !url) throw new ConfigError(problems);
   const e = parsed.data;
   return {
     mlflow: {
-      url: e.M2S_MLFLOW_HOST,
+      url,
       token: e.M2S_MLFLOW_TOKEN ?? e.MLFLOW_TRACKING_TOKEN,
       username: e.M2S_MLFLOW_USERNAME ?? e.MLFLOW_TRACKING_USERNAME,
       password: e.M2S_MLFLOW_PASSWORD ?? e.MLFLOW_TRACKING_PASSWORD,
-      caFile: e.M2S_MLFLOW_CA_FILE,
+      caFile: e.M2S_MLFLOW_CA_FILE ?? e.MLFLOW_TRACKING_SERVER_CERT_PATH,
       timeoutMs: e.M2S_MLFLOW_TIMEOUT_SECONDS * 1000,
     },
     engine,

@@ -1,6 +1,7 @@
 // The continuous sync service: runs reconcile cycles on an interval with jitter, backs off
 // exponentially while MLflow or the cluster fails, and reports through logs and metrics.
 import { SeldonDeploymentStore, kubeClient } from "../engine/cluster";
+import { pause } from "../engine/concurrency";
 import { ClusterError, errorMessage, RegistryError } from "../engine/errors";
 import { MlflowClient } from "../engine/mlflow/client";
 import { reconcile, type CycleReport } from "../engine/reconcile";
@@ -123,10 +124,7 @@ export class SyncService {
       if (signal.aborted) break;
       const delay = this.nextDelayMs();
       this.log.debug({ delayMs: delay }, "next cycle scheduled");
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
-      });
+      await pause(delay, signal);
     }
   }
 

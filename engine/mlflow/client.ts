@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { z } from "zod";
-import { RegistryError, RegistryResponseError } from "../errors";
+import { ConfigError, RegistryError, RegistryResponseError } from "../errors";
 import {
   describeIssues,
   downloadUriSchema,
@@ -53,10 +53,12 @@ export class MlflowClient {
   ) {
     const base = new URL(options.url);
     if (base.username || base.password) {
-      throw new RegistryError(
-        "(config)",
-        "put MLflow credentials in the username/password settings, not in the URL",
-      );
+      throw new ConfigError([
+        {
+          setting: "MLflow URL",
+          message: "put credentials in the username/password settings, not in the URL",
+        },
+      ]);
     }
     this.retries = options.retries ?? 3;
     this.backoffMs = options.backoffMs ?? 250;
@@ -76,7 +78,7 @@ export class MlflowClient {
       httpAgent: new HttpAgent({ keepAlive: false }),
       httpsAgent: new HttpsAgent({
         keepAlive: false,
-        ca: options.caFile ? readFileSync(options.caFile) : undefined,
+        ca: options.caFile ? readCa(options.caFile) : undefined,
       }),
       // Responses are parsed by zod, not trusted as typed.
       transitional: { silentJSONParsing: false },
@@ -171,6 +173,14 @@ export class MlflowClient {
         await sleep(this.backoffMs * 2 ** attempt);
       }
     }
+  }
+}
+
+function readCa(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch {
+    throw new ConfigError([{ setting: "MLflow CA file", message: `cannot read ${file}` }]);
   }
 }
 

@@ -1,4 +1,5 @@
-import { mapLimited } from "../../engine/concurrency";
+import { getEventListeners } from "node:events";
+import { mapLimited, pause } from "../../engine/concurrency";
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -29,4 +30,14 @@ test("starts nothing new after a failure and throws it once the running work set
   await expect(run).rejects.toThrow("item 1 failed");
   expect(started).toEqual([0, 1]);
   expect(settled).toEqual([0]);
+});
+
+test("pause leaves no abort listener behind, however many times it runs", async () => {
+  const stop = new AbortController();
+  for (let i = 0; i < 50; i++) await pause(0, stop.signal);
+  expect(getEventListeners(stop.signal, "abort")).toHaveLength(0);
+  const waiting = pause(60_000, stop.signal);
+  stop.abort();
+  await waiting;
+  expect(getEventListeners(stop.signal, "abort")).toHaveLength(0);
 });
