@@ -8,7 +8,8 @@ import { mapLimited, PARALLEL_REQUESTS } from "./concurrency";
 import { servingSlots } from "./slots";
 
 export class RegistryReader {
-  private readonly locations = new Map<string, VersionLocation>();
+  /** Locations of the versions in service at the last snapshot (others are forgotten). */
+  private locations = new Map<string, VersionLocation>();
 
   constructor(
     private readonly client: MlflowClient,
@@ -22,6 +23,7 @@ export class RegistryReader {
     const latest = new Map(
       models.flatMap((m) => m.latest_versions.map((v) => [`${v.name}\u0000${v.version}`, v])),
     );
+    const inService = new Map<string, VersionLocation>();
     const slots = await mapLimited(servingSlots(models, this.settings), PARALLEL_REQUESTS, async (slot) => {
       // A model deleted and registered again restarts at version 1: its creation time is in the key.
       const key = `${slot.model}\u0000${slot.version}\u0000${created.get(slot.model)}`;
@@ -32,10 +34,11 @@ export class RegistryReader {
           (await this.client.getModelVersion(slot.model, slot.version));
         const artifactUri = await this.client.getDownloadUri(slot.model, slot.version);
         location = { source: version.source, runId: version.run_id, artifactUri };
-        this.locations.set(key, location);
       }
+      inService.set(key, location);
       return { ...slot, location } satisfies ResolvedSlot;
     });
+    this.locations = inService;
     return { slots };
   }
 }

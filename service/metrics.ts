@@ -1,9 +1,13 @@
 // Prometheus metrics of the sync loop, served on /metrics.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
+/** Phases of a cycle last from milliseconds to minutes (a cold cycle at 5,000 models: ~30 s). */
+const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "mlflow2seldon_" });
+  // Standard names (process_cpu_seconds_total, nodejs_heap_size_used_bytes, …) for stock dashboards.
+  collectDefaultMetrics({ register: registry });
   const metrics = {
     registry,
     cycles: new Counter({
@@ -27,11 +31,13 @@ export function createMetrics() {
     registryLatency: new Histogram({
       name: "mlflow2seldon_registry_read_seconds",
       help: "Time to read the MLflow registry",
+      buckets: DURATION_BUCKETS,
       registers: [registry],
     }),
     applyLatency: new Histogram({
       name: "mlflow2seldon_apply_seconds",
       help: "Time to reconcile the cluster",
+      buckets: DURATION_BUCKETS,
       registers: [registry],
     }),
     mlflowRequests: new Counter({
@@ -49,7 +55,7 @@ export function createMetrics() {
     cycleSeconds: new Histogram({
       name: "mlflow2seldon_cycle_seconds",
       help: "Wall time of a sync cycle",
-      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      buckets: DURATION_BUCKETS,
       registers: [registry],
     }),
     cycleCpuSeconds: new Histogram({

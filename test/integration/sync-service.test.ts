@@ -118,6 +118,11 @@ test("the service loop serves health, readiness and metrics, writes back tags, a
   expect(metrics).toMatch(/mlflow2seldon_kube_requests_total\{verb="apply"\} 1\n/);
   expect(metrics).toMatch(/mlflow2seldon_cycle_seconds_count [1-9]/);
   expect(metrics).toMatch(/mlflow2seldon_cycle_cpu_seconds_count [1-9]/);
+  // Standard process metric names, and buckets that hold a cycle of several minutes.
+  expect(metrics).toMatch(/^process_cpu_seconds_total /m);
+  expect(metrics).toMatch(/^nodejs_heap_size_used_bytes /m);
+  expect(metrics).not.toContain("mlflow2seldon_process_");
+  expect(metrics).toContain('mlflow2seldon_cycle_seconds_bucket{le="600"}');
 
   const [sdep] = await listSeldonDeployments(namespace);
   expect(sdep.metadata.annotations[ANNOTATIONS.slot]).toBe("alias:champion");
