@@ -8,6 +8,7 @@ import { noWaitAnnotations } from "./components/no-wait";
 import { SyncService } from "./components/sync-service";
 import { loadStackConfig, stackEngineSettings, stackSecrets, type StackConfig } from "./deploy/stack-config";
 import { kubeClient } from "./engine/cluster";
+import { STACK_LABEL } from "./engine/inventory";
 import { KubeApiError } from "./engine/kube/client";
 import type { EngineSettings } from "./engine/settings";
 import { planModelDeployments } from "./engine/snapshot";
@@ -28,8 +29,6 @@ function serviceEnvironment(config: StackConfig, settings: EngineSettings): Reco
     M2S_SYNC_INTERVAL_SECONDS: String(config.syncIntervalSeconds),
   };
 }
-
-const STACK_LABEL = "mlflow2seldon.io/stack";
 
 /** True when the namespace exists and this stack did not create it (then it is used, not managed). */
 async function foreignNamespace(

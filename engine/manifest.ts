@@ -1,5 +1,6 @@
 // Builds the SeldonDeployment of one serving slot (machinelearning.seldon.io/v1). Pure.
 import { createHash } from "node:crypto";
+import { LABELS, ownerLabels } from "./inventory";
 import { modelLabel } from "./naming";
 import type { Resources } from "./settings";
 import { slotDescription, slotKey, type Slot } from "./slots";
@@ -7,15 +8,6 @@ import { slotDescription, slotKey, type Slot } from "./slots";
 export const GROUP = "machinelearning.seldon.io";
 export const API_VERSION = `${GROUP}/v1`;
 export const KIND = "SeldonDeployment";
-
-export const LABELS = {
-  managedBy: "app.kubernetes.io/managed-by",
-  owner: "mlflow2seldon.io/owner",
-  model: "mlflow2seldon.io/model",
-  slot: "mlflow2seldon.io/slot",
-  version: "mlflow2seldon.io/version",
-} as const;
-export const MANAGED_BY = "mlflow2seldon";
 
 export const ANNOTATIONS = {
   modelName: "mlflow2seldon.io/model-name",
@@ -128,8 +120,7 @@ export function buildSeldonDeployment(input: DeploymentSpecInput): SeldonDeploym
       name: input.name,
       namespace: input.namespace,
       labels: {
-        [LABELS.managedBy]: MANAGED_BY,
-        [LABELS.owner]: input.owner,
+        ...ownerLabels(input.owner),
         [LABELS.model]: modelLabel(input.model),
         [LABELS.slot]: slotKey(input.slot).slice(0, 63),
         [LABELS.version]: input.version,

@@ -4,8 +4,9 @@
 import type { SeldonDeploymentStore } from "./cluster";
 import { mapLimited, PARALLEL_REQUESTS } from "./concurrency";
 import { errorMessage } from "./errors";
-import { ANNOTATIONS, LABELS, MANAGED_BY, type SeldonDeployment } from "./manifest";
-import { plan, type PlanProblem, type RegistrySnapshot } from "./planner";
+import { isOwnedBy, LABELS, ownerSelector, ownershipConflict } from "./inventory";
+import { ANNOTATIONS, type SeldonDeployment } from "./manifest";
+import { plan, type PlannedDeployment, type PlanProblem, type RegistrySnapshot } from "./planner";
 import type { EngineSettings } from "./settings";
 
 export type Action = "create" | "update" | "delete";
@@ -28,15 +29,6 @@ export interface CycleReport {
   problems: PlanProblem[];
   /** Desired names held by an object this owner does not manage (left untouched). */
   conflicts: string[];
-}
-
-export function isOwnedBy(object: SeldonDeployment, owner: string): boolean {
-  const labels = object.metadata.labels ?? {};
-  return labels[LABELS.managedBy] === MANAGED_BY && labels[LABELS.owner] === owner;
-}
-
-export function ownerSelector(owner: string): string {
-  return `${LABELS.managedBy}=${MANAGED_BY},${LABELS.owner}=${owner}`;
 }
 
 /** True when every field of `desired` has the same value in `live` (fields others add are ignored). */
@@ -92,25 +84,31 @@ export interface ReconcileOptions {
 export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOptions): Promise<CycleReport> {
   const { store, settings } = options;
   const { desired, problems, retainedModels } = plan(snapshot, settings);
-  const live = await store.list(settings.namespace);
+  const live = await store.list(settings.namespace, ownerSelector(settings.owner));
   const liveByName = new Map(live.map((o) => [o.metadata.name, o]));
   const report: CycleReport = { changes: [], unchanged: [], failures: [], problems, conflicts: [] };
 
   const work: { change: PlannedChange; run: () => Promise<unknown> }[] = [];
-  for (const { object, model, slot, version } of desired) {
+  const toCreate: PlannedDeployment[] = [];
+  for (const planned of desired) {
+    const { object, model, slot, version } = planned;
     const { name } = object.metadata;
     const current = liveByName.get(name);
-    if (current && !isOwnedBy(current, settings.owner)) {
-      report.conflicts.push(name);
-      continue;
-    }
-    if (current && matchesLive(object, current)) {
-      report.unchanged.push(name);
-      continue;
-    }
-    const action = current ? "update" : "create";
-    work.push({ change: { action, name, model, slot, version }, run: () => store.apply(object) });
+    if (!current) toCreate.push(planned);
+    else if (matchesLive(object, current)) report.unchanged.push(name);
+    else
+      work.push({ change: { action: "update", name, model, slot, version }, run: () => store.apply(object) });
   }
+  // The list holds only this owner's objects: a name to create may be held by someone else.
+  const holders = await mapLimited(toCreate, PARALLEL_REQUESTS, ({ object }) =>
+    store.get(object.metadata.namespace, object.metadata.name),
+  );
+  toCreate.forEach(({ object, model, slot, version }, i) => {
+    const { name } = object.metadata;
+    if (ownershipConflict(holders[i], settings.owner)) report.conflicts.push(name);
+    else
+      work.push({ change: { action: "create", name, model, slot, version }, run: () => store.apply(object) });
+  });
   const desiredNames = new Set(desired.map((d) => d.object.metadata.name));
   for (const object of live) {
     const { name } = object.metadata;

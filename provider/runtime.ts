@@ -6,8 +6,8 @@ import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { SeldonDeploymentStore, kubeClient } from "../engine/cluster";
 import type { KubeClient } from "../engine/kube/client";
-import { API_VERSION, KIND, LABELS, MANAGED_BY, type SeldonDeployment } from "../engine/manifest";
-import { isOwnedBy } from "../engine/reconcile";
+import { fieldManager, isOwnedBy, LABELS, MANAGED_BY, ownershipConflict } from "../engine/inventory";
+import { API_VERSION, KIND, type SeldonDeployment } from "../engine/manifest";
 import { dns1123Label } from "../engine/settings";
 
 export const modelDeploymentInputsSchema = z.object({
@@ -88,19 +88,16 @@ function clusterClient(inputs: Pick<ModelDeploymentInputs, "kubeContext" | "kube
 function store(
   inputs: Pick<ModelDeploymentInputs, "kubeContext" | "kubeconfig" | "owner">,
 ): SeldonDeploymentStore {
-  return new SeldonDeploymentStore(clusterClient(inputs), `mlflow2seldon-${inputs.owner}`);
+  return new SeldonDeploymentStore(clusterClient(inputs), fieldManager(inputs.owner));
 }
 
 export async function applyDeployment(inputs: ModelDeploymentInputs): Promise<ModelDeploymentOutputs> {
   const manifest = inputs.manifest as SeldonDeployment;
   const { namespace, name } = manifest.metadata;
   const cluster = store(inputs);
-  const existing = await cluster.get(namespace, name);
-  if (existing && !isOwnedBy(existing, inputs.owner)) {
-    throw new Error(
-      `SeldonDeployment ${namespace}/${name} exists and is not managed by ${inputs.owner}; left untouched`,
-    );
-  }
+  // The same rule as the service's; a resource cannot be skipped, so the conflict fails it.
+  const conflict = ownershipConflict(await cluster.get(namespace, name), inputs.owner);
+  if (conflict) throw new Error(conflict);
   const applied = await cluster.apply(manifest);
   return { ...inputs, uid: String(applied.metadata.uid ?? "") };
 }
@@ -135,8 +132,8 @@ export async function deleteDeployment(
   const cluster = store(props);
   const live = await cluster.get(namespace, name);
   if (!live) return;
-  if (!isOwnedBy(live, props.owner))
-    throw new Error(`SeldonDeployment ${id} is not managed by ${props.owner}; not deleted`);
+  const conflict = ownershipConflict(live, props.owner);
+  if (conflict) throw new Error(conflict);
   await cluster.delete(namespace, name);
   const deadline = Date.now() + timeoutMs;
   while (await cluster.get(namespace, name)) {

@@ -3,6 +3,7 @@
 import { SeldonDeploymentStore, kubeClient } from "../engine/cluster";
 import { pause } from "../engine/concurrency";
 import { ClusterError, errorMessage, RegistryError } from "../engine/errors";
+import { fieldManager } from "../engine/inventory";
 import { MlflowClient } from "../engine/mlflow/client";
 import { reconcile, type CycleReport } from "../engine/reconcile";
 import { RegistryReader } from "../engine/registry";
@@ -40,7 +41,7 @@ export class SyncService {
     this.client = new MlflowClient(config.mlflow, (endpoint) => metrics.mlflowRequests.inc({ endpoint }));
     this.store = new SeldonDeploymentStore(
       kubeClient({ context: config.kubeContext }),
-      `mlflow2seldon-${config.engine.owner}`,
+      fieldManager(config.engine.owner),
       (verb) => metrics.kubeRequests.inc({ verb }),
     );
     this.registry = new RegistryReader(this.client, config.engine);

@@ -1,6 +1,7 @@
 // The engine against the older API generation: a real MLflow 2.x server (testbed's second
 // MLflow), with pagination, stages and aliases, driving a real kube-apiserver.
-import { ANNOTATIONS, LABELS } from "../../engine/manifest";
+import { LABELS } from "../../engine/inventory";
+import { ANNOTATIONS } from "../../engine/manifest";
 import { mlflow } from "../support/mlflow";
 import { freshNamespace, listSeldonDeployments } from "../support/cluster";
 import { uniqueModelName } from "../support/mlflow";

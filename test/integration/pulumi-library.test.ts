@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LABELS } from "../../engine/manifest";
+import { LABELS } from "../../engine/inventory";
 import { listSeldonDeployments } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
 import { pulumiOk, runOk } from "../support/pulumi";

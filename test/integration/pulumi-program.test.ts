@@ -3,7 +3,8 @@
 // policy, coexistence with the sync service, and destroy.
 import { AppsV1Api, CoreV1Api, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
-import { ANNOTATIONS, LABELS } from "../../engine/manifest";
+import { LABELS } from "../../engine/inventory";
+import { ANNOTATIONS } from "../../engine/manifest";
 import { customObjects, kubeConfig, listSeldonDeployments, seldon } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
 import { pulumi, pulumiOk, repositoryStack, run } from "../support/pulumi";

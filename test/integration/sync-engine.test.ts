@@ -1,6 +1,7 @@
 // The sync engine against the testbed: a real MLflow registry and a real kube-apiserver with the
 // Seldon CRD. Each test shapes the registry through MLflow's REST API and checks the cluster.
-import { ANNOTATIONS, LABELS } from "../../engine/manifest";
+import { LABELS } from "../../engine/inventory";
+import { ANNOTATIONS } from "../../engine/manifest";
 import { MODEL_TAGS } from "../../engine/planner";
 import { customObjects, freshNamespace, listSeldonDeployments, seldon } from "../support/cluster";
 import { FaultProxy } from "../support/fault-proxy";

@@ -1,4 +1,5 @@
-import { ANNOTATIONS, LABELS } from "../../engine/manifest";
+import { LABELS } from "../../engine/inventory";
+import { ANNOTATIONS } from "../../engine/manifest";
 import type { RegisteredModel } from "../../engine/mlflow/schemas";
 import { MODEL_TAGS, plan, type ResolvedSlot } from "../../engine/planner";
 import { engineSettingsSchema, type EngineSettingsInput } from "../../engine/settings";
