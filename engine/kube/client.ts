@@ -7,6 +7,7 @@ import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { promisify } from "node:util";
 import { z } from "zod";
 import type { ExecConfig, KubeTarget } from "./config";
+import { proxyFor, TunnelingAgent } from "./proxy";
 
 /** The API server answered with an error status, or could not be reached (no status). */
 export class KubeApiError extends Error {
@@ -14,9 +15,21 @@ export class KubeApiError extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    /** The server's Retry-After, when it sent one (429, 503). */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }
+}
+
+const RETRIES = 3;
+const RETRY_BASE_MS = 200;
+const MAX_RETRY_AFTER_MS = 10_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function retryAfterMs(header: string | string[] | undefined): number | undefined {
+  const seconds = Number(Array.isArray(header) ? header[0] : header);
+  return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds * 1000, MAX_RETRY_AFTER_MS) : undefined;
 }
 
 const execCredentialSchema = z.object({
@@ -38,6 +51,16 @@ export interface KubeRequest {
   query?: Record<string, string | undefined>;
 }
 
+/** kubeconfig `as`, `as-uid` and `as-groups`: the API server acts as that user (RBAC permitting). */
+function impersonationHeaders(target: KubeTarget): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (target.impersonate?.user) headers["impersonate-user"] = target.impersonate.user;
+  if (target.impersonate?.uid) headers["impersonate-uid"] = target.impersonate.uid;
+  // Node joins repeated headers with ", ", which the API server splits again.
+  if (target.impersonate?.groups?.length) headers["impersonate-group"] = target.impersonate.groups.join(", ");
+  return headers;
+}
+
 export class KubeClient {
   private agent: Agent | HttpAgent;
   private execCredential?: { value: ExecCredential; expires: number };
@@ -50,14 +73,27 @@ export class KubeClient {
     return this.target.server;
   }
 
+  /**
+   * One API call. An idempotent one (every method but POST) is retried on 429, 5xx and network
+   * errors, after the server's Retry-After or an exponential backoff; an exec credential the
+   * server refuses (401) is fetched anew once.
+   */
   async request<T>(method: string, path: string, options: KubeRequest = {}): Promise<T> {
-    try {
-      return await this.send<T>(method, path, options);
-    } catch (error) {
-      // An exec plugin's credential may be revoked before it expires: fetch a new one once.
-      if (!(error instanceof KubeApiError && error.status === 401 && this.target.exec)) throw error;
-      this.execCredential = undefined;
-      return this.send<T>(method, path, options);
+    let renewedCredential = false;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.send<T>(method, path, options);
+      } catch (error) {
+        if (!(error instanceof KubeApiError)) throw error;
+        if (error.status === 401 && this.target.exec && !renewedCredential) {
+          renewedCredential = true;
+          this.execCredential = undefined;
+          continue;
+        }
+        const transient = error.status === undefined || error.status === 429 || error.status >= 500;
+        if (!transient || method === "POST" || attempt >= RETRIES) throw error;
+        await sleep(error.retryAfterMs ?? RETRY_BASE_MS * 2 ** attempt);
+      }
     }
   }
 
@@ -71,7 +107,9 @@ export class KubeClient {
       rejectUnauthorized: !this.target.insecureSkipTlsVerify,
       servername: this.target.serverName,
     };
-    return this.target.server.startsWith("https:") ? new Agent(options) : new HttpAgent({ keepAlive: true });
+    if (!this.target.server.startsWith("https:")) return new HttpAgent({ keepAlive: true });
+    const proxy = proxyFor(this.target.server, this.target.proxyUrl, process.env);
+    return proxy ? new TunnelingAgent(proxy, options) : new Agent(options);
   }
 
   private async headers(): Promise<Record<string, string>> {
@@ -131,7 +169,11 @@ export class KubeClient {
       if (value !== undefined) url.searchParams.set(key, value);
     }
     const body = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
-    const headers: Record<string, string> = { accept: "application/json", ...(await this.headers()) };
+    const headers: Record<string, string> = {
+      accept: "application/json",
+      ...(await this.headers()),
+      ...impersonationHeaders(this.target),
+    };
     if (body) {
       headers["content-type"] = options.contentType ?? "application/json";
       headers["content-length"] = String(body.length);
@@ -162,6 +204,7 @@ export class KubeClient {
             new KubeApiError(
               message.success ? message.data.message : text.slice(0, 500) || `HTTP ${status}`,
               status,
+              retryAfterMs(res.headers["retry-after"]),
             ),
           );
         });

@@ -31,6 +31,7 @@ const kubeconfigSchema = z.object({
       "certificate-authority-data": z.string().optional(),
       "insecure-skip-tls-verify": z.boolean().optional(),
       "tls-server-name": z.string().optional(),
+      "proxy-url": z.url().optional(),
     }),
   }),
   users: entries({
@@ -45,6 +46,10 @@ const kubeconfigSchema = z.object({
       password: z.string().optional(),
       exec: execSchema.optional(),
       "auth-provider": z.unknown().optional(),
+      as: z.string().optional(),
+      "as-uid": z.string().optional(),
+      "as-groups": z.array(z.string()).nullish(),
+      "as-user-extra": z.unknown().optional(),
     }),
   }),
   contexts: entries({
@@ -67,6 +72,9 @@ export interface KubeTarget {
   token?: () => string;
   basic?: { username: string; password: string };
   exec?: ExecConfig;
+  /** Proxy of this cluster (kubeconfig proxy-url); else HTTPS_PROXY/NO_PROXY apply. */
+  proxyUrl?: string;
+  impersonate?: { user?: string; uid?: string; groups?: string[] };
 }
 
 const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -152,6 +160,7 @@ function fromKubeconfig(
   };
   if (u["auth-provider"])
     fail(source, `user "${context.context.user}": auth-provider is not supported, use exec`);
+  if (u["as-user-extra"]) fail(source, `user "${context.context.user}": as-user-extra is not supported`);
   const tokenFile = user && u.tokenFile ? resolvePath(user, u.tokenFile) : undefined;
   return {
     server: c.server,
@@ -170,6 +179,11 @@ function fromKubeconfig(
     token: u.token ? () => u.token! : tokenFile ? () => readFileSync(tokenFile, "utf8").trim() : undefined,
     basic: u.username ? { username: u.username, password: u.password ?? "" } : undefined,
     exec: u.exec,
+    proxyUrl: c["proxy-url"],
+    impersonate:
+      u.as || u["as-uid"] || u["as-groups"]?.length
+        ? { user: u.as, uid: u["as-uid"], groups: u["as-groups"] ?? undefined }
+        : undefined,
   };
 }
 

@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { kubeClient, SeldonDeploymentStore } from "../../engine/cluster";
-import { freshNamespace } from "../support/cluster";
+import { core as coreApi, freshNamespace } from "../support/cluster";
+import { startConnectProxy } from "../support/connect-proxy";
 
 interface Kubeconfig {
   clusters: { name: string; cluster: Record<string, string> }[];
@@ -54,4 +55,93 @@ test("credentials from an exec plugin reach the API server, and the plugin runs 
   const invocations = readFileSync(calls, "utf8").trim().split("\n");
   expect(invocations).toHaveLength(1);
   expect(JSON.parse(invocations[0])).toMatchObject({ kind: "ExecCredential", spec: { interactive: false } });
+});
+
+/** A kubeconfig for the testbed's cluster with another user, written into its own folder. */
+function kubeconfigWith(user: Record<string, string | unknown>, cluster: Record<string, unknown> = {}) {
+  const testbed = parse(readFileSync(process.env.KUBECONFIG!, "utf8")) as Kubeconfig;
+  const dir = mkdtempSync(join(tmpdir(), "kubeconfig-"));
+  const file = join(dir, "config");
+  writeFileSync(
+    file,
+    stringify({
+      "current-context": "t",
+      clusters: [{ name: "c", cluster: { ...testbed.clusters[0].cluster, ...cluster } }],
+      users: [{ name: "u", user }],
+      contexts: [{ name: "t", context: { cluster: "c", user: "u" } }],
+    }),
+  );
+  return { dir, file, admin: testbed.users[0].user };
+}
+
+test("a kubeconfig proxy-url tunnels every request through the proxy, on kept-alive connections", async () => {
+  const namespace = await freshNamespace("kube-proxy");
+  const proxy = await startConnectProxy();
+  try {
+    const { admin } = kubeconfigWith({});
+    const { file } = kubeconfigWith(admin, { "proxy-url": proxy.url });
+    const store = new SeldonDeploymentStore(kubeClient({ kubeconfig: file }), "proxy-test");
+    for (let i = 0; i < 5; i++) expect(await store.list(namespace)).toEqual([]);
+    expect(proxy.tunnels.length).toBeGreaterThanOrEqual(1);
+    expect(proxy.tunnels.length).toBeLessThan(5);
+    expect(proxy.tunnels[0]).toBe(new URL(parse(readFileSync(file, "utf8")).clusters[0].cluster.server).host);
+  } finally {
+    await proxy.close();
+  }
+});
+
+test("a token file relative to the kubeconfig's folder authenticates; impersonation is sent", async () => {
+  const namespace = await freshNamespace("kube-token");
+  const core = coreApi();
+  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: "reader" } } });
+  const token = await core.createNamespacedServiceAccountToken({
+    name: "reader",
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds: 600 } },
+  });
+  const { dir, file } = kubeconfigWith({ tokenFile: "token" });
+  writeFileSync(join(dir, "token"), token.status!.token!);
+  // Authenticated as the service account, which may not list SeldonDeployments: 403, not 401.
+  const store = new SeldonDeploymentStore(kubeClient({ kubeconfig: file }), "token-test");
+  await expect(store.list(namespace)).rejects.toThrow(/HTTP 403.*system:serviceaccount:.*:reader/);
+
+  // The admin impersonating that service account gets the same refusal, naming it.
+  const { file: impersonating, admin } = kubeconfigWith({});
+  const config = parse(readFileSync(impersonating, "utf8"));
+  config.users[0].user = {
+    ...admin,
+    as: `system:serviceaccount:${namespace}:reader`,
+    "as-groups": ["system:serviceaccounts"],
+  };
+  writeFileSync(impersonating, stringify(config));
+  const asReader = new SeldonDeploymentStore(kubeClient({ kubeconfig: impersonating }), "as-test");
+  await expect(asReader.list(namespace)).rejects.toThrow(/HTTP 403.*system:serviceaccount:.*:reader/);
+});
+
+test("an exec credential that expired is fetched again before the next request", async () => {
+  const namespace = await freshNamespace("kube-exec-expiry");
+  const { dir, file, admin } = kubeconfigWith({});
+  const calls = join(dir, "calls");
+  writeFileSync(calls, "");
+  const credential = {
+    apiVersion: "client.authentication.k8s.io/v1",
+    kind: "ExecCredential",
+    status: {
+      clientCertificateData: Buffer.from(admin["client-certificate-data"], "base64").toString(),
+      clientKeyData: Buffer.from(admin["client-key-data"], "base64").toString(),
+      // Already inside the refresh margin: every request needs a new credential.
+      expirationTimestamp: new Date(Date.now() + 5_000).toISOString(),
+    },
+  };
+  writeFileSync(join(dir, "credential.json"), JSON.stringify(credential));
+  const plugin = join(dir, "plugin.sh");
+  writeFileSync(plugin, `#!/bin/sh\necho run >> ${calls}\ncat ${join(dir, "credential.json")}\n`);
+  chmodSync(plugin, 0o755);
+  const config = parse(readFileSync(file, "utf8"));
+  config.users[0].user = { exec: { apiVersion: "client.authentication.k8s.io/v1", command: plugin } };
+  writeFileSync(file, stringify(config));
+  const store = new SeldonDeploymentStore(kubeClient({ kubeconfig: file }), "expiry-test");
+  await store.list(namespace);
+  await store.list(namespace);
+  expect(readFileSync(calls, "utf8").trim().split("\n")).toHaveLength(2);
 });

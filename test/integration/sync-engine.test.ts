@@ -287,3 +287,80 @@ test("a restarted service deletes what left its stage while it was down", async 
   await fx.service().runCycle();
   expect(await byModel(name)).toEqual([]);
 });
+
+describe("a field the engine applied and no longer wants is removed from the live object", () => {
+  const spec = async (model: string) => (await byModel(model))[0].spec;
+  const tagCases: [string, string, string, (s: any) => unknown][] = [
+    [
+      "resources tag",
+      MODEL_TAGS.resources,
+      '{"limits":{"cpu":"3"}}',
+      (s) => container({ spec: s }).resources,
+    ],
+    ["image tag", "deployment-image", "registry.example.com/custom:2", (s) => container({ spec: s }).image],
+    [
+      "serving-mode tag",
+      MODEL_TAGS.servingMode,
+      "mlflow-server",
+      (s) => s.predictors[0].graph.implementation,
+    ],
+    ["replicas tag", MODEL_TAGS.replicas, "4", (s) => s.predictors[0].replicas],
+    ["protocol tag", MODEL_TAGS.protocol, "v2", (s) => s.protocol],
+  ];
+  test.each(tagCases)("%s set, then deleted", async (_name, tag, value, field) => {
+    const name = `${fx.prefix} drift ${tag}`;
+    await registerModel(name, 1);
+    await mlflow().transitionStage(name, "1", "Production");
+    // mlflow-server mode needs an object-store URI for the artifacts.
+    const service = fx.service({ M2S_MODEL_URI_PREFIX: "s3://bucket/artifacts" });
+    await cycle(service);
+    const before = field(await spec(name));
+
+    await mlflow().setRegisteredModelTag(name, tag, value);
+    await cycle(service);
+    const tagged = field(await spec(name));
+    expect(tagged).not.toEqual(before);
+
+    await mlflow().deleteRegisteredModelTag(name, tag);
+    const outcome = await cycle(service);
+    expect(outcome.report!.changes.map((c) => c.action)).toEqual(["update"]);
+    expect(field(await spec(name))).toEqual(before);
+    // Converged: the next cycle writes nothing.
+    const writes = service.store.writes;
+    await cycle(service);
+    expect(service.store.writes).toBe(writes);
+  });
+
+  const settingCases: [string, Record<string, string>, (s: any) => unknown][] = [
+    [
+      "storage claim",
+      { M2S_MLFLOW_STORAGE_CLAIM: "mlflow-artifacts" },
+      (s) => s.predictors[0].componentSpecs[0].spec.volumes,
+    ],
+    [
+      "resources",
+      { M2S_RESOURCES: '{"requests":{"memory":"1Gi"}}' },
+      (s) => container({ spec: s }).resources,
+    ],
+    [
+      "credentials secret",
+      { M2S_SERVING_MODE: "mlflow-server", M2S_SELDON_CREDENTIALS_SECRET: "s3-creds" },
+      (s) => s.predictors[0].graph.envSecretRefName,
+    ],
+  ];
+  test.each(settingCases)("%s setting set, then unset", async (_name, env, field) => {
+    const name = `${fx.prefix} drift setting ${Object.keys(env).join(" ")}`;
+    await registerModel(name, 1);
+    await mlflow().transitionStage(name, "1", "Production");
+    const base = {
+      M2S_MODEL_URI_PREFIX: "s3://bucket/artifacts",
+      ...(env.M2S_SERVING_MODE ? { M2S_SERVING_MODE: env.M2S_SERVING_MODE } : {}),
+    };
+    await cycle(fx.service(base));
+    const before = field(await spec(name));
+    await cycle(fx.service({ ...base, ...env }));
+    expect(field(await spec(name))).not.toEqual(before);
+    await cycle(fx.service(base));
+    expect(field(await spec(name))).toEqual(before);
+  });
+});
