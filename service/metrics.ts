@@ -46,6 +46,11 @@ export function createMetrics() {
       labelNames: ["endpoint"],
       registers: [registry],
     }),
+    mlflowConnections: new Counter({
+      name: "mlflow2seldon_mlflow_connections_total",
+      help: "Connections opened to MLflow (kept alive within a cycle, closed after 1 s idle)",
+      registers: [registry],
+    }),
     kubeRequests: new Counter({
       name: "mlflow2seldon_kube_requests_total",
       help: "Kubernetes API requests for SeldonDeployments, by verb (apply and delete are writes)",

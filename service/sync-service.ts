@@ -38,7 +38,10 @@ export class SyncService {
     metrics: Metrics = createMetrics(),
   ) {
     this.metrics = metrics;
-    this.client = new MlflowClient(config.mlflow, (endpoint) => metrics.mlflowRequests.inc({ endpoint }));
+    this.client = new MlflowClient(config.mlflow, {
+      request: (endpoint) => metrics.mlflowRequests.inc({ endpoint }),
+      connection: () => metrics.mlflowConnections.inc(),
+    });
     this.store = new SeldonDeploymentStore(
       kubeClient({ context: config.kubeContext }),
       fieldManager(config.engine.owner),

@@ -46,10 +46,13 @@ export class MlflowClient {
   /** HTTP requests sent (retries included), for tests. */
   requestCount = 0;
 
-  /** `onRequest` sees every HTTP request sent, retries included (the service counts them in metrics). */
+  /**
+   * `observe.request` sees every HTTP request sent, retries included, and `observe.connection`
+   * every connection opened (the service counts both in metrics).
+   */
   constructor(
     options: MlflowClientOptions,
-    private readonly onRequest: (endpoint: string) => void = () => {},
+    private readonly observe: { request?: (endpoint: string) => void; connection?: () => void } = {},
   ) {
     const base = new URL(options.url);
     if (base.username || base.password) {
@@ -73,13 +76,14 @@ export class MlflowClient {
         !options.token && options.username
           ? { username: options.username, password: options.password ?? "" }
           : undefined,
-      // No keep-alive: a cycle sends a request or two every interval, and a pooled socket the
-      // server closed while idle would fail the next request with ECONNRESET.
-      httpAgent: new HttpAgent({ keepAlive: false }),
-      httpsAgent: new HttpsAgent({
-        keepAlive: false,
-        ca: options.caFile ? readCa(options.caFile) : undefined,
-      }),
+      // Keep-alive within a cycle (one TLS handshake, not one per request); an idle socket is
+      // closed by us before the server's keep-alive timeout (gunicorn 2 s, uvicorn 5 s) can race
+      // a request, and a reset that still happens is retried (GETs only).
+      httpAgent: countingConnections(new HttpAgent(KEEP_ALIVE), this.observe),
+      httpsAgent: countingConnections(
+        new HttpsAgent({ ...KEEP_ALIVE, ca: options.caFile ? readCa(options.caFile) : undefined }),
+        this.observe,
+      ),
       // Responses are parsed by zod, not trusted as typed.
       transitional: { silentJSONParsing: false },
       responseType: "json",
@@ -158,7 +162,7 @@ export class MlflowClient {
     for (let attempt = 0; ; attempt++) {
       try {
         this.requestCount++;
-        this.onRequest(endpoint);
+        this.observe.request?.(endpoint);
         const response =
           method === "get"
             ? await this.http.get(endpoint, { params: payload })
@@ -174,6 +178,18 @@ export class MlflowClient {
       }
     }
   }
+}
+
+const KEEP_ALIVE = { keepAlive: true, timeout: 1_000, maxSockets: 16 };
+
+/** Reports each connection the agent opens. */
+function countingConnections<A extends HttpAgent>(agent: A, observe: { connection?: () => void }): A {
+  const create = agent.createConnection.bind(agent);
+  agent.createConnection = ((...args: Parameters<typeof create>) => {
+    observe.connection?.();
+    return create(...args);
+  }) as typeof agent.createConnection;
+  return agent;
 }
 
 function readCa(file: string): Buffer {

@@ -2,6 +2,7 @@
 // Seldon CRD. Each test shapes the registry through MLflow's REST API and checks the cluster.
 import { LABELS } from "../../engine/inventory";
 import { ANNOTATIONS } from "../../engine/manifest";
+import { MlflowClient } from "../../engine/mlflow/client";
 import { MODEL_TAGS } from "../../engine/planner";
 import { customObjects, freshNamespace, listSeldonDeployments, seldon } from "../support/cluster";
 import { FaultProxy } from "../support/fault-proxy";
@@ -70,6 +71,15 @@ test("a second cycle with no change writes nothing and reads one registry page",
   expect(outcome.report?.changes).toEqual([]);
   expect(service.store.writes).toBe(writes);
   expect(service.client.requestCount - requests).toBe(1);
+});
+
+test("sequential registry requests share kept-alive connections", async () => {
+  let connections = 0;
+  // One model per page: as many requests as registered models, one after the other.
+  const client = new MlflowClient({ url: mlflowUrl(), pageSize: 1 }, { connection: () => connections++ });
+  await client.listRegisteredModels();
+  expect(client.requestCount).toBeGreaterThan(3);
+  expect(connections).toBeLessThanOrEqual(2);
 });
 
 test("aliases are followed when set and moved; the per-model image tag changes the image", async () => {

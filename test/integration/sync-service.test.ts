@@ -123,6 +123,7 @@ test("the service loop serves health, readiness and metrics, writes back tags, a
   expect(metrics).toMatch(/^nodejs_heap_size_used_bytes /m);
   expect(metrics).not.toContain("mlflow2seldon_process_");
   expect(metrics).toContain('mlflow2seldon_cycle_seconds_bucket{le="600"}');
+  expect(metrics).toMatch(/mlflow2seldon_mlflow_connections_total [1-9]/);
 
   const [sdep] = await listSeldonDeployments(namespace);
   expect(sdep.metadata.annotations[ANNOTATIONS.slot]).toBe("alias:champion");
