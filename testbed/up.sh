@@ -14,6 +14,7 @@ source "$here/lib.sh"
 # Node.js >= 22.19 for the checks below and for .testbed/env (Node.js 24 from the cache if needed).
 node_bin="$("$here/node.sh")"
 [[ -z "$node_bin" ]] || export PATH="$node_bin:$PATH"
+node_bin="$(dirname "$(command -v node)")"
 
 crd_dir="${M2S_CRD_DIR:-$root/../shared/fixtures/crds}"
 mlflow_port="${M2S_TESTBED_MLFLOW_PORT:-5811}"
@@ -155,7 +156,7 @@ export M2S_TESTBED_ARTIFACTS_ROOT=$data/mlflow/artifacts
 export M2S_TESTBED_DATA_DIR=$data
 export M2S_TESTBED_PYTHON=$venv/bin/python
 export KUBECONFIG=$kubeconfig
-export PATH=$tools${node_bin:+:$node_bin}:\$PATH
+export PATH=$tools:$node_bin:\$PATH
 export PULUMI_HOME=$data/pulumi-home
 export PULUMI_BACKEND_URL=file://$data/pulumi-state
 export PULUMI_CONFIG_PASSPHRASE=mlflow2seldon-testbed
