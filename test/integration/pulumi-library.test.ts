@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { LABELS } from "../../engine/inventory";
 import { listSeldonDeployments } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
-import { pulumiOk, runOk } from "../support/pulumi";
+import { pulumiOk, run, runOk } from "../support/pulumi";
 import { repoRoot } from "../support/testbed-env";
 
 const id = randomBytes(3).toString("hex");
@@ -32,7 +32,10 @@ beforeAll(async () => {
 afterAll(() => rmSync(project, { recursive: true, force: true }));
 
 test("npm pack holds the library and its declarations, not tests, bench, testbed or stacks", () => {
-  const [pack] = JSON.parse(runOk("npm", ["pack", "--dry-run", "--json"]).replace(/^[^[]*/, "")) as {
+  const listing = run("npm", ["pack", "--dry-run", "--json"]);
+  expect(listing.code).toBe(0);
+  // The JSON report follows the build's own lines (prepack).
+  const [pack] = JSON.parse(listing.stdout.slice(listing.stdout.indexOf("\n[") + 1)) as {
     files: { path: string }[];
   }[];
   const files = pack.files.map((f) => f.path);

@@ -5,7 +5,9 @@ import { repoRoot } from "./testbed-env";
 
 export interface CommandRun {
   code: number | null;
+  /** stdout and stderr together, as a terminal shows them. */
   output: string;
+  stdout: string;
 }
 
 export interface RunOptions {
@@ -30,7 +32,7 @@ export function run(command: string, args: string[], options: RunOptions = {}): 
     maxBuffer: 64 * 1024 * 1024,
     timeout: 8 * 60 * 1000,
   });
-  return { code: result.status, output: `${result.stdout}\n${result.stderr}` };
+  return { code: result.status, output: `${result.stdout}\n${result.stderr}`, stdout: result.stdout };
 }
 
 /** Runs a command that must succeed; a failure shows the end of its output. */
