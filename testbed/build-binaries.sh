@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the testbed's Go binaries (etcd, kube-apiserver, the pulumi CLI, its Node.js language
-# host and the Kubernetes resource plugin) from the Go module proxy into a cache outside the repository,
+# Builds the testbed's Go binaries (etcd, kube-apiserver, kube-controller-manager, the pulumi
+# CLI, its Node.js language host and the Kubernetes resource plugin) from the Go module proxy into a cache outside the repository,
 # keyed by name and version: only the first run on a machine compiles anything.
 #   testbed/build-binaries.sh [name ...]     (default: all)
 set -euo pipefail
@@ -57,21 +57,26 @@ GO
   go build -trimpath -ldflags "-s -w" -o "$2" .
 }
 
-build_kube_apiserver() {
-  local dir="$work/kube-apiserver-$1" minor patch; rm -rf "$dir"; mkdir -p "$dir"; cd "$dir"
-  IFS=. read -r _ minor patch <<<"${1#v}"
-  go mod init m2s.local/kube-apiserver >/dev/null 2>&1
+build_kube_apiserver() { build_kubernetes_command kube-apiserver "$@"; }
+# The namespace and garbage-collector controllers, so deleted namespaces really go away.
+build_kube_controller_manager() { build_kubernetes_command kube-controller-manager "$@"; }
+
+build_kubernetes_command() {
+  local command="$1" version="$2" out="$3"
+  local dir="$work/$command-$version" minor patch; rm -rf "$dir"; mkdir -p "$dir"; cd "$dir"
+  IFS=. read -r _ minor patch <<<"${version#v}"
+  go mod init "m2s.local/$command" >/dev/null 2>&1
   # k8s.io/kubernetes requires its staging modules at v0.0.0 with local replaces: point each one
   # at its published v0.<minor>.<patch> twin.
   local gomod
-  gomod="$(go mod download -json "k8s.io/kubernetes@$1" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
+  gomod="$(go mod download -json "k8s.io/kubernetes@$version" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
   grep -oE '^\s*k8s.io/[a-z0-9-]+ => \./staging' "$gomod" | awk '{print $1}' | while read -r m; do
     echo "replace $m => $m v0.$minor.$patch" >> go.mod
   done
-  go get "k8s.io/kubernetes/cmd/kube-apiserver@$1" >/dev/null
+  go get "k8s.io/kubernetes/cmd/$command@$version" >/dev/null
   local pkg=k8s.io/component-base/version
-  go build -trimpath -ldflags "-s -w -X $pkg.gitVersion=$1 -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean" \
-    -o "$2" k8s.io/kubernetes/cmd/kube-apiserver
+  go build -trimpath -ldflags "-s -w -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean" \
+    -o "$out" "k8s.io/kubernetes/cmd/$command"
 }
 
 build_pulumi() {
@@ -115,11 +120,12 @@ build_pulumi_language_nodejs() {
 }
 
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(etcd kube-apiserver pulumi pulumi-language-nodejs pulumi-resource-kubernetes)
+[[ ${#targets[@]} -gt 0 ]] || targets=(etcd kube-apiserver kube-controller-manager pulumi pulumi-language-nodejs pulumi-resource-kubernetes)
 for t in "${targets[@]}"; do
   case "$t" in
     etcd) cached etcd "$ETCD_VERSION" build_etcd ;;
     kube-apiserver) cached kube-apiserver "$KUBERNETES_VERSION" build_kube_apiserver ;;
+    kube-controller-manager) cached kube-controller-manager "$KUBERNETES_VERSION" build_kube_controller_manager ;;
     pulumi) cached pulumi "$PULUMI_VERSION" build_pulumi ;;
     pulumi-language-nodejs) cached pulumi-language-nodejs "$PULUMI_LANGUAGE_NODEJS_VERSION" build_pulumi_language_nodejs ;;
     pulumi-resource-kubernetes) cached pulumi-resource-kubernetes "$PULUMI_KUBERNETES_PROVIDER_VERSION" build_pulumi_resource_kubernetes ;;

@@ -23,6 +23,7 @@ mlflow2_port="${M2S_TESTBED_MLFLOW2_PORT:-5813}"
 etcd_port="${M2S_TESTBED_ETCD_PORT:-2389}"
 etcd_peer_port="${M2S_TESTBED_ETCD_PEER_PORT:-2390}"
 apiserver_port="${M2S_TESTBED_APISERVER_PORT:-6553}"
+controller_manager_port="${M2S_TESTBED_CONTROLLER_MANAGER_PORT:-6557}"
 
 if testbed_healthy; then
   step "testbed already running (.testbed/env)"
@@ -59,7 +60,7 @@ step "2/5 certificates (CA, serving, admin client, service-account keys)"
   openssl_quiet rsa -in sa.key -pubout -out sa.pub
 )
 
-step "3/5 etcd $ETCD_VERSION and kube-apiserver $KUBERNETES_VERSION"
+step "3/5 etcd $ETCD_VERSION, kube-apiserver and kube-controller-manager $KUBERNETES_VERSION"
 start_service etcd "$bin/etcd-$ETCD_VERSION" --name testbed --data-dir "$data/etcd" \
   --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
   --listen-peer-urls "http://127.0.0.1:$etcd_peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer_port" \
@@ -96,6 +97,13 @@ contexts:
   context: {cluster: testbed, user: admin}
 current-context: testbed
 KUBECONFIG
+
+# The namespace and garbage-collector controllers: a deleted namespace and what it holds really
+# go away (no kubelet runs, so no workload controller is started).
+start_service kube-controller-manager "$bin/kube-controller-manager-$KUBERNETES_VERSION" \
+  --kubeconfig "$kubeconfig" --controllers namespace,garbagecollector --leader-elect=false \
+  --bind-address 127.0.0.1 --secure-port "$controller_manager_port" --cert-dir "$pki/controller-manager"
+wait_for kube-controller-manager 60 curl -fsSk "https://127.0.0.1:$controller_manager_port/healthz"
 
 step "4/5 CRDs from $crd_dir"
 crd_url="https://127.0.0.1:$apiserver_port/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
