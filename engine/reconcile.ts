@@ -11,8 +11,8 @@ import type { EngineSettings } from "./settings";
 
 export type Action = "create" | "update" | "delete";
 
-export interface PlannedChange {
-  action: Action;
+/** One object and what it serves. */
+export interface SlotObject {
   name: string;
   model: string;
   version: string;
@@ -20,15 +20,21 @@ export interface PlannedChange {
   slot: string;
 }
 
+export interface PlannedChange extends SlotObject {
+  action: Action;
+  /** The version the live object serves now (updates). */
+  previousVersion?: string;
+}
+
 export interface CycleReport {
   changes: PlannedChange[];
-  unchanged: string[];
+  unchanged: SlotObject[];
   /** Objects the API refused, each with the API server's message. */
   failures: { name: string; action: Action; message: string }[];
   /** Slots that could not be planned (their existing objects are kept). */
   problems: PlanProblem[];
   /** Desired names held by an object this owner does not manage (left untouched). */
-  conflicts: string[];
+  conflicts: SlotObject[];
 }
 
 /** True when every field of `desired` has the same value in `live` (fields others add are ignored). */
@@ -95,9 +101,19 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
     const { name } = object.metadata;
     const current = liveByName.get(name);
     if (!current) toCreate.push(planned);
-    else if (matchesLive(object, current)) report.unchanged.push(name);
+    else if (matchesLive(object, current)) report.unchanged.push({ name, model, slot, version });
     else
-      work.push({ change: { action: "update", name, model, slot, version }, run: () => store.apply(object) });
+      work.push({
+        change: {
+          action: "update",
+          name,
+          model,
+          slot,
+          version,
+          previousVersion: current.metadata.labels?.[LABELS.version],
+        },
+        run: () => store.apply(object),
+      });
   }
   // The list holds only this owner's objects: a name to create may be held by someone else.
   const holders = await mapLimited(toCreate, PARALLEL_REQUESTS, ({ object }) =>
@@ -105,7 +121,7 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
   );
   toCreate.forEach(({ object, model, slot, version }, i) => {
     const { name } = object.metadata;
-    if (ownershipConflict(holders[i], settings.owner)) report.conflicts.push(name);
+    if (ownershipConflict(holders[i], settings.owner)) report.conflicts.push({ name, model, slot, version });
     else
       work.push({ change: { action: "create", name, model, slot, version }, run: () => store.apply(object) });
   });

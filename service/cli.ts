@@ -1,12 +1,14 @@
-// Command line: `mlflow2seldon sync [--once] [--dry-run]`.
+// Command line: `mlflow2seldon sync [--once] [--dry-run]`, `mlflow2seldon status [--output json]`.
 //   sync            runs the loop until SIGTERM/SIGINT (finishes the current cycle, exits 0)
 //   sync --once     one cycle; exit 0 only if it fully succeeded
 //   sync --dry-run  prints the plan (creates, updates, deletes) without writing
 // Exit codes: 0 success, 1 a cycle failed, 2 bad configuration or usage.
+import pino from "pino";
 import { ConfigError } from "../engine/errors";
 import { parseServiceEnv } from "./env";
 import { startHttpServer } from "./http";
 import { createLogger } from "./logger";
+import { statusRows, statusTable } from "./status";
 import { SyncService } from "./sync-service";
 
 const USAGE = `usage: mlflow2seldon <command> [options]
@@ -15,6 +17,9 @@ commands:
   sync              reconcile until SIGTERM/SIGINT (finishes the current cycle, exits 0)
   sync --once       one cycle; exit 0 only if it fully succeeded
   sync --dry-run    print the plan (create/update/delete) without writing
+  status            one row per serving slot and owned object: wanted and served version, state
+                    (in sync, drifted, missing, conflict, orphan, invalid); exit 0 only when all
+                    are in sync; --output json for a JSON array
   help, --help      this text
 
 Settings come from M2S_* environment variables (README: "Settings"). Exit codes: 0 success,
@@ -27,8 +32,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     process.stdout.write(USAGE);
     return 0;
   }
-  const unknown = flags.filter((f) => f !== "--once" && f !== "--dry-run");
-  if (command !== "sync" || unknown.length > 0) {
+  const allowed =
+    command === "sync" ? ["--once", "--dry-run"] : command === "status" ? ["--output", "json"] : undefined;
+  const unknown = flags.filter((f) => !allowed?.includes(f));
+  const json = command === "status" && flags.join(" ") === "--output json";
+  if (!allowed || unknown.length > 0 || (command === "status" && flags.length > 0 && !json)) {
     process.stderr.write(USAGE);
     return 2;
   }
@@ -37,7 +45,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   let log;
   try {
     config = parseServiceEnv(env);
-    log = createLogger(config.logLevel);
+    // The report commands print their result on stdout: their logs go to stderr.
+    const reporting = command === "status" || flags.includes("--dry-run");
+    log = createLogger(config.logLevel, reporting ? pino.destination({ dest: 2, sync: true }) : undefined);
     // Reads the files the settings name (kubeconfig, CA): their problems are configuration errors too.
     service = new SyncService(config, log);
   } catch (error) {
@@ -50,6 +60,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (config.sourceCluster)
     log.info({ sourceCluster: config.sourceCluster }, "M2S_SRC_NEURO_CLUSTER is accepted for compatibility");
 
+  if (command === "status") {
+    const outcome = await service.runCycle({ dryRun: true });
+    if (!outcome.report) {
+      process.stderr.write(`mlflow2seldon: cannot compute the status: ${outcome.error}\n`);
+      return 1;
+    }
+    const rows = statusRows(outcome.report);
+    process.stdout.write(json ? `${JSON.stringify(rows, null, 2)}\n` : statusTable(rows));
+    return rows.every((r) => r.state === "in sync") ? 0 : 1;
+  }
   if (flags.includes("--dry-run")) {
     const outcome = await service.runCycle({ dryRun: true });
     for (const change of outcome.report?.changes ?? []) {

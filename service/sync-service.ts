@@ -166,8 +166,8 @@ export class SyncService {
     }
     for (const problem of report.problems)
       this.log.warn(problem, "model skipped; its existing deployment is kept");
-    for (const name of report.conflicts) {
-      this.log.warn({ name }, "a SeldonDeployment of that name exists and is not ours; left untouched");
+    for (const conflict of report.conflicts) {
+      this.log.warn(conflict, "a SeldonDeployment of that name exists and is not ours; left untouched");
     }
     this.metrics.managed.set(
       report.changes.filter((c) => c.action !== "delete").length + report.unchanged.length,

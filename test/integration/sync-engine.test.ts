@@ -200,7 +200,7 @@ test("a name held by a foreign object is reported as a conflict and left alone",
   });
   const outcome = await service.runCycle();
   expect(outcome.ok).toBe(false);
-  expect(outcome.report?.conflicts).toEqual([target]);
+  expect(outcome.report?.conflicts.map((c) => c.name)).toEqual([target]);
   const object: any = await api.getNamespacedCustomObject({
     ...seldon,
     namespace: fx.namespace,

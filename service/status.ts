@@ -1,0 +1,67 @@
+// `mlflow2seldon status`: one row per serving slot of the registry and per owned object, from a
+// dry-run cycle (nothing is written): what is wanted, what is served, and whether they agree.
+import type { CycleReport } from "../engine/reconcile";
+
+export type SlotState = "in sync" | "drifted" | "missing" | "conflict" | "orphan" | "invalid";
+
+export interface StatusRow {
+  model: string;
+  slot: string;
+  /** Version the registry wants served (absent for an orphan). */
+  wanted?: string;
+  /** Version the live object serves (absent when there is none of ours). */
+  served?: string;
+  object: string;
+  state: SlotState;
+  detail?: string;
+}
+
+/** The rows of a dry-run cycle's report. */
+export function statusRows(report: CycleReport): StatusRow[] {
+  const rows: StatusRow[] = report.unchanged.map((d) => ({
+    model: d.model,
+    slot: d.slot,
+    wanted: d.version,
+    served: d.version,
+    object: d.name,
+    state: "in sync",
+  }));
+  for (const c of report.changes) {
+    if (c.action === "create")
+      rows.push({ model: c.model, slot: c.slot, wanted: c.version, object: c.name, state: "missing" });
+    if (c.action === "update")
+      rows.push({
+        model: c.model,
+        slot: c.slot,
+        wanted: c.version,
+        served: c.previousVersion,
+        object: c.name,
+        state: "drifted",
+      });
+    if (c.action === "delete")
+      rows.push({ model: c.model, slot: c.slot, served: c.version, object: c.name, state: "orphan" });
+  }
+  for (const c of report.conflicts)
+    rows.push({ model: c.model, slot: c.slot, wanted: c.version, object: c.name, state: "conflict" });
+  for (const p of report.problems)
+    rows.push({ model: p.model, slot: p.slot, object: "", state: "invalid", detail: p.message });
+  return rows.sort((a, b) => a.model.localeCompare(b.model) || a.slot.localeCompare(b.slot));
+}
+
+export function statusTable(rows: StatusRow[]): string {
+  const header = ["MODEL", "SLOT", "WANTED", "SERVED", "OBJECT", "STATE"];
+  const cells = rows.map((r) => [
+    r.model,
+    r.slot,
+    r.wanted ?? "-",
+    r.served ?? "-",
+    r.object || "-",
+    r.detail ? `${r.state}: ${r.detail}` : r.state,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  return (
+    [header, ...cells]
+      .map((c) => c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]))).join("  "))
+      .join("\n") + "\n"
+  );
+}

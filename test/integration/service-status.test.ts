@@ -1,0 +1,97 @@
+// `mlflow2seldon status` on the testbed: every state a slot or an owned object can be in, as a
+// table and as JSON, exit 1 until a cycle brings everything in sync, then exit 0.
+import { LABELS } from "../../engine/inventory";
+import { customObjects, freshNamespace, listSeldonDeployments, seldon } from "../support/cluster";
+import { mlflow, registerModel } from "../support/mlflow";
+import { run } from "../support/pulumi";
+import { syncFixture } from "../support/sync";
+import { repoRoot } from "../support/testbed-env";
+
+test("status reports in sync, drifted, missing, orphan and conflict, then all in sync after a cycle", async () => {
+  const namespace = await freshNamespace("status");
+  const fx = syncFixture(namespace, "status model");
+  const env = {
+    M2S_SELDON_DEPLOYMENT_NS: namespace,
+    M2S_SELDON_NEURO_DEF_IMAGE: "registry.example.com/mlflow-wrapper:1.0",
+    M2S_INCLUDE_MODELS: `${fx.prefix}*`,
+    M2S_OWNER: fx.owner,
+  };
+  const [steady, edited, promoted, archived, taken] = [
+    "steady",
+    "edited",
+    "promoted",
+    "archived",
+    "taken",
+  ].map((n) => `${fx.prefix} ${n}`);
+  for (const name of [steady, edited, promoted, archived, taken]) await registerModel(name, 2);
+  for (const name of [steady, edited, promoted, archived])
+    await mlflow().transitionStage(name, "1", "Production");
+  const service = fx.service();
+  await service.runCycle();
+  const objects = await listSeldonDeployments(namespace);
+  const objectOf = (model: string) =>
+    objects.find((o) => o.metadata.annotations["mlflow2seldon.io/model-name"] === model);
+
+  // drifted: a hand edit; missing: a promotion; orphan: an archive; conflict: a foreign object holds the name.
+  const edit = objectOf(edited);
+  edit.spec.predictors[0].replicas = 5;
+  await customObjects().replaceNamespacedCustomObject({
+    ...seldon,
+    namespace,
+    name: edit.metadata.name,
+    body: edit,
+  });
+  await mlflow().transitionStage(promoted, "2", "Production", true);
+  await mlflow().transitionStage(archived, "1", "Archived");
+  await mlflow().transitionStage(taken, "1", "Production");
+  const plan = await service.runCycle({ dryRun: true });
+  const takenName = plan.report!.changes.find((c) => c.model === taken)!.name;
+  await customObjects().createNamespacedCustomObject({
+    ...seldon,
+    namespace,
+    body: {
+      apiVersion: "machinelearning.seldon.io/v1",
+      kind: "SeldonDeployment",
+      metadata: { name: takenName, labels: { team: "other" } },
+      spec: { predictors: [] },
+    },
+  });
+
+  const cli = (...args: string[]) =>
+    run(process.execPath, [`${repoRoot}/bin/mlflow2seldon.js`, "status", ...args], { env });
+  const table = cli();
+  expect(table.code).toBe(1);
+  expect(table.stdout.split("\n")[0]).toMatch(/^MODEL\s+SLOT\s+WANTED\s+SERVED\s+OBJECT\s+STATE$/);
+  const json = cli("--output", "json");
+  expect(json.code).toBe(1);
+  const rows = JSON.parse(json.stdout) as {
+    model: string;
+    state: string;
+    wanted?: string;
+    served?: string;
+  }[];
+  const stateOf = (model: string) => rows.find((r) => r.model === model);
+  expect(stateOf(steady)).toMatchObject({ state: "in sync", wanted: "1", served: "1" });
+  expect(stateOf(edited)).toMatchObject({ state: "drifted", wanted: "1", served: "1" });
+  expect(stateOf(promoted)).toMatchObject({ state: "drifted", wanted: "2", served: "1" });
+  expect(stateOf(archived)).toMatchObject({ state: "orphan", served: "1" });
+  expect(stateOf(taken)).toMatchObject({ state: "conflict", wanted: "1" });
+  expect(table.stdout).toContain("conflict");
+
+  // Nothing was written by status; a cycle fixes all but the conflict, which stays someone else's.
+  expect(
+    (await listSeldonDeployments(namespace)).find((o) => o.metadata.name === edit.metadata.name).spec
+      .predictors[0].replicas,
+  ).toBe(5);
+  await service.runCycle();
+  await customObjects().deleteNamespacedCustomObject({ ...seldon, namespace, name: takenName });
+  await service.runCycle();
+  const after = cli("--output", "json");
+  expect(after.code).toBe(0);
+  expect(new Set((JSON.parse(after.stdout) as { state: string }[]).map((r) => r.state))).toEqual(
+    new Set(["in sync"]),
+  );
+  expect(
+    (await listSeldonDeployments(namespace)).every((o) => o.metadata.labels[LABELS.owner] === fx.owner),
+  ).toBe(true);
+});
