@@ -47,9 +47,10 @@ export class SyncService extends pulumi.ComponentResource {
       {
         apiGroups: ["machinelearning.seldon.io"],
         resources: ["seldondeployments"],
-        verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+        // Exactly what the service sends: list by selector, get a name, server-side apply, delete.
+        verbs: ["get", "list", "patch", "delete"],
       },
-      { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+      { apiGroups: [""], resources: ["events"], verbs: ["create"] },
     ];
     const subjects = [{ kind: "ServiceAccount", name: account.metadata.name, namespace: args.namespace }];
     if (args.clusterWide) {

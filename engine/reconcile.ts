@@ -24,13 +24,15 @@ export interface PlannedChange extends SlotObject {
   action: Action;
   /** The version the live object serves now (updates). */
   previousVersion?: string;
+  /** The object's uid once it exists (for Events about it). */
+  uid?: string;
 }
 
 export interface CycleReport {
   changes: PlannedChange[];
   unchanged: SlotObject[];
   /** Objects the API refused, each with the API server's message. */
-  failures: { name: string; action: Action; message: string }[];
+  failures: (PlannedChange & { message: string })[];
   /** Slots that could not be planned (their existing objects are kept). */
   problems: PlanProblem[];
   /** Desired names held by an object this owner does not manage (left untouched). */
@@ -68,10 +70,14 @@ export function matchesLive(desired: SeldonDeployment, live: SeldonDeployment): 
   );
 }
 
+const uidOf = (object: SeldonDeployment | undefined) =>
+  object?.metadata.uid === undefined ? undefined : String(object.metadata.uid);
+
 /** A deletion is described from the live object: what it served, as the engine recorded it. */
 function describeDeletion(object: SeldonDeployment): PlannedChange {
   const a = object.metadata.annotations ?? {};
   return {
+    uid: uidOf(object),
     action: "delete",
     name: object.metadata.name,
     model: a[ANNOTATIONS.modelName] ?? "",
@@ -94,7 +100,7 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
   const liveByName = new Map(live.map((o) => [o.metadata.name, o]));
   const report: CycleReport = { changes: [], unchanged: [], failures: [], problems, conflicts: [] };
 
-  const work: { change: PlannedChange; run: () => Promise<unknown> }[] = [];
+  const work: { change: PlannedChange; run: () => Promise<SeldonDeployment | void> }[] = [];
   const toCreate: PlannedDeployment[] = [];
   for (const planned of desired) {
     const { object, model, slot, version } = planned;
@@ -111,6 +117,7 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
           slot,
           version,
           previousVersion: current.metadata.labels?.[LABELS.version],
+          uid: uidOf(current),
         },
         run: () => store.apply(object),
       });
@@ -140,14 +147,14 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
   // Each object succeeds or fails on its own; the report keeps the planned order.
   const outcomes = await mapLimited(work, PARALLEL_REQUESTS, ({ run }) =>
     run().then(
-      () => undefined,
-      (error: unknown) => errorMessage(error),
+      (applied) => ({ applied: applied || undefined }),
+      (error: unknown) => ({ error: errorMessage(error) }),
     ),
   );
   work.forEach(({ change }, i) => {
-    const message = outcomes[i];
-    if (message === undefined) report.changes.push(change);
-    else report.failures.push({ name: change.name, action: change.action, message });
+    const outcome = outcomes[i];
+    if ("error" in outcome) report.failures.push({ ...change, message: outcome.error });
+    else report.changes.push({ ...change, uid: uidOf(outcome.applied) ?? change.uid });
   });
   return report;
 }

@@ -1,7 +1,8 @@
 // The continuous sync service: runs reconcile cycles on an interval with jitter, backs off
 // exponentially while MLflow or the cluster fails, and reports through logs and metrics.
 import { SeldonDeploymentStore, kubeClient } from "../engine/cluster";
-import { pause } from "../engine/concurrency";
+import { mapLimited, PARALLEL_REQUESTS, pause } from "../engine/concurrency";
+import { EventRecorder } from "../engine/events";
 import { ClusterError, errorMessage, RegistryError } from "../engine/errors";
 import { fieldManager } from "../engine/inventory";
 import { MlflowClient } from "../engine/mlflow/client";
@@ -28,6 +29,7 @@ export class SyncService {
   readonly store: SeldonDeploymentStore;
   readonly metrics: Metrics;
   private readonly registry: RegistryReader;
+  private readonly events: EventRecorder;
   private consecutiveFailures = 0;
   /** True once a cycle fully succeeded: /readyz. */
   ready = false;
@@ -42,11 +44,11 @@ export class SyncService {
       request: (endpoint) => metrics.mlflowRequests.inc({ endpoint }),
       connection: () => metrics.mlflowConnections.inc(),
     });
-    this.store = new SeldonDeploymentStore(
-      kubeClient({ context: config.kubeContext }),
-      fieldManager(config.engine.owner),
-      (verb) => metrics.kubeRequests.inc({ verb }),
+    const cluster = kubeClient({ context: config.kubeContext });
+    this.store = new SeldonDeploymentStore(cluster, fieldManager(config.engine.owner), (verb) =>
+      metrics.kubeRequests.inc({ verb }),
     );
+    this.events = new EventRecorder(cluster, config.engine.owner);
     this.registry = new RegistryReader(this.client, config.engine);
   }
 
@@ -98,6 +100,7 @@ export class SyncService {
       endApply();
     }
     this.record(report, options.dryRun ?? false);
+    if (!options.dryRun) await this.recordEvents(report);
     if (this.config.writeBack && !options.dryRun) await this.writeBack(report);
     const ok = report.failures.length === 0 && report.problems.length === 0 && report.conflicts.length === 0;
     this.metrics.cycles.inc({ result: ok ? "success" : "partial" });
@@ -171,6 +174,25 @@ export class SyncService {
     }
     this.metrics.managed.set(
       report.changes.filter((c) => c.action !== "delete").length + report.unchanged.length,
+    );
+  }
+
+  /** One Event per change and per refused write, on the object (best effort, logged on failure). */
+  private async recordEvents(report: CycleReport): Promise<void> {
+    const namespace = this.config.engine.namespace;
+    const events = [
+      ...report.changes.map((change) => ({ change, failure: undefined as string | undefined })),
+      ...report.failures.map((failure) => ({ change: failure, failure: failure.message })),
+    ];
+    await mapLimited(events, PARALLEL_REQUESTS, ({ change, failure }) =>
+      this.events
+        .record(change, namespace, failure)
+        .catch((error: unknown) =>
+          this.log.warn(
+            { name: change.name, err: errorMessage(error) },
+            "could not record a Kubernetes Event",
+          ),
+        ),
     );
   }
 

@@ -4,7 +4,7 @@ import { LABELS } from "../../engine/inventory";
 import { ANNOTATIONS } from "../../engine/manifest";
 import { MlflowClient } from "../../engine/mlflow/client";
 import { MODEL_TAGS } from "../../engine/planner";
-import { customObjects, freshNamespace, listSeldonDeployments, seldon } from "../support/cluster";
+import { core, customObjects, freshNamespace, listSeldonDeployments, seldon } from "../support/cluster";
 import { FaultProxy } from "../support/fault-proxy";
 import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
 import { syncFixture, type SyncFixture } from "../support/sync";
@@ -373,4 +373,36 @@ describe("a field the engine applied and no longer wants is removed from the liv
     await cycle(fx.service(base));
     expect(field(await spec(name))).toEqual(before);
   });
+});
+
+test("each create, update and delete leaves a Kubernetes Event on the object, as kubectl describe shows", async () => {
+  const name = `${fx.prefix} events`;
+  await registerModel(name, 2);
+  const service = fx.service();
+  await mlflow().transitionStage(name, "1", "Production");
+  await cycle(service);
+  const [object] = await byModel(name);
+  await mlflow().transitionStage(name, "2", "Production", true);
+  await cycle(service);
+  await mlflow().transitionStage(name, "2", "Archived");
+  await cycle(service);
+  // kubectl describe selects the object's Events by kind, name, namespace and uid.
+  const { items } = await core().listNamespacedEvent({
+    namespace: fx.namespace,
+    fieldSelector: `involvedObject.kind=SeldonDeployment,involvedObject.name=${object.metadata.name},involvedObject.uid=${object.metadata.uid}`,
+  });
+  // Event times have second precision: compare as a set.
+  const seen = items.map((e) => [e.reason, e.type, e.message]);
+  expect(seen).toHaveLength(3);
+  expect(seen).toEqual(
+    expect.arrayContaining([
+      ["Created", "Normal", `serving ${name} version 1 (stage:Production)`],
+      ["Updated", "Normal", `version 1 -> 2 of ${name} (stage:Production moved)`],
+      [
+        "Deleted",
+        "Normal",
+        `no longer served: ${name} version 2 (stage:Production) left its serving slot or the registry`,
+      ],
+    ]),
+  );
 });
