@@ -8,7 +8,7 @@ export default tseslint.config(
   // Tests and policies read untyped Kubernetes objects.
   { files: ["test/**/*.ts", "policy/**/*.ts"], rules: { "@typescript-eslint/no-explicit-any": "off" } },
   {
-    files: ["**/*.js", "**/*.mjs"],
+    files: ["**/*.js", "**/*.mjs", "**/*.cjs"],
     languageOptions: {
       globals: {
         require: "readonly",

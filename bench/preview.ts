@@ -22,16 +22,23 @@ export function modelsServing(deployments: number, registrySize: number): string
 }
 
 /** One plain CLI command from the repository root, timed as a person runs it. */
-function timed(args: string[], stack: string): number {
+function timed(args: string[], stack: string, env: Record<string, string> = {}): number {
   const started = performance.now();
-  pulumiOk([...args, "--stack", stack]);
+  pulumiOk([...args, "--stack", stack], { env });
   return (performance.now() - started) / 1000;
 }
 
 export interface PulumiTimes {
+  /** The first `pulumi up --yes` (preview, then create). */
   up: number;
+  /** No-change `pulumi preview --diff` runs. */
   previews: number[];
+  /** The first `pulumi up --yes` of a twin stack with PULUMI_SKIP_CHECKPOINTS=true. */
+  upWithoutCheckpoints: number;
 }
+
+/** The DIY backend writes the whole state after every step: opt out of those intermediate writes. */
+const SKIP_CHECKPOINTS = { PULUMI_SKIP_CHECKPOINTS: "true" };
 
 export async function pulumiSeconds(options: {
   mlflowUrl: string;
@@ -40,19 +47,26 @@ export async function pulumiSeconds(options: {
   id: string;
   repetitions: number;
 }): Promise<PulumiTimes> {
-  const stack = repositoryStack(`bench-${options.id}`, {
-    mlflowUrl: options.mlflowUrl,
-    deploymentNamespace: `bench-models-${options.id}`,
-    serviceNamespace: `bench-m2s-${options.id}`,
-    serviceImage: "registry.example.com/mlflow2seldon:0.1.0",
-    wrapperImage: "registry.example.com/mlflow-wrapper:1.0",
-    stackModels: JSON.stringify(options.models),
-    skipAwait: "true",
-  });
+  // Two stacks with their own namespaces: a destroyed namespace takes a moment to go away.
+  const stackFor = (suffix: string) =>
+    repositoryStack(`bench-${options.id}${suffix}`, {
+      mlflowUrl: options.mlflowUrl,
+      deploymentNamespace: `bench-models-${options.id}${suffix}`,
+      serviceNamespace: `bench-m2s-${options.id}${suffix}`,
+      serviceImage: "registry.example.com/mlflow2seldon:0.1.0",
+      wrapperImage: "registry.example.com/mlflow-wrapper:1.0",
+      stackModels: JSON.stringify(options.models),
+      skipAwait: "true",
+    });
+  const teardown = (stack: ReturnType<typeof stackFor>) => {
+    pulumiOk(["destroy", "--yes", "--stack", stack.name], { env: SKIP_CHECKPOINTS });
+    stack.remove();
+  };
+  const label = `${options.deployments} deployments of ${options.models.length} models`;
+  const stack = stackFor("");
+  let times: Omit<PulumiTimes, "upWithoutCheckpoints">;
   try {
-    progress(
-      `pulumi up of a stack serving ${options.deployments} deployments of ${options.models.length} models`,
-    );
+    progress(`pulumi up of a stack serving ${label}`);
     const up = timed(["up", "--yes"], stack.name);
     progress(`pulumi up: ${up.toFixed(1)} s`);
     const previews: number[] = [];
@@ -60,9 +74,16 @@ export async function pulumiSeconds(options: {
       previews.push(timed(["preview", "--diff"], stack.name));
       progress(`pulumi preview ${r}/${options.repetitions}: ${previews.at(-1)!.toFixed(1)} s`);
     }
-    return { up, previews };
+    times = { up, previews };
   } finally {
-    pulumiOk(["destroy", "--yes", "--stack", stack.name]);
-    stack.remove();
+    teardown(stack);
+  }
+  const twin = stackFor("-nc");
+  try {
+    const upWithoutCheckpoints = timed(["up", "--yes"], twin.name, SKIP_CHECKPOINTS);
+    progress(`pulumi up with PULUMI_SKIP_CHECKPOINTS=true: ${upWithoutCheckpoints.toFixed(1)} s`);
+    return { ...times, upWithoutCheckpoints };
+  } finally {
+    teardown(twin);
   }
 }

@@ -15,7 +15,7 @@ import { BenchCluster } from "./cluster";
 import { promotions, servedSlots, SIZES, type Promotion } from "./dataset";
 import { startMlflowServer, venvKey } from "./mlflow-server";
 import { copyRegistry, ensureRegistries } from "./populate";
-import { pulumiSeconds, modelsServing } from "./preview";
+import { pulumiSeconds, modelsServing, type PulumiTimes } from "./preview";
 import { progress } from "./progress";
 import { promotionLatencies } from "./promotion";
 import { resultsFile, writeResults, type SizeResult } from "./report";
@@ -177,7 +177,7 @@ async function main(): Promise<void> {
     const pulumiRegistries = pulumiRuns.map(registryFor).filter((n): n is number => n !== undefined);
     await ensureRegistries([...new Set([...sizes, ...pulumiRegistries])], workDir, MLFLOW_PORT);
     // The Pulumi runs first: they need the least time and fail fastest.
-    const preview: { deployments: number; up: number; previews: number[] }[] = [];
+    const preview: ({ deployments: number } & PulumiTimes)[] = [];
     for (const deployments of pulumiRuns) {
       const registry = registryFor(deployments);
       if (registry === undefined) continue;

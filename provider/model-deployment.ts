@@ -1,65 +1,40 @@
 // A Pulumi dynamic resource for one model's SeldonDeployment
 // (type pulumi-nodejs:dynamic/mlflow2seldon:ModelDeployment). The provider is serialized into the
-// stack's state, so it captures only code and one piece of data: the absolute path of the
-// provider runtime next to this file, found when the program runs. The provider process loads
-// that module (compiled JavaScript from an installed package, or this project's TypeScript when
-// the program runs from source) whatever its working directory is.
+// stack's state for every resource, so it is kept small: code, plus the absolute path of the
+// runtime loader (provider/load-runtime.cjs), found when the program runs. The provider process
+// loads the engine through it whatever its working directory is.
 import * as pulumi from "@pulumi/pulumi";
+import { resolve } from "node:path";
 import type { ModelDeploymentInputs, ModelDeploymentOutputs } from "./runtime";
 
 type Runtime = typeof import("./runtime");
 
-const RUNTIME_MODULE = require.resolve("./runtime");
+// provider/ in a checkout, dist/provider/ in a build or an installed package.
+const RUNTIME_LOADER = resolve(
+  __dirname,
+  __dirname.endsWith("dist/provider") ? "../.." : "..",
+  "provider",
+  "load-runtime.cjs",
+);
 
-/* eslint-disable @typescript-eslint/no-require-imports -- a serialized provider must require at run time */
-function runtime(): Runtime {
-  const file = RUNTIME_MODULE;
-  try {
-    // Run from source, the program is TypeScript: let the provider process load it the same way,
-    // with the project's own ts-node (transpile only: the program's run has type-checked it).
-    if (file.endsWith(".ts") && !(Symbol.for("ts-node.register.instance") in process)) {
-      const path = require("node:path") as typeof import("node:path");
-      const tsNode = require(require.resolve("ts-node", { paths: [path.dirname(file)] }));
-      tsNode.register({
-        transpileOnly: true,
-        projectSearchDir: path.dirname(file),
-        compilerOptions: { module: "commonjs", moduleResolution: "node10", ignoreDeprecations: "6.0" },
-      });
-    }
-    return require(file) as Runtime;
-  } catch (error) {
-    throw new Error(
-      `cannot load the mlflow2seldon provider runtime ${file} (was the project moved? run pulumi up again from its new place): ${String(error)}`,
-      { cause: error },
-    );
-  }
-}
-/* eslint-enable @typescript-eslint/no-require-imports */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a serialized provider must require at run time
+const runtime = (): Runtime => require(RUNTIME_LOADER);
 
 const modelDeploymentProvider: pulumi.dynamic.ResourceProvider<
   ModelDeploymentInputs,
   ModelDeploymentOutputs
 > = {
-  async check(_olds, news) {
-    return runtime().checkInputs(news) as pulumi.dynamic.CheckResult<ModelDeploymentInputs>;
-  },
-  async diff(_id, olds, news) {
-    return runtime().diffInputs(olds, news);
-  },
-  async create(inputs) {
-    const rt = runtime();
-    return { id: rt.deploymentId(inputs), outs: await rt.applyDeployment(inputs) };
-  },
-  async update(_id, _olds, news) {
-    return { outs: await runtime().applyDeployment(news) };
-  },
-  async read(id, props) {
-    if (!props) throw new Error(`cannot read ${id} without its prior state`);
-    return (await runtime().readDeployment(id, props)) as pulumi.dynamic.ReadResult<ModelDeploymentOutputs>;
-  },
-  async delete(id, props) {
-    await runtime().deleteDeployment(id, props);
-  },
+  check: async (_olds, news) =>
+    runtime().checkInputs(news) as pulumi.dynamic.CheckResult<ModelDeploymentInputs>,
+  diff: async (_id, olds, news) => runtime().diffInputs(olds, news),
+  create: async (inputs) => ({
+    id: runtime().deploymentId(inputs),
+    outs: await runtime().applyDeployment(inputs),
+  }),
+  update: async (_id, _olds, news) => ({ outs: await runtime().applyDeployment(news) }),
+  read: async (id, props) =>
+    runtime().readDeployment(id, props!) as Promise<pulumi.dynamic.ReadResult<ModelDeploymentOutputs>>,
+  delete: async (id, props) => runtime().deleteDeployment(id, props),
 };
 
 /** The cluster a ModelDeployment writes to: a kubeconfig context, kubeconfig content, or both. */
