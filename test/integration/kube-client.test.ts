@@ -1,5 +1,6 @@
-// The engine's Kubernetes client against the testbed's API server with credentials from an
-// exec plugin (as EKS, GKE and AKS kubeconfigs provide them), fetched once and reused.
+// The engine's Kubernetes client against the testbed's API server: exec-plugin credentials (as
+// EKS, GKE and AKS kubeconfigs provide them) fetched once and again when expired, a token file,
+// impersonation, and a proxy.
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,50 +13,6 @@ interface Kubeconfig {
   clusters: { name: string; cluster: Record<string, string> }[];
   users: { name: string; user: Record<string, string> }[];
 }
-
-test("credentials from an exec plugin reach the API server, and the plugin runs once", async () => {
-  const namespace = await freshNamespace("kube-client");
-  const testbed = parse(readFileSync(process.env.KUBECONFIG!, "utf8")) as Kubeconfig;
-  const admin = testbed.users[0].user;
-  const dir = mkdtempSync(join(tmpdir(), "exec-plugin-"));
-  const calls = join(dir, "calls");
-  writeFileSync(calls, "");
-  const credential = {
-    apiVersion: "client.authentication.k8s.io/v1",
-    kind: "ExecCredential",
-    status: {
-      clientCertificateData: Buffer.from(admin["client-certificate-data"], "base64").toString(),
-      clientKeyData: Buffer.from(admin["client-key-data"], "base64").toString(),
-      expirationTimestamp: new Date(Date.now() + 3_600_000).toISOString(),
-    },
-  };
-  const plugin = join(dir, "plugin.sh");
-  writeFileSync(
-    plugin,
-    `#!/bin/sh\necho "$KUBERNETES_EXEC_INFO" >> ${calls}\ncat ${join(dir, "credential.json")}\n`,
-  );
-  writeFileSync(join(dir, "credential.json"), JSON.stringify(credential));
-  chmodSync(plugin, 0o755);
-  const kubeconfig = join(dir, "kubeconfig");
-  writeFileSync(
-    kubeconfig,
-    stringify({
-      "current-context": "exec",
-      clusters: testbed.clusters,
-      users: [
-        { name: "exec", user: { exec: { apiVersion: "client.authentication.k8s.io/v1", command: plugin } } },
-      ],
-      contexts: [{ name: "exec", context: { cluster: testbed.clusters[0].name, user: "exec" } }],
-    }),
-  );
-
-  const store = new SeldonDeploymentStore(kubeClient({ kubeconfig }), "exec-test");
-  expect(await store.list(namespace)).toEqual([]);
-  expect(await store.get(namespace, "absent")).toBeUndefined();
-  const invocations = readFileSync(calls, "utf8").trim().split("\n");
-  expect(invocations).toHaveLength(1);
-  expect(JSON.parse(invocations[0])).toMatchObject({ kind: "ExecCredential", spec: { interactive: false } });
-});
 
 /** A kubeconfig for the testbed's cluster with another user, written into its own folder. */
 function kubeconfigWith(user: Record<string, string | unknown>, cluster: Record<string, unknown> = {}) {
@@ -73,6 +30,47 @@ function kubeconfigWith(user: Record<string, string | unknown>, cluster: Record<
   );
   return { dir, file, admin: testbed.users[0].user };
 }
+
+/**
+ * A kubeconfig whose user is an exec plugin handing out the testbed admin's client certificate,
+ * valid for `validMs`; the plugin appends its KUBERNETES_EXEC_INFO to `calls` at each run.
+ */
+function execPluginKubeconfig(validMs: number) {
+  const { dir, file: kubeconfig, admin } = kubeconfigWith({});
+  const calls = join(dir, "calls");
+  writeFileSync(calls, "");
+  const credential = {
+    apiVersion: "client.authentication.k8s.io/v1",
+    kind: "ExecCredential",
+    status: {
+      clientCertificateData: Buffer.from(admin["client-certificate-data"], "base64").toString(),
+      clientKeyData: Buffer.from(admin["client-key-data"], "base64").toString(),
+      expirationTimestamp: new Date(Date.now() + validMs).toISOString(),
+    },
+  };
+  writeFileSync(join(dir, "credential.json"), JSON.stringify(credential));
+  const plugin = join(dir, "plugin.sh");
+  writeFileSync(
+    plugin,
+    `#!/bin/sh\necho "$KUBERNETES_EXEC_INFO" >> ${calls}\ncat ${join(dir, "credential.json")}\n`,
+  );
+  chmodSync(plugin, 0o755);
+  const config = parse(readFileSync(kubeconfig, "utf8"));
+  config.users[0].user = { exec: { apiVersion: "client.authentication.k8s.io/v1", command: plugin } };
+  writeFileSync(kubeconfig, stringify(config));
+  return { calls, kubeconfig };
+}
+
+test("credentials from an exec plugin reach the API server, and the plugin runs once", async () => {
+  const namespace = await freshNamespace("kube-client");
+  const { calls, kubeconfig } = execPluginKubeconfig(3_600_000);
+  const store = new SeldonDeploymentStore(kubeClient({ kubeconfig }), "exec-test");
+  expect(await store.list(namespace)).toEqual([]);
+  expect(await store.get(namespace, "absent")).toBeUndefined();
+  const invocations = readFileSync(calls, "utf8").trim().split("\n");
+  expect(invocations).toHaveLength(1);
+  expect(JSON.parse(invocations[0])).toMatchObject({ kind: "ExecCredential", spec: { interactive: false } });
+});
 
 test("a kubeconfig proxy-url tunnels every request through the proxy, on kept-alive connections", async () => {
   const namespace = await freshNamespace("kube-proxy");
@@ -120,27 +118,9 @@ test("a token file relative to the kubeconfig's folder authenticates; impersonat
 
 test("an exec credential that expired is fetched again before the next request", async () => {
   const namespace = await freshNamespace("kube-exec-expiry");
-  const { dir, file, admin } = kubeconfigWith({});
-  const calls = join(dir, "calls");
-  writeFileSync(calls, "");
-  const credential = {
-    apiVersion: "client.authentication.k8s.io/v1",
-    kind: "ExecCredential",
-    status: {
-      clientCertificateData: Buffer.from(admin["client-certificate-data"], "base64").toString(),
-      clientKeyData: Buffer.from(admin["client-key-data"], "base64").toString(),
-      // Already inside the refresh margin: every request needs a new credential.
-      expirationTimestamp: new Date(Date.now() + 5_000).toISOString(),
-    },
-  };
-  writeFileSync(join(dir, "credential.json"), JSON.stringify(credential));
-  const plugin = join(dir, "plugin.sh");
-  writeFileSync(plugin, `#!/bin/sh\necho run >> ${calls}\ncat ${join(dir, "credential.json")}\n`);
-  chmodSync(plugin, 0o755);
-  const config = parse(readFileSync(file, "utf8"));
-  config.users[0].user = { exec: { apiVersion: "client.authentication.k8s.io/v1", command: plugin } };
-  writeFileSync(file, stringify(config));
-  const store = new SeldonDeploymentStore(kubeClient({ kubeconfig: file }), "expiry-test");
+  // Already inside the refresh margin: every request needs a new credential.
+  const { calls, kubeconfig } = execPluginKubeconfig(5_000);
+  const store = new SeldonDeploymentStore(kubeClient({ kubeconfig }), "expiry-test");
   await store.list(namespace);
   await store.list(namespace);
   expect(readFileSync(calls, "utf8").trim().split("\n")).toHaveLength(2);

@@ -8,7 +8,7 @@ import { LABELS } from "../../engine/inventory";
 import { listSeldonDeployments } from "../support/cluster";
 import { mlflow } from "../support/mlflow";
 import { pulumiOk, run, runOk } from "../support/pulumi";
-import { readmeCommands } from "../support/readme";
+import { readmeCommands, withoutComments } from "../support/readme";
 import { repoRoot } from "../support/testbed-env";
 
 const [cliBlock, makeBlock] = readmeCommands("## The Pulumi program");
@@ -48,13 +48,13 @@ afterAll(() => {
 });
 
 test("the README shows the plain CLI and the make verbs", () => {
-  expect(cliBlock.map((l) => l.split("#")[0].trim())).toEqual([
+  expect(withoutComments(cliBlock)).toEqual([
     "pulumi stack select --create dev",
     "pulumi preview --diff",
     "pulumi up --yes",
     "pulumi destroy --yes",
   ]);
-  expect(makeBlock.map((l) => l.split("#")[0].trim())).toEqual([
+  expect(withoutComments(makeBlock)).toEqual([
     "make preview STACK=dev",
     "make deploy STACK=dev",
     "make destroy STACK=dev",

@@ -6,23 +6,24 @@ import { LABELS } from "../../engine/inventory";
 import { freshNamespace, listSeldonDeployments } from "../support/cluster";
 import { mlflow, registerModel, uniqueModelName } from "../support/mlflow";
 import { runOk } from "../support/pulumi";
-import { readmeCommands } from "../support/readme";
+import { readmeCommands, withoutComments } from "../support/readme";
 import { repoRoot } from "../support/testbed-env";
 
 const [commands] = readmeCommands("## The sync service");
 
-test("the README shows build, help, dry-run, once and the loop", () => {
-  expect(commands.map((l) => l.split("#")[0].trim())).toEqual([
+test("the README shows build, help, dry-run, once, status and the loop", () => {
+  expect(withoutComments(commands)).toEqual([
     "npm run build",
     "node bin/mlflow2seldon.js --help",
     "node bin/mlflow2seldon.js sync --dry-run",
     "node bin/mlflow2seldon.js sync --once",
+    "node bin/mlflow2seldon.js status",
     "node bin/mlflow2seldon.js sync",
   ]);
 });
 
 test("each command works from the repository root", async () => {
-  const [build, help, dryRun, once_, loop] = commands;
+  const [build, help, dryRun, once_, status, loop] = commands;
   const model = uniqueModelName("readme service");
   await registerModel(model, 1);
   await mlflow().transitionStage(model, "1", "Production");
@@ -44,6 +45,7 @@ test("each command works from the repository root", async () => {
   line(once_);
   const [created] = await listSeldonDeployments(namespace);
   expect(created.metadata.labels[LABELS.owner]).toBe("readme");
+  expect(line(status)).toMatch(new RegExp(`${model}\\s+stage:Production\\s+1\\s+1\\s+\\S+\\s+in sync`));
 
   // The loop runs until SIGTERM, then finishes its cycle and exits 0.
   const service = spawn("bash", ["-c", `exec ${loop}`], { cwd: repoRoot, env: { ...process.env, ...env } });

@@ -14,3 +14,6 @@ export function readmeCommands(heading: string): string[][] {
     block[1].split("\n").filter((line) => line.trim() !== ""),
   );
 }
+
+/** A block's commands without their trailing comments, to compare with what a test expects. */
+export const withoutComments = (block: string[]) => block.map((line) => line.split("#")[0].trim());
