@@ -48,18 +48,30 @@ export class BenchCluster {
    * Calls `onVersion(name, version, at)` whenever a SeldonDeployment is added or changed, with
    * the time the event arrived. Returns a function that ends the watch.
    */
+  /** Watches the namespace until stopped; a watch the server or the client ends is started again. */
   async watchVersions(onVersion: (name: string, version: string, at: number) => void): Promise<() => void> {
     const watch = new Watch(this.kubeConfig);
-    const request = await watch.watch(
-      `/apis/${seldon.group}/${seldon.version}/namespaces/${this.namespace}/${seldon.plural}`,
-      { allowWatchBookmarks: false },
-      (type: string, object: SeldonDeployment) => {
-        if (type !== "ADDED" && type !== "MODIFIED") return;
-        const version = object.metadata.annotations?.[ANNOTATIONS.version];
-        if (version) onVersion(object.metadata.name, version, performance.now());
-      },
-      () => {},
-    );
-    return () => request.abort();
+    let stopped = false;
+    let request: AbortController | undefined;
+    const start = async (): Promise<void> => {
+      // Without a resourceVersion a new watch first sends every object as ADDED: nothing is missed.
+      request = await watch.watch(
+        `/apis/${seldon.group}/${seldon.version}/namespaces/${this.namespace}/${seldon.plural}`,
+        { allowWatchBookmarks: false },
+        (type: string, object: SeldonDeployment) => {
+          if (type !== "ADDED" && type !== "MODIFIED") return;
+          const version = object.metadata.annotations?.[ANNOTATIONS.version];
+          if (version) onVersion(object.metadata.name, version, performance.now());
+        },
+        () => {
+          if (!stopped) void start();
+        },
+      );
+    };
+    await start();
+    return () => {
+      stopped = true;
+      request?.abort();
+    };
   }
 }
