@@ -16,6 +16,7 @@ export const ANNOTATIONS = {
   runId: "mlflow2seldon.io/run-id",
   source: "mlflow2seldon.io/source",
   artifactUri: "mlflow2seldon.io/artifact-uri",
+  modelCreated: "mlflow2seldon.io/model-created",
   /** Hash of everything the engine applies: a change means fields may have to go (drift rule). */
   appliedHash: "mlflow2seldon.io/applied-hash",
 } as const;
@@ -48,6 +49,7 @@ export interface DeploymentSpecInput {
   runId: string;
   source: string;
   artifactUri: string;
+  modelCreated: number;
   serving: Serving;
   replicas: number;
   protocol: string;
@@ -132,6 +134,7 @@ export function buildSeldonDeployment(input: DeploymentSpecInput): SeldonDeploym
         [ANNOTATIONS.runId]: input.runId,
         [ANNOTATIONS.source]: input.source,
         [ANNOTATIONS.artifactUri]: input.artifactUri,
+        [ANNOTATIONS.modelCreated]: String(input.modelCreated),
       },
     },
     spec: {

@@ -10,6 +10,8 @@ export interface VersionLocation {
   source: string;
   runId: string;
   artifactUri: string;
+  /** Creation time (ms) of the registered model: a re-registered model restarts at version 1. */
+  modelCreated: number;
 }
 
 export type ResolvedSlot = ServingSlot & { location: VersionLocation };
@@ -141,6 +143,7 @@ export function plan(snapshot: RegistrySnapshot, settings: EngineSettings): Plan
           runId: slot.location.runId,
           source: slot.location.source,
           artifactUri: slot.location.artifactUri,
+          modelCreated: slot.location.modelCreated,
           serving: servingFor(slot, mode, settings),
           replicas: tagOverride(slot.modelTags, MODEL_TAGS.replicas) ?? settings.replicas,
           protocol: tagOverride(slot.modelTags, MODEL_TAGS.protocol) ?? settings.protocol,

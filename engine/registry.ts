@@ -1,11 +1,17 @@
 // Reads the registry into a snapshot of the serving slots with their artifact locations. A
-// version's location never changes, so it is fetched once per version: a steady-state cycle
-// costs one request per page of registered models.
+// version's location never changes, so it is fetched once per version, or not at all when a live
+// object already records it: a steady-state cycle, even a fresh process's first, costs one
+// request per page of registered models.
 import type { MlflowClient } from "./mlflow/client";
+import { ANNOTATIONS, type SeldonDeployment } from "./manifest";
 import type { RegistrySnapshot, ResolvedSlot, VersionLocation } from "./planner";
 import type { EngineSettings } from "./settings";
 import { mapLimited, PARALLEL_REQUESTS } from "./concurrency";
 import { servingSlots } from "./slots";
+
+// A model deleted and registered again restarts at version 1: its creation time is in the key.
+const locationKey = (model: string, version: string, modelCreated: number) =>
+  `${model}\u0000${version}\u0000${modelCreated}`;
 
 export class RegistryReader {
   /** Locations of the versions in service at the last snapshot (others are forgotten). */
@@ -16,6 +22,31 @@ export class RegistryReader {
     private readonly settings: EngineSettings,
   ) {}
 
+  /** Takes the locations the live objects record (a version is identified by model, number and model creation). */
+  seed(objects: SeldonDeployment[]): void {
+    for (const object of objects) {
+      const a = object.metadata.annotations ?? {};
+      const [model, version, created] = [
+        a[ANNOTATIONS.modelName],
+        a[ANNOTATIONS.version],
+        Number(a[ANNOTATIONS.modelCreated]),
+      ];
+      const [source, runId, artifactUri] = [
+        a[ANNOTATIONS.source],
+        a[ANNOTATIONS.runId],
+        a[ANNOTATIONS.artifactUri],
+      ];
+      if (!model || !version || !Number.isFinite(created) || !source || runId === undefined || !artifactUri)
+        continue;
+      this.locations.set(locationKey(model, version, created), {
+        source,
+        runId,
+        artifactUri,
+        modelCreated: created,
+      });
+    }
+  }
+
   /** Throws a RegistryError when any page or lookup fails: a partial snapshot is never returned. */
   async snapshot(): Promise<RegistrySnapshot> {
     const models = await this.client.listRegisteredModels();
@@ -25,15 +56,15 @@ export class RegistryReader {
     );
     const inService = new Map<string, VersionLocation>();
     const slots = await mapLimited(servingSlots(models, this.settings), PARALLEL_REQUESTS, async (slot) => {
-      // A model deleted and registered again restarts at version 1: its creation time is in the key.
-      const key = `${slot.model}\u0000${slot.version}\u0000${created.get(slot.model)}`;
+      const modelCreated = created.get(slot.model) ?? 0;
+      const key = locationKey(slot.model, slot.version, modelCreated);
       let location = this.locations.get(key);
       if (!location) {
         const version =
           latest.get(`${slot.model}\u0000${slot.version}`) ??
           (await this.client.getModelVersion(slot.model, slot.version));
         const artifactUri = await this.client.getDownloadUri(slot.model, slot.version);
-        location = { source: version.source, runId: version.run_id, artifactUri };
+        location = { source: version.source, runId: version.run_id, artifactUri, modelCreated };
       }
       inService.set(key, location);
       return { ...slot, location } satisfies ResolvedSlot;

@@ -6,7 +6,7 @@ import { EventRecorder } from "../engine/events";
 import { ClusterError, errorMessage, RegistryError } from "../engine/errors";
 import { fieldManager } from "../engine/inventory";
 import { MlflowClient } from "../engine/mlflow/client";
-import { reconcile, type CycleReport } from "../engine/reconcile";
+import { listOwned, reconcile, type CycleReport } from "../engine/reconcile";
 import { RegistryReader } from "../engine/registry";
 import type { ServiceConfig } from "./env";
 import type { Logger } from "./logger";
@@ -31,6 +31,8 @@ export class SyncService {
   private readonly registry: RegistryReader;
   private readonly events: EventRecorder;
   private consecutiveFailures = 0;
+  /** Whether the location cache took what the live objects record (first cycle). */
+  private seeded = false;
   /** True once a cycle fully succeeded: /readyz. */
   ready = false;
 
@@ -77,6 +79,17 @@ export class SyncService {
   }
 
   private async cycle(options: { dryRun?: boolean }): Promise<CycleOutcome> {
+    // The live objects first: they also tell a fresh process where the served versions are.
+    let live;
+    try {
+      live = await listOwned(this.store, this.config.engine);
+    } catch (error) {
+      return this.failed("cluster", error);
+    }
+    if (!this.seeded) {
+      this.registry.seed(live);
+      this.seeded = true;
+    }
     const endRegistry = this.metrics.registryLatency.startTimer();
     let snapshot;
     try {
@@ -93,6 +106,7 @@ export class SyncService {
         store: this.store,
         settings: this.config.engine,
         dryRun: options.dryRun,
+        live,
       });
     } catch (error) {
       return this.failed("cluster", error);

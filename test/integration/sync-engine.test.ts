@@ -73,6 +73,25 @@ test("a second cycle with no change writes nothing and reads one registry page",
   expect(service.client.requestCount - requests).toBe(1);
 });
 
+test("a fresh process takes served versions' locations from the live objects: a no-op costs the search pages", async () => {
+  const name = `${fx.prefix} fresh`;
+  await registerModel(name, 2);
+  await mlflow().transitionStage(name, "1", "Production");
+  await mlflow().setAlias(name, "champion", "2");
+  const first = fx.service({ M2S_ALIASES: "champion" });
+  await cycle(first);
+  const cold = first.client.requestCount;
+  first.client.requestCount = 0;
+  await cycle(first);
+  const searchPages = first.client.requestCount;
+  // A new process (as `sync --once` in a CronJob): no version lookups, only the search pages.
+  const fresh = fx.service({ M2S_ALIASES: "champion" });
+  const outcome = await cycle(fresh);
+  expect(outcome.report!.changes).toEqual([]);
+  expect(fresh.client.requestCount).toBe(searchPages);
+  expect(cold).toBeGreaterThan(searchPages);
+});
+
 test("sequential registry requests share kept-alive connections", async () => {
   let connections = 0;
   // One model per page: as many requests as registered models, one after the other.

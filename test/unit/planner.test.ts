@@ -34,6 +34,7 @@ const resolved = (slots: ReturnType<typeof servingSlots>): ResolvedSlot[] =>
       source: `runs:/run${s.version}/model`,
       runId: `run${s.version}`,
       artifactUri: `mlflow-artifacts:/1/run${s.version}/artifacts/model`,
+      modelCreated: 1700000000000,
     },
   }));
 

@@ -16,6 +16,7 @@ const inputs = (
     runId: "r",
     source: "models:/m-1",
     artifactUri: "mlflow-artifacts:/1/models/m-1/artifacts",
+    modelCreated: 1700000000000,
     serving: {
       mode: "wrapper-image",
       image: overrides.image ?? "wrapper:1",
