@@ -128,13 +128,16 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
         run: () => store.apply(object),
       });
   }
-  // The list holds only this owner's objects: a name to create may be held by someone else.
-  const holders = await mapLimited(toCreate, PARALLEL_REQUESTS, ({ object }) =>
-    store.get(object.metadata.namespace, object.metadata.name),
-  );
-  toCreate.forEach(({ object, model, slot, version }, i) => {
+  // The list holds only this owner's objects: a name to create may be held by someone else, so
+  // when there is something to create, one LIST of the whole namespace tells who holds what.
+  const holders =
+    toCreate.length === 0
+      ? new Map()
+      : new Map((await store.list(settings.namespace)).map((o) => [o.metadata.name, o]));
+  toCreate.forEach(({ object, model, slot, version }) => {
     const { name } = object.metadata;
-    if (ownershipConflict(holders[i], settings.owner)) report.conflicts.push({ name, model, slot, version });
+    if (ownershipConflict(holders.get(name), settings.owner))
+      report.conflicts.push({ name, model, slot, version });
     else
       work.push({ change: { action: "create", name, model, slot, version }, run: () => store.apply(object) });
   });
