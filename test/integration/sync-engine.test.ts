@@ -93,6 +93,7 @@ test("a fresh process takes served versions' locations from the live objects: a 
 });
 
 test("sequential registry requests share kept-alive connections", async () => {
+  for (let i = 0; i < 4; i++) await registerModel(`${fx.prefix} pooled ${i}`, 1);
   let connections = 0;
   // One model per page: as many requests as registered models, one after the other.
   const client = new MlflowClient({ url: mlflowUrl(), pageSize: 1 }, { connection: () => connections++ });
