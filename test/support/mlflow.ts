@@ -2,6 +2,7 @@
 // The writes live here, not in the engine's client: the product only reads the registry.
 import axios, { type AxiosInstance } from "axios";
 import { randomBytes } from "node:crypto";
+import { Agent } from "node:http";
 import { MlflowClient } from "../../engine/mlflow/client";
 import {
   modelVersionResponseSchema,
@@ -23,7 +24,13 @@ export class RegistryAdmin extends MlflowClient {
 
   constructor(url: string) {
     super({ url });
-    this.rest = axios.create({ baseURL: `${url.replace(/\/+$/, "")}/api/2.0/mlflow/`, timeout: 30_000 });
+    // A fresh connection per write: tests pause (training a model, a cycle) longer than the
+    // server keeps an idle connection, and Node's default agent would reuse the closed socket.
+    this.rest = axios.create({
+      baseURL: `${url.replace(/\/+$/, "")}/api/2.0/mlflow/`,
+      timeout: 30_000,
+      httpAgent: new Agent({ keepAlive: false }),
+    });
   }
 
   private async call(
