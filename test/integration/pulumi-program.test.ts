@@ -3,6 +3,10 @@
 // policy, coexistence with the sync service, and destroy.
 import { AppsV1Api, CoreV1Api, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse, stringify } from "yaml";
 import { LABELS } from "../../engine/inventory";
 import { ANNOTATIONS } from "../../engine/manifest";
 import { customObjects, kubeConfig, listSeldonDeployments, seldon } from "../support/cluster";
@@ -81,18 +85,40 @@ test("pulumi up creates the service objects and one SeldonDeployment per promote
   expect(pulumiOk(["stack", "export", "--stack", stack])).not.toContain(TOKEN);
 });
 
-test("the sync service and the stack share the namespace without touching each other's objects", async () => {
+test("the sync service, with exactly its deployed RBAC, and the stack share the namespace without touching each other's objects", async () => {
+  // The service runs as the ServiceAccount the stack deployed, so its Role must be enough.
+  const { status } = await kubeConfig()
+    .makeApiClient(CoreV1Api)
+    .createNamespacedServiceAccountToken({
+      name: "mlflow2seldon",
+      namespace: serviceNamespace,
+      body: { spec: {} },
+    });
+  const testbed = parse(readFileSync(process.env.KUBECONFIG!, "utf8"));
+  const asService = join(mkdtempSync(join(tmpdir(), "service-account-")), "kubeconfig");
+  testbed.users = [{ name: testbed.users[0].name, user: { token: status!.token } }];
+  writeFileSync(asService, stringify(testbed));
+  const adminKubeconfig = process.env.KUBECONFIG;
+  process.env.KUBECONFIG = asService;
   const service = syncFixture(deploymentNamespace, prefix).service({
     M2S_INCLUDE_MODELS: `${prefix}*`,
     M2S_EXCLUDE_MODELS: `${stackModel}*`,
     M2S_OWNER: "service",
   });
+  process.env.KUBECONFIG = adminKubeconfig;
   const before = (await stackObjects())[0];
   const outcome = await service.runCycle();
   expect(outcome.ok).toBe(true);
   const all = await listSeldonDeployments(deploymentNamespace);
   const serviceObject = all.find((o) => o.metadata.labels[LABELS.owner] === "service");
   expect(serviceObject.metadata.annotations[ANNOTATIONS.modelName]).toBe(serviceModel);
+  const events = await kubeConfig()
+    .makeApiClient(CoreV1Api)
+    .listNamespacedEvent({
+      namespace: deploymentNamespace,
+      fieldSelector: `involvedObject.name=${serviceObject.metadata.name}`,
+    });
+  expect(events.items.map((e) => e.reason)).toEqual(["Created"]);
   expect((await stackObjects())[0].metadata.resourceVersion).toBe(before.metadata.resourceVersion);
 
   expect(cli("preview --diff")).toMatch(/Resources:\s+\d+ unchanged/);
