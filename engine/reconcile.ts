@@ -91,8 +91,8 @@ export interface ReconcileOptions {
   settings: EngineSettings;
   /** Plan only: report the changes without writing. */
   dryRun?: boolean;
-  /** This owner's live objects, when the caller listed them already. */
-  live?: SeldonDeployment[];
+  /** This owner's live objects (`listOwned`), listed by the caller before reading the registry. */
+  live: SeldonDeployment[];
 }
 
 /** This owner's objects in its namespace (one LIST by label selector). */
@@ -100,9 +100,8 @@ export const listOwned = (store: SeldonDeploymentStore, settings: EngineSettings
   store.list(settings.namespace, ownerSelector(settings.owner));
 
 export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOptions): Promise<CycleReport> {
-  const { store, settings } = options;
+  const { store, settings, live } = options;
   const { desired, problems, retainedModels } = plan(snapshot, settings);
-  const live = options.live ?? (await listOwned(store, settings));
   const liveByName = new Map(live.map((o) => [o.metadata.name, o]));
   const report: CycleReport = { changes: [], unchanged: [], failures: [], problems, conflicts: [] };
 
