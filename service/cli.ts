@@ -66,7 +66,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       process.stderr.write(`mlflow2seldon: cannot compute the status: ${outcome.error}\n`);
       return 1;
     }
-    const rows = statusRows(outcome.report);
+    const rows = statusRows(outcome.report, { applied: false });
     process.stdout.write(json ? `${JSON.stringify(rows, null, 2)}\n` : statusTable(rows));
     return rows.every((r) => r.state === "in sync") ? 0 : 1;
   }
@@ -82,7 +82,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   if (flags.includes("--once")) return (await service.runCycle()).ok ? 0 : 1;
 
-  const server = await startHttpServer(config.httpPort, service.metrics, () => service.ready);
+  const server = await startHttpServer({
+    port: config.httpPort,
+    metrics: service.metrics,
+    isReady: () => service.ready,
+    statusPage: () => service.statusPage(),
+  });
   const stop = new AbortController();
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {

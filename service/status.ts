@@ -1,5 +1,6 @@
-// `mlflow2seldon status`: one row per serving slot of the registry and per owned object, from a
-// dry-run cycle (nothing is written): what is wanted, what is served, and whether they agree.
+// One row per serving slot of the registry and per owned object: what is wanted, what is served,
+// and whether they agree. `mlflow2seldon status` reads them from a dry-run cycle (nothing is
+// written); the running service's page from its last cycle, after its writes.
 import type { CycleReport } from "../engine/reconcile";
 
 export type SlotState = "in sync" | "drifted" | "missing" | "conflict" | "orphan" | "invalid";
@@ -16,8 +17,13 @@ export interface StatusRow {
   detail?: string;
 }
 
-/** The rows of a dry-run cycle's report. */
-export function statusRows(report: CycleReport): StatusRow[] {
+/**
+ * The rows of a cycle's report. A dry run's changes are what is out of sync; after an applied
+ * cycle they are done (created or updated objects are in sync, deleted ones are gone) and only
+ * its refused writes are still out of sync, with the API server's message.
+ */
+export function statusRows(report: CycleReport, options: { applied: boolean }): StatusRow[] {
+  const pending = options.applied ? report.failures : report.changes;
   const rows: StatusRow[] = report.unchanged.map((d) => ({
     model: d.model,
     slot: d.slot,
@@ -26,9 +32,28 @@ export function statusRows(report: CycleReport): StatusRow[] {
     object: d.name,
     state: "in sync",
   }));
-  for (const c of report.changes) {
+  if (options.applied)
+    for (const c of report.changes)
+      if (c.action !== "delete")
+        rows.push({
+          model: c.model,
+          slot: c.slot,
+          wanted: c.version,
+          served: c.version,
+          object: c.name,
+          state: "in sync",
+        });
+  for (const c of pending) {
+    const detail = "message" in c ? { detail: String(c.message) } : {};
     if (c.action === "create")
-      rows.push({ model: c.model, slot: c.slot, wanted: c.version, object: c.name, state: "missing" });
+      rows.push({
+        model: c.model,
+        slot: c.slot,
+        wanted: c.version,
+        object: c.name,
+        state: "missing",
+        ...detail,
+      });
     if (c.action === "update")
       rows.push({
         model: c.model,
@@ -37,9 +62,17 @@ export function statusRows(report: CycleReport): StatusRow[] {
         served: c.previousVersion,
         object: c.name,
         state: "drifted",
+        ...detail,
       });
     if (c.action === "delete")
-      rows.push({ model: c.model, slot: c.slot, served: c.version, object: c.name, state: "orphan" });
+      rows.push({
+        model: c.model,
+        slot: c.slot,
+        served: c.version,
+        object: c.name,
+        state: "orphan",
+        ...detail,
+      });
   }
   for (const c of report.conflicts)
     rows.push({ model: c.model, slot: c.slot, wanted: c.version, object: c.name, state: "conflict" });

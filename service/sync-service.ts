@@ -11,6 +11,11 @@ import { RegistryReader } from "../engine/registry";
 import type { ServiceConfig } from "./env";
 import type { Logger } from "./logger";
 import { createMetrics, type Metrics } from "./metrics";
+import type { CycleSummary, StatusPageContent } from "./status-page";
+import { statusRows, type StatusRow } from "./status";
+
+/** Cycles the status page lists (the history is bounded: the process runs for months). */
+const RECENT_CYCLES = 20;
 
 export interface CycleOutcome {
   ok: boolean;
@@ -35,6 +40,8 @@ export class SyncService {
   private seeded = false;
   /** True once a cycle fully succeeded: /readyz. */
   ready = false;
+  private lastRows?: StatusRow[];
+  private readonly recentCycles: CycleSummary[] = [];
 
   constructor(
     readonly config: ServiceConfig,
@@ -62,6 +69,7 @@ export class SyncService {
     const cpu = process.cpuUsage(cpuBefore);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     this.metrics.cycleCpuSeconds.observe(cpuSeconds);
+    this.remember(outcome, options.dryRun ?? false, Math.round(seconds * 1000));
     // Logged last, once every metric of the cycle is recorded.
     this.log.info(
       {
@@ -126,6 +134,34 @@ export class SyncService {
       this.consecutiveFailures++;
     }
     return { ok, report };
+  }
+
+  /** What the page at `/` shows. */
+  statusPage(): StatusPageContent {
+    const { namespace, owner } = this.config.engine;
+    return { namespace, owner, rows: this.lastRows, cycles: this.recentCycles };
+  }
+
+  private remember(outcome: CycleOutcome, dryRun: boolean, durationMs: number): void {
+    const report = outcome.report;
+    if (report) this.lastRows = statusRows(report, { applied: !dryRun });
+    const failures = report
+      ? [
+          ...report.failures.map((f) => `${f.action} ${f.name} (${f.model}@${f.version}): ${f.message}`),
+          ...report.problems.map((p) => `${p.model} ${p.slot}: ${p.message}`),
+          ...report.conflicts.map((c) => `${c.name}: held by another owner`),
+        ]
+      : [outcome.error ?? "failed"];
+    const changes = report?.changes.length ?? 0;
+    this.recentCycles.unshift({
+      finishedAt: new Date(),
+      ok: outcome.ok,
+      dryRun,
+      durationMs,
+      changes,
+      failures,
+    });
+    this.recentCycles.length = Math.min(this.recentCycles.length, RECENT_CYCLES);
   }
 
   /** Delay before the next cycle: the interval with jitter, or exponential backoff after failures. */

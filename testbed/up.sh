@@ -36,6 +36,7 @@ step "1/5 binaries (cached in ${M2S_CACHE_DIR:-$HOME/.cache/mlflow2seldon})"
 "$here/build-binaries.sh"
 venv="$("$here/python-env.sh")"
 venv2="$("$here/python-env.sh" "$here/requirements-mlflow2.txt")"
+chromium="$("$here/chromium.sh")"
 bin="${M2S_CACHE_DIR:-$HOME/.cache/mlflow2seldon}/bin"
 [[ -d "$crd_dir" ]] || fail "CRD folder not found: $crd_dir (set M2S_CRD_DIR)"
 
@@ -164,6 +165,7 @@ export M2S_TESTBED_ARTIFACTS_ROOT=$data/mlflow/artifacts
 export M2S_TESTBED_DATA_DIR=$data
 export M2S_TESTBED_PYTHON=$venv/bin/python
 export KUBECONFIG=$kubeconfig
+export M2S_TESTBED_CHROMIUM=$chromium
 export PATH=$tools:$node_bin:\$PATH
 export PULUMI_HOME=$data/pulumi-home
 export PULUMI_BACKEND_URL=file://$data/pulumi-state

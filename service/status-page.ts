@@ -1,0 +1,97 @@
+// The read-only page the service serves at `/`: the status rows of its last cycle and its recent
+// cycles with their failures. Server-rendered HTML without scripts; it shows the namespace and
+// owner but never a setting that could hold a credential (MLflow URL, token, kubeconfig).
+import type { StatusRow } from "./status";
+
+/** What one cycle did, as the page and nothing else needs it. */
+export interface CycleSummary {
+  finishedAt: Date;
+  ok: boolean;
+  dryRun: boolean;
+  durationMs: number;
+  changes: number;
+  /** Refused writes, unplannable slots, conflicts, or why the cycle stopped before writing. */
+  failures: string[];
+}
+
+export interface StatusPageContent {
+  namespace: string;
+  owner: string;
+  /** Rows of the last cycle that reached the cluster; undefined before the first one. */
+  rows?: StatusRow[];
+  /** Newest first. */
+  cycles: readonly CycleSummary[];
+}
+
+const ESCAPES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+};
+const escape = (text: string) => text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
+
+function table(id: string, header: string[], rows: string[][]): string {
+  const head = header.map((h) => `<th>${escape(h)}</th>`).join("");
+  const body = rows.map((r) => `<tr>${r.map((c) => `<td>${escape(c)}</td>`).join("")}</tr>`).join("\n");
+  return `<table id="${id}"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+}
+
+export function renderStatusPage(content: StatusPageContent): string {
+  const rows = content.rows;
+  const outOfSync = rows?.filter((r) => r.state !== "in sync").length ?? 0;
+  const summary =
+    rows === undefined
+      ? "No cycle has reached the cluster yet."
+      : `${rows.length} slots and objects, ${outOfSync} not in sync.`;
+  const slots =
+    rows === undefined
+      ? ""
+      : table(
+          "slots",
+          ["Model", "Slot", "Wanted", "Served", "Object", "State", "Detail"],
+          rows.map((r) => [
+            r.model,
+            r.slot,
+            r.wanted ?? "-",
+            r.served ?? "-",
+            r.object || "-",
+            r.state,
+            r.detail ?? "",
+          ]),
+        );
+  const cycles = table(
+    "cycles",
+    ["Finished", "Result", "Duration", "Changes", "Failures"],
+    content.cycles.map((c) => [
+      c.finishedAt.toISOString(),
+      (c.ok ? "ok" : "failed") + (c.dryRun ? " (dry run)" : ""),
+      `${c.durationMs} ms`,
+      String(c.changes),
+      c.failures.join("\n"),
+    ]),
+  );
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>mlflow2seldon: ${escape(content.namespace)}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2rem; }
+table { border-collapse: collapse; margin-bottom: 2rem; }
+th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: left; vertical-align: top; white-space: pre-line; }
+</style>
+</head>
+<body>
+<h1>mlflow2seldon</h1>
+<p>Namespace <code>${escape(content.namespace)}</code>, owner <code>${escape(content.owner)}</code>.</p>
+<h2>Serving slots and objects</h2>
+<p id="summary">${escape(summary)}</p>
+${slots}
+<h2>Recent cycles</h2>
+${cycles}
+</body>
+</html>
+`;
+}
