@@ -7,9 +7,12 @@ import { ModelDeployments } from "./components/model-deployments";
 import { noWaitAnnotations } from "./components/no-wait";
 import { SyncService } from "./components/sync-service";
 import { loadStackConfig, stackEngineSettings, stackSecrets, type StackConfig } from "./deploy/stack-config";
-import { kubeClient } from "./engine/cluster";
-import { STACK_LABEL } from "./engine/inventory";
+import { SeldonDeploymentStore, kubeClient } from "./engine/cluster";
+import { errorMessage } from "./engine/errors";
+import { fieldManager, STACK_LABEL } from "./engine/inventory";
 import { KubeApiError } from "./engine/kube/client";
+import type { SeldonDeployment } from "./engine/manifest";
+import { listOwned } from "./engine/reconcile";
 import type { EngineSettings } from "./engine/settings";
 import { planModelDeployments } from "./engine/snapshot";
 import { engineSettingsEnv } from "./service/env";
@@ -43,6 +46,24 @@ async function foreignNamespace(
       throw error;
     });
   return existing !== undefined && existing.metadata?.labels?.[STACK_LABEL] !== stack;
+}
+
+/**
+ * The stack's objects in the cluster (one LIST by its owner label): they record where the versions
+ * they serve are, so a run where nothing changed asks MLflow only for the registry's pages. Best
+ * effort: without them every location is read from MLflow.
+ */
+async function stackObjects(
+  cluster: { context?: string; kubeconfigContent?: string },
+  settings: EngineSettings,
+): Promise<SeldonDeployment[]> {
+  const store = new SeldonDeploymentStore(kubeClient(cluster), fieldManager(settings.owner));
+  return listOwned(store, settings).catch((error: unknown) => {
+    pulumi.log.warn(
+      `the stack's SeldonDeployments could not be listed (${errorMessage(error)}); every location is read from MLflow`,
+    );
+    return [];
+  });
 }
 
 export = async () => {
@@ -109,6 +130,7 @@ export = async () => {
             password: secrets.plain.password,
           },
           settings,
+          { known: await stackObjects(cluster, settings) },
         ),
         owner,
         kubeContext: config.kubeContext,

@@ -1,6 +1,7 @@
 // `pulumi up` and `pulumi preview` of a repository stack whose snapshot holds a given number of
 // model deployments: the first up, then no-change previews, each the whole plain CLI command as a
 // person runs it from the repository root; then destroyed and removed.
+import { readFileSync, statSync } from "node:fs";
 import { pulumiOk, repositoryStack } from "../test/support/pulumi";
 import { benchModel } from "./dataset";
 import { progress } from "./progress";
@@ -33,6 +34,8 @@ export interface PulumiTimes {
   up: number;
   /** No-change `pulumi preview --diff` runs. */
   previews: number[];
+  /** MLflow requests of each no-change preview, from the server's access log. */
+  previewMlflowRequests: number[];
   /** The first `pulumi up --yes` of a twin stack with PULUMI_SKIP_CHECKPOINTS=true. */
   upWithoutCheckpoints: number;
 }
@@ -46,7 +49,15 @@ export async function pulumiSeconds(options: {
   deployments: number;
   id: string;
   repetitions: number;
+  /** The MLflow server's log, where it writes one access line per request. */
+  mlflowLog: string;
 }): Promise<PulumiTimes> {
+  const mlflowRequestsDuring = (action: () => void) => {
+    const offset = statSync(options.mlflowLog).size;
+    action();
+    const written = readFileSync(options.mlflowLog).subarray(offset).toString("utf8");
+    return written.match(/"(GET|POST) \/api\/2\.0\/mlflow\//g)?.length ?? 0;
+  };
   // Two stacks with their own namespaces: a destroyed namespace takes a moment to go away.
   const stackFor = (suffix: string) =>
     repositoryStack(`bench-${options.id}${suffix}`, {
@@ -70,11 +81,16 @@ export async function pulumiSeconds(options: {
     const up = timed(["up", "--yes"], stack.name);
     progress(`pulumi up: ${up.toFixed(1)} s`);
     const previews: number[] = [];
+    const previewMlflowRequests: number[] = [];
     for (let r = 1; r <= options.repetitions; r++) {
-      previews.push(timed(["preview", "--diff"], stack.name));
-      progress(`pulumi preview ${r}/${options.repetitions}: ${previews.at(-1)!.toFixed(1)} s`);
+      previewMlflowRequests.push(
+        mlflowRequestsDuring(() => previews.push(timed(["preview", "--diff"], stack.name))),
+      );
+      progress(
+        `pulumi preview ${r}/${options.repetitions}: ${previews.at(-1)!.toFixed(1)} s, ${previewMlflowRequests.at(-1)} MLflow requests`,
+      );
     }
-    times = { up, previews };
+    times = { up, previews, previewMlflowRequests };
   } finally {
     teardown(stack);
   }

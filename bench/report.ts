@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { format, resolveConfig } from "prettier";
 import { repoRoot } from "../test/support/testbed-env";
 import type { CycleFigures } from "./service-process";
+import type { SoakResult } from "./soak";
 import { median, percentile, spread } from "./stats";
 
 export interface SizeResult {
@@ -19,6 +20,9 @@ export interface SizeResult {
   promotionPeakRssBytes?: number;
   promotionMs: number[];
   promotionIntervalSeconds: number;
+  /** The first cycle of a new process on the synchronised cluster (as `sync --once` runs). */
+  freshNoop?: CycleFigures;
+  soak?: SoakResult;
 }
 
 export interface BenchResults {
@@ -27,7 +31,13 @@ export interface BenchResults {
   repetitions: number;
   versions: Record<string, string>;
   sizes: SizeResult[];
-  preview: { deployments: number; up: number; previews: number[]; upWithoutCheckpoints: number }[];
+  preview: {
+    deployments: number;
+    up: number;
+    previews: number[];
+    previewMlflowRequests: number[];
+    upWithoutCheckpoints: number;
+  }[];
   benchSeconds: number;
 }
 
@@ -63,6 +73,11 @@ export function renderResults(r: BenchResults): string {
     "",
     ...cycleTable("Full cycle from cold (empty namespace, fresh process)", r.sizes, (s) => s.cold),
     ...cycleTable("No-op cycle (nothing changed)", r.sizes, (s) => s.noop),
+    ...cycleTable(
+      "No-op first cycle of a new process (synchronised cluster; what `sync --once` does)",
+      r.sizes.filter((s) => s.freshNoop),
+      (s) => [s.freshNoop!],
+    ),
     "### Promotion latency and memory",
     "",
     "| Models | Interval s | Promotions | p50 s | p95 s | max s | Peak RSS MiB, cold runs | Peak RSS MiB, at the interval |",
@@ -83,11 +98,28 @@ export function renderResults(r: BenchResults): string {
       "plain CLI from the repository root, the whole command (Node.js start, TypeScript program, registry",
       "snapshot, CLI, dynamic and Kubernetes providers): the first `pulumi up`, then no-change previews.",
       "",
-      "| Model deployments | `pulumi up` (s) | `pulumi up` with `PULUMI_SKIP_CHECKPOINTS=true` (s) | no-change `pulumi preview` (s) |",
-      "|---|---|---|---|",
+      "| Model deployments | `pulumi up` (s) | `pulumi up` with `PULUMI_SKIP_CHECKPOINTS=true` (s) | no-change `pulumi preview` (s) | MLflow requests per no-change preview |",
+      "|---|---|---|---|---|",
       ...r.preview.map(
         (p) =>
-          `| ${p.deployments} | ${p.up.toFixed(1)} | ${p.upWithoutCheckpoints.toFixed(1)} | ${spread(p.previews, 1)} |`,
+          `| ${p.deployments} | ${p.up.toFixed(1)} | ${p.upWithoutCheckpoints.toFixed(1)} | ${spread(p.previews, 1)} | ${spread(p.previewMlflowRequests, 0)} |`,
+      ),
+      "",
+    );
+  }
+  for (const s of r.sizes.filter((size) => size.soak)) {
+    const soak = s.soak!;
+    lines.push(
+      `### Soak: ${soak.cycles} cycles back to back at ${s.models} models (${Math.round(soak.seconds / 60)} min)`,
+      "",
+      "One service process on the synchronised cluster, interval 0.01 s, sampled from its /metrics.",
+      `Node.js warnings printed (a listener leak prints MaxListenersExceededWarning): ${soak.warnings.length}.`,
+      "",
+      "| Cycle | Heap used MiB | RSS MiB | Active handles |",
+      "|---:|---:|---:|---:|",
+      ...soak.samples.map(
+        (x) =>
+          `| ${x.cycle} | ${mib(x.heapUsedBytes).toFixed(1)} | ${mib(x.rssBytes).toFixed(0)} | ${x.activeHandles} |`,
       ),
       "",
     );

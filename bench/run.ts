@@ -20,6 +20,7 @@ import { progress } from "./progress";
 import { promotionLatencies } from "./promotion";
 import { resultsFile, writeResults, type SizeResult } from "./report";
 import { ServiceProcess, type CycleFigures } from "./service-process";
+import { soak } from "./soak";
 import { percentile } from "./stats";
 
 const MLFLOW_PORT = Number(process.env.M2S_BENCH_MLFLOW_PORT ?? 5815);
@@ -50,18 +51,21 @@ function describe(figures: CycleFigures): string {
 }
 
 /**
- * The service at its default interval on the synchronised cluster: its first cycle only reads
- * (a new process has no cached locations), then the promotions begin.
+ * The service at its default interval on the synchronised cluster: its first cycle is a new
+ * process's no-op (the locations come from the live objects), then the promotions begin.
  */
 async function measurePromotions(
   env: Record<string, string>,
   mlflowUrl: string,
   cluster: BenchCluster,
   planned: Promotion[],
-): Promise<{ latencies: number[]; peakRssBytes: number }> {
+): Promise<{ latencies: number[]; peakRssBytes: number; freshNoop: CycleFigures }> {
   const service = new ServiceProcess(env, await freePort());
   try {
-    await service.nextCycle();
+    const freshNoop = await service.nextCycle();
+    if (freshNoop.kubeWrites !== 0)
+      throw new Error(`a fresh process's no-op cycle wrote ${freshNoop.kubeWrites} objects`);
+    progress(`fresh process, nothing changed: ${describe(freshNoop)}`);
     progress(`${planned.length} promotions at the default ${DEFAULT_INTERVAL_SECONDS} s interval`);
     const latencies = await promotionLatencies({
       client: mlflow(mlflowUrl),
@@ -70,7 +74,7 @@ async function measurePromotions(
       intervalMs: DEFAULT_INTERVAL_SECONDS * 1000,
       seed: planned.length,
     });
-    return { latencies, peakRssBytes: service.peakRssBytes() };
+    return { latencies, peakRssBytes: service.peakRssBytes(), freshNoop };
   } finally {
     await service.stop();
   }
@@ -78,7 +82,13 @@ async function measurePromotions(
 
 async function benchSize(
   models: number,
-  options: { workDir: string; repetitions: number; promotions: number; profileDir?: string },
+  options: {
+    workDir: string;
+    repetitions: number;
+    promotions: number;
+    soakCycles: number;
+    profileDir?: string;
+  },
 ): Promise<SizeResult> {
   const served = servedSlots(models);
   const server = await startMlflowServer({
@@ -140,10 +150,23 @@ async function benchSize(
         await service.stop();
       }
     }
+    if (options.soakCycles > 0) {
+      // Cycles back to back on the synchronised cluster: only what leaks would grow.
+      const service = new ServiceProcess(
+        { ...env, M2S_SYNC_INTERVAL_SECONDS: "0.01", M2S_SYNC_JITTER: "0" },
+        await freePort(),
+      );
+      try {
+        result.soak = await soak(service, models, options.soakCycles);
+      } finally {
+        await service.stop();
+      }
+    }
     if (options.promotions > 0) {
       const run = await measurePromotions(env, server.url, cluster, promotions(models, options.promotions));
       result.promotionMs = run.latencies;
       result.promotionPeakRssBytes = run.peakRssBytes;
+      result.freshNoop = run.freshNoop;
       progress(
         `${models} models, promotion latency p50 ${(percentile(run.latencies, 50) / 1000).toFixed(2)} s, peak RSS ${(run.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
       );
@@ -163,6 +186,7 @@ async function main(): Promise<void> {
       promotions: { type: "string", default: "20" },
       "no-preview": { type: "boolean", default: false },
       profile: { type: "string" },
+      "soak-cycles": { type: "string", default: "3000" },
     },
   });
   Object.assign(process.env, readTestbedEnv());
@@ -193,6 +217,7 @@ async function main(): Promise<void> {
           deployments,
           id: randomBytes(3).toString("hex"),
           repetitions: 3,
+          mlflowLog: join(workDir, `mlflow-pulumi-${deployments}.log`),
         });
         preview.push({ deployments, ...times });
       } finally {
@@ -200,12 +225,14 @@ async function main(): Promise<void> {
       }
     }
     const results: SizeResult[] = [];
-    for (const models of sizes) {
+    for (const [index, models] of sizes.entries()) {
       results.push(
         await benchSize(models, {
           workDir,
           repetitions,
           promotions: Number(values.promotions),
+          // The soak runs at the smallest registry, where cycles are shortest.
+          soakCycles: index === 0 ? Number(values["soak-cycles"]) : 0,
           profileDir: values.profile && resolve(values.profile),
         }),
       );

@@ -66,6 +66,10 @@ export class ServiceProcess {
   private readonly waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   private lastScrape: Scrape = new Map();
   private readonly exited: Promise<number | null>;
+  /** Cycles finished so far (successful or not). */
+  cyclesFinished = 0;
+  /** Node.js process warnings printed so far (e.g. MaxListenersExceededWarning: a leak). */
+  readonly warnings: string[] = [];
 
   constructor(
     env: Record<string, string>,
@@ -76,7 +80,11 @@ export class ServiceProcess {
     this.child = spawn(process.execPath, [...nodeOptions, ...command, "sync"], {
       cwd: repoRoot,
       env: { ...process.env, ...env, M2S_HTTP_PORT: String(httpPort) },
-      stdio: ["ignore", "pipe", "inherit"],
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    createInterface({ input: this.child.stderr! }).on("line", (line) => {
+      if (/Warning:/.test(line)) this.warnings.push(line);
+      process.stderr.write(`${line}\n`);
     });
     this.exited = new Promise((resolve) => this.child.once("exit", resolve));
     void this.exited.then((code) => this.failWaiters(new Error(`sync service exited with ${code}`)));
@@ -91,6 +99,7 @@ export class ServiceProcess {
       return;
     }
     if (entry.msg !== "cycle finished") return;
+    this.cyclesFinished++;
     if (entry.ok) this.waiters.shift()?.resolve();
     else this.failWaiters(new Error(`a sync cycle did not fully succeed: ${line}`));
   }
@@ -106,6 +115,14 @@ export class ServiceProcess {
     const figures = cycleFigures(this.lastScrape, scrape);
     this.lastScrape = scrape;
     return figures;
+  }
+
+  /** Waits until `count` cycles have finished in all. */
+  async untilCycles(count: number): Promise<void> {
+    while (this.cyclesFinished < count) {
+      if (this.child.exitCode !== null) throw new Error(`sync service exited with ${this.child.exitCode}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   async scrape(): Promise<Scrape> {

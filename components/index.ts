@@ -4,7 +4,7 @@
 export { ModelDeployments, type ModelDeploymentsArgs } from "./model-deployments";
 export { SyncService, type SyncServiceArgs } from "./sync-service";
 export { ModelDeployment, type ModelDeploymentArgs, type ClusterArgs } from "../provider/model-deployment";
-export { planModelDeployments } from "../engine/snapshot";
+export { planModelDeployments, type PlanOptions } from "../engine/snapshot";
 export { engineSettingsEnv } from "../service/env";
 export type { EngineSettingsInput, EngineSettings } from "../engine/settings";
 export type { MlflowClientOptions } from "../engine/mlflow/client";

@@ -10,7 +10,7 @@ import { parse, stringify } from "yaml";
 import { LABELS } from "../../engine/inventory";
 import { ANNOTATIONS } from "../../engine/manifest";
 import { customObjects, kubeConfig, listSeldonDeployments, seldon } from "../support/cluster";
-import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
+import { mlflow, mlflowUrl, registerModel, versionRequestsDuring } from "../support/mlflow";
 import { pulumi, pulumiOk, repositoryStack, run } from "../support/pulumi";
 import { syncFixture } from "../support/sync";
 
@@ -54,8 +54,12 @@ beforeAll(async () => {
 afterAll(() => repoStack?.remove());
 
 test("pulumi up creates the service objects and one SeldonDeployment per promoted version", async () => {
-  const up = cli("up --yes");
+  let up = "";
+  const asked = versionRequestsDuring(stackModel, () => (up = cli("up --yes")));
   expect(up).toContain("mlflow2seldon:index:SyncService");
+  // Nothing serves the version yet: its location is read from MLflow, once by each run of the
+  // program (`up` runs it for its preview, then for the update).
+  expect(asked.filter((line) => line.includes("get-download-uri"))).toHaveLength(2);
 
   const kc = kubeConfig();
   const deployment = await kc
@@ -121,7 +125,11 @@ test("the sync service, with exactly its deployed RBAC, and the stack share the 
   expect(events.items.map((e) => e.reason)).toEqual(["Created"]);
   expect((await stackObjects())[0].metadata.resourceVersion).toBe(before.metadata.resourceVersion);
 
-  expect(cli("preview --diff")).toMatch(/Resources:\s+\d+ unchanged/);
+  // A fresh process: the stack's objects say where their versions are, so MLflow is asked only
+  // for the registry's pages, nothing about the stack's model.
+  let preview = "";
+  expect(versionRequestsDuring(stackModel, () => (preview = cli("preview --diff")))).toEqual([]);
+  expect(preview).toMatch(/Resources:\s+\d+ unchanged/);
   const again = (await listSeldonDeployments(deploymentNamespace)).find(
     (o) => o.metadata.labels[LABELS.owner] === "service",
   );

@@ -2,7 +2,9 @@
 // The writes live here, not in the engine's client: the product only reads the registry.
 import axios, { type AxiosInstance } from "axios";
 import { randomBytes } from "node:crypto";
+import { readFileSync, statSync } from "node:fs";
 import { Agent } from "node:http";
+import { join } from "node:path";
 import { MlflowClient } from "../../engine/mlflow/client";
 import {
   modelVersionResponseSchema,
@@ -11,6 +13,7 @@ import {
   type ModelVersion,
   type RegisteredModel,
 } from "../../engine/mlflow/schemas";
+import { repoRoot } from "./testbed-env";
 
 export const mlflowUrl = () => {
   const url = process.env.MLFLOW_TRACKING_URI;
@@ -134,4 +137,17 @@ export async function registerModel(name: string, count: number, tags: Record<st
     );
   }
   return versions;
+}
+
+/**
+ * The testbed MLflow server's own access-log lines about one model's versions (`name=<model>`)
+ * written while `action` ran: what a run asked about the model, as the server saw it.
+ */
+export function versionRequestsDuring(model: string, action: () => void): string[] {
+  const log = join(repoRoot, ".testbed", "logs", "mlflow.log");
+  const offset = statSync(log).size;
+  action();
+  const written = readFileSync(log).subarray(offset).toString("utf8");
+  const query = new URLSearchParams({ name: model }).toString();
+  return written.split("\n").filter((line) => line.includes(`${query}&`) || line.includes(`${query} HTTP`));
 }
