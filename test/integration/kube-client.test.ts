@@ -1,12 +1,17 @@
 // The engine's Kubernetes client against the testbed's API server: exec-plugin credentials (as
 // EKS, GKE and AKS kubeconfigs provide them) fetched once and again when expired, a token file,
-// impersonation, and a proxy.
+// impersonation, a proxy, and a revoked credential fetched again after a 401.
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { kubeClient, SeldonDeploymentStore } from "../../engine/cluster";
-import { core as coreApi, freshNamespace } from "../support/cluster";
+import {
+  core as coreApi,
+  freshNamespace,
+  serviceAccountToken,
+  serviceAccountWithRole,
+} from "../support/cluster";
 import { startConnectProxy } from "../support/connect-proxy";
 
 interface Kubeconfig {
@@ -123,5 +128,50 @@ test("an exec credential that expired is fetched again before the next request",
   const store = new SeldonDeploymentStore(kubeClient({ kubeconfig }), "expiry-test");
   await store.list(namespace);
   await store.list(namespace);
+  expect(readFileSync(calls, "utf8").trim().split("\n")).toHaveLength(2);
+});
+
+test("a revoked exec credential (401) is fetched again once, and the request then succeeds", async () => {
+  const namespace = await freshNamespace("kube-exec-401");
+  await serviceAccountWithRole(namespace, "reader", [
+    { apiGroups: ["machinelearning.seldon.io"], resources: ["seldondeployments"], verbs: ["list"] },
+  ]);
+  // An exec plugin handing out a token without expiry, read from a file a test can swap.
+  const { dir, file: kubeconfig } = kubeconfigWith({});
+  const [tokenFile, calls] = [join(dir, "token"), join(dir, "calls")];
+  writeFileSync(tokenFile, await serviceAccountToken(namespace, "reader", "first-credential"));
+  writeFileSync(calls, "");
+  const plugin = join(dir, "plugin.sh");
+  writeFileSync(
+    plugin,
+    `#!/bin/sh\necho run >> ${calls}\nprintf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"}}' "$(cat ${tokenFile})"\n`,
+  );
+  chmodSync(plugin, 0o755);
+  const config = parse(readFileSync(kubeconfig, "utf8"));
+  config.users[0].user = { exec: { apiVersion: "client.authentication.k8s.io/v1", command: plugin } };
+  writeFileSync(kubeconfig, stringify(config));
+  const store = new SeldonDeploymentStore(kubeClient({ kubeconfig }), "exec-401-test");
+  expect(await store.list(namespace)).toEqual([]);
+
+  // Deleting the Secret the token is bound to revokes it; the plugin now has a new one.
+  await coreApi().deleteNamespacedSecret({ namespace, name: "first-credential" });
+  const revoked = new SeldonDeploymentStore(
+    kubeClient({ kubeconfig: kubeconfigWith({ token: readFileSync(tokenFile, "utf8") }).file }),
+    "revoked",
+  );
+  for (
+    let i = 0;
+    i < 50 &&
+    (await revoked.list(namespace).then(
+      () => true,
+      () => false,
+    ));
+    i++
+  )
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  await expect(revoked.list(namespace)).rejects.toThrow(/HTTP 401/);
+  writeFileSync(tokenFile, await serviceAccountToken(namespace, "reader"));
+
+  expect(await store.list(namespace)).toEqual([]);
   expect(readFileSync(calls, "utf8").trim().split("\n")).toHaveLength(2);
 });

@@ -1,5 +1,4 @@
 // The sync service as a user runs it: the `mlflow2seldon` command against the testbed.
-import { CoreV1Api, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -8,7 +7,13 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { ANNOTATIONS } from "../../engine/manifest";
 import { WRITE_BACK_TAGS } from "../../service/sync-service";
-import { freshNamespace, kubeConfig, listSeldonDeployments } from "../support/cluster";
+import {
+  freshNamespace,
+  kubeConfig,
+  listSeldonDeployments,
+  serviceAccountToken,
+  serviceAccountWithRole,
+} from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
 import { repoRoot } from "../support/testbed-env";
 
@@ -151,37 +156,10 @@ test("Kubernetes refusals are reported per object with the API's message, and no
   // A service account allowed to read SeldonDeployments but not to write them.
   const namespace = await freshNamespace("forbidden");
   const kc = kubeConfig();
-  const core = kc.makeApiClient(CoreV1Api);
-  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
-  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: "reader" } } });
-  await rbac.createNamespacedRole({
-    namespace,
-    body: {
-      metadata: { name: "reader" },
-      rules: [
-        {
-          apiGroups: ["machinelearning.seldon.io"],
-          resources: ["seldondeployments"],
-          verbs: ["get", "list"],
-        },
-      ],
-    },
-  });
-  await rbac.createNamespacedRoleBinding({
-    namespace,
-    body: {
-      metadata: { name: "reader" },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "reader" },
-      subjects: [{ kind: "ServiceAccount", name: "reader", namespace }],
-    },
-  });
-  const token = (
-    await core.createNamespacedServiceAccountToken({
-      namespace,
-      name: "reader",
-      body: { spec: { audiences: [], expirationSeconds: 600 } },
-    })
-  ).status!.token;
+  await serviceAccountWithRole(namespace, "reader", [
+    { apiGroups: ["machinelearning.seldon.io"], resources: ["seldondeployments"], verbs: ["get", "list"] },
+  ]);
+  const token = await serviceAccountToken(namespace, "reader");
   const cluster = kc.getCurrentCluster()!;
   const kubeconfigFile = join(mkdtempSync(join(tmpdir(), "reader-")), "kubeconfig");
   writeFileSync(
@@ -216,4 +194,59 @@ test("Kubernetes refusals are reported per object with the API's message, and no
     .find((event) => event.msg === "could not create SeldonDeployment");
   expect(failure).toMatchObject({ action: "create", message: expect.stringMatching(/HTTP 403.*forbidden/i) });
   expect(await listSeldonDeployments(namespace)).toEqual([]);
+});
+
+test("in a pod (no kubeconfig), the service authenticates with its mounted service account token", async () => {
+  const namespace = await freshNamespace("in-cluster");
+  await serviceAccountWithRole(namespace, "sync", [
+    {
+      apiGroups: ["machinelearning.seldon.io"],
+      resources: ["seldondeployments"],
+      verbs: ["list", "create", "patch", "delete"],
+    },
+    { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+  ]);
+  // What the kubelet mounts at /var/run/secrets/kubernetes.io/serviceaccount.
+  const mounted = mkdtempSync(join(tmpdir(), "serviceaccount-"));
+  writeFileSync(join(mounted, "token"), await serviceAccountToken(namespace, "sync"));
+  const cluster = kubeConfig().getCurrentCluster()!;
+  writeFileSync(join(mounted, "ca.crt"), Buffer.from(cluster.caData!, "base64"));
+  const server = new URL(cluster.server);
+
+  const name = uniqueModelName("in-cluster model");
+  await registerModel(name, 1);
+  await mlflow().transitionStage(name, "1", "Production");
+  const env: NodeJS.ProcessEnv = {
+    ...baseEnv(namespace, name),
+    HOME: mounted,
+    KUBERNETES_SERVICE_HOST: server.hostname,
+  };
+  delete env.KUBECONFIG;
+  // A private mount namespace gives the process the pod's mount, as the kubelet would.
+  const pod = `mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io && cp -r "$1" /run/secrets/kubernetes.io/serviceaccount && exec "$2" "$3" sync --once`;
+  const asRoot = process.getuid?.() === 0 ? [] : ["--user", "--map-root-user"];
+  const result = spawnSync(
+    "unshare",
+    [
+      ...asRoot,
+      "--mount",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      pod,
+      "pod",
+      mounted,
+      process.execPath,
+      bin,
+    ],
+    { env: { ...env, KUBERNETES_SERVICE_PORT: server.port }, encoding: "utf8" },
+  );
+  expect(result.stderr).toBe("");
+  expect(result.status).toBe(0);
+  const [object] = await listSeldonDeployments(namespace);
+  expect(object.metadata.annotations[ANNOTATIONS.modelName]).toBe(name);
+  expect(object.metadata.managedFields.map((f: { manager: string }) => f.manager)).toContain(
+    `mlflow2seldon-cli-${namespace}`,
+  );
 });

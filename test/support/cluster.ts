@@ -1,5 +1,11 @@
 // Test access to the testbed's Kubernetes API (the same KUBECONFIG the product uses).
-import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  RbacAuthorizationV1Api,
+  type V1PolicyRule,
+} from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
 
 export function kubeConfig(): KubeConfig {
@@ -11,7 +17,7 @@ export function kubeConfig(): KubeConfig {
 export const core = () => kubeConfig().makeApiClient(CoreV1Api);
 export const customObjects = () => kubeConfig().makeApiClient(CustomObjectsApi);
 
-/** A fresh namespace per test file: namespaces never finish terminating here (no controller-manager). */
+/** A fresh namespace per test: test files share the testbed and never see each other's objects. */
 export async function freshNamespace(prefix: string): Promise<string> {
   const name = `${prefix}-${randomBytes(3).toString("hex")}`;
   await core().createNamespace({ body: { metadata: { name, labels: { "mlflow2seldon.io/test": "true" } } } });
@@ -25,4 +31,40 @@ export async function listSeldonDeployments(namespace: string): Promise<any[]> {
     items: any[];
   };
   return list.items;
+}
+
+/** A ServiceAccount bound to a Role of its own with `rules`, in `namespace`. */
+export async function serviceAccountWithRole(namespace: string, name: string, rules: V1PolicyRule[]) {
+  const rbac = kubeConfig().makeApiClient(RbacAuthorizationV1Api);
+  await core().createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
+  await rbac.createNamespacedRole({ namespace, body: { metadata: { name }, rules } });
+  await rbac.createNamespacedRoleBinding({
+    namespace,
+    body: {
+      metadata: { name },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+      subjects: [{ kind: "ServiceAccount", name, namespace }],
+    },
+  });
+}
+
+/**
+ * A token of the ServiceAccount (TokenRequest, as the kubelet mounts it); bound to the Secret
+ * `boundSecret` when given, so deleting that Secret revokes it.
+ */
+export async function serviceAccountToken(namespace: string, name: string, boundSecret?: string) {
+  let boundObjectRef;
+  if (boundSecret) {
+    const secret = await core().createNamespacedSecret({
+      namespace,
+      body: { metadata: { name: boundSecret } },
+    });
+    boundObjectRef = { apiVersion: "v1", kind: "Secret", name: boundSecret, uid: secret.metadata!.uid };
+  }
+  const request = await core().createNamespacedServiceAccountToken({
+    namespace,
+    name,
+    body: { spec: { audiences: [], expirationSeconds: 600, boundObjectRef } },
+  });
+  return request.status!.token!;
 }
