@@ -1,7 +1,7 @@
 // One row per serving slot of the registry and per owned object: what is wanted, what is served,
 // and whether they agree. `mlflow2seldon status` reads them from a dry-run cycle (nothing is
 // written); the running service's page from its last cycle, after its writes.
-import type { CycleReport } from "../engine/reconcile";
+import type { CycleReport, PlannedChange, SlotObject } from "../engine/reconcile";
 
 export type SlotState = "in sync" | "drifted" | "missing" | "conflict" | "orphan" | "invalid";
 
@@ -17,65 +17,33 @@ export interface StatusRow {
   detail?: string;
 }
 
+const rowOf = (o: SlotObject) => ({ model: o.model, slot: o.slot, object: o.name });
+const inSync = (o: SlotObject): StatusRow => ({
+  ...rowOf(o),
+  wanted: o.version,
+  served: o.version,
+  state: "in sync",
+});
+
 /**
  * The rows of a cycle's report. A dry run's changes are what is out of sync; after an applied
  * cycle they are done (created or updated objects are in sync, deleted ones are gone) and only
  * its refused writes are still out of sync, with the API server's message.
  */
 export function statusRows(report: CycleReport, options: { applied: boolean }): StatusRow[] {
-  const pending = options.applied ? report.failures : report.changes;
-  const rows: StatusRow[] = report.unchanged.map((d) => ({
-    model: d.model,
-    slot: d.slot,
-    wanted: d.version,
-    served: d.version,
-    object: d.name,
-    state: "in sync",
-  }));
-  if (options.applied)
-    for (const c of report.changes)
-      if (c.action !== "delete")
-        rows.push({
-          model: c.model,
-          slot: c.slot,
-          wanted: c.version,
-          served: c.version,
-          object: c.name,
-          state: "in sync",
-        });
+  const rows = report.unchanged.map(inSync);
+  if (options.applied) rows.push(...report.changes.filter((c) => c.action !== "delete").map(inSync));
+  const pending: (PlannedChange & { message?: string })[] = options.applied
+    ? report.failures
+    : report.changes;
   for (const c of pending) {
-    const detail = "message" in c ? { detail: String(c.message) } : {};
-    if (c.action === "create")
-      rows.push({
-        model: c.model,
-        slot: c.slot,
-        wanted: c.version,
-        object: c.name,
-        state: "missing",
-        ...detail,
-      });
+    const detail = c.message === undefined ? {} : { detail: c.message };
+    if (c.action === "create") rows.push({ ...rowOf(c), wanted: c.version, state: "missing", ...detail });
     if (c.action === "update")
-      rows.push({
-        model: c.model,
-        slot: c.slot,
-        wanted: c.version,
-        served: c.previousVersion,
-        object: c.name,
-        state: "drifted",
-        ...detail,
-      });
-    if (c.action === "delete")
-      rows.push({
-        model: c.model,
-        slot: c.slot,
-        served: c.version,
-        object: c.name,
-        state: "orphan",
-        ...detail,
-      });
+      rows.push({ ...rowOf(c), wanted: c.version, served: c.previousVersion, state: "drifted", ...detail });
+    if (c.action === "delete") rows.push({ ...rowOf(c), served: c.version, state: "orphan", ...detail });
   }
-  for (const c of report.conflicts)
-    rows.push({ model: c.model, slot: c.slot, wanted: c.version, object: c.name, state: "conflict" });
+  for (const c of report.conflicts) rows.push({ ...rowOf(c), wanted: c.version, state: "conflict" });
   for (const p of report.problems)
     rows.push({ model: p.model, slot: p.slot, object: "", state: "invalid", detail: p.message });
   return rows.sort((a, b) => a.model.localeCompare(b.model) || a.slot.localeCompare(b.slot));
