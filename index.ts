@@ -10,7 +10,7 @@ import { loadStackConfig, stackEngineSettings, stackSecrets, type StackConfig } 
 import { SeldonDeploymentStore, kubeClient } from "./engine/cluster";
 import { errorMessage } from "./engine/errors";
 import { fieldManager, STACK_LABEL } from "./engine/inventory";
-import { KubeApiError } from "./engine/kube/client";
+import { KubeApiError, type KubeClient } from "./engine/kube/client";
 import type { SeldonDeployment } from "./engine/manifest";
 import { listOwned } from "./engine/reconcile";
 import type { EngineSettings } from "./engine/settings";
@@ -30,16 +30,15 @@ function serviceEnvironment(config: StackConfig, settings: EngineSettings): Reco
     M2S_MLFLOW_HOST: config.mlflowUrl,
     ...(config.mlflowUsername ? { M2S_MLFLOW_USERNAME: config.mlflowUsername } : {}),
     M2S_SYNC_INTERVAL_SECONDS: String(config.syncIntervalSeconds),
+    ...(config.deltaPollSeconds === undefined
+      ? {}
+      : { M2S_DELTA_POLL_SECONDS: String(config.deltaPollSeconds) }),
   };
 }
 
 /** True when the namespace exists and this stack did not create it (then it is used, not managed). */
-async function foreignNamespace(
-  cluster: { context?: string; kubeconfigContent?: string },
-  name: string,
-  stack: string,
-): Promise<boolean> {
-  const existing = await kubeClient(cluster)
+async function foreignNamespace(cluster: KubeClient, name: string, stack: string): Promise<boolean> {
+  const existing = await cluster
     .request<{ metadata?: { labels?: Record<string, string> } }>("GET", `/api/v1/namespaces/${name}`)
     .catch((error: unknown) => {
       if (error instanceof KubeApiError && error.status === 404) return undefined;
@@ -53,11 +52,8 @@ async function foreignNamespace(
  * they serve are, so a run where nothing changed asks MLflow only for the registry's pages. Best
  * effort: without them every location is read from MLflow.
  */
-async function stackObjects(
-  cluster: { context?: string; kubeconfigContent?: string },
-  settings: EngineSettings,
-): Promise<SeldonDeployment[]> {
-  const store = new SeldonDeploymentStore(kubeClient(cluster), fieldManager(settings.owner));
+async function stackObjects(cluster: KubeClient, settings: EngineSettings): Promise<SeldonDeployment[]> {
+  const store = new SeldonDeploymentStore(cluster, fieldManager(settings.owner));
   return listOwned(store, settings).catch((error: unknown) => {
     pulumi.log.warn(
       `the stack's SeldonDeployments could not be listed (${errorMessage(error)}); every location is read from MLflow`,
@@ -72,7 +68,8 @@ export = async () => {
   const owner = `stack-${stack}`.slice(0, 63);
   const settings = stackEngineSettings(config, owner);
   const secrets = stackSecrets();
-  const cluster = { context: config.kubeContext, kubeconfigContent: secrets.plain.kubeconfig };
+  // One client for the program's own reads (one exec-plugin run where the kubeconfig has one).
+  const cluster = kubeClient({ context: config.kubeContext, kubeconfigContent: secrets.plain.kubeconfig });
   const provider = new k8s.Provider("cluster", {
     context: config.kubeContext,
     kubeconfig: secrets.kubeconfig,

@@ -35,6 +35,8 @@ export const stackConfigSchema = z.object({
   /** Glob patterns of the models this stack snapshots; the sync service manages the others. */
   stackModels: stringList.default(["*"]),
   syncIntervalSeconds: z.number().positive().default(30),
+  /** The service's delta poll period (M2S_DELTA_POLL_SECONDS; its default when unset). */
+  deltaPollSeconds: z.number().min(0).optional(),
   clusterWideRbac: z.boolean().default(false),
   /** Do not wait for workloads to become ready (clusters without nodes, such as the testbed). */
   skipAwait: z.boolean().default(false),

@@ -95,6 +95,10 @@ export interface ReconcileOptions {
   live: SeldonDeployment[];
 }
 
+/** The objects among `live` that serve one of `models` (a reconcile of those models alone). */
+export const servingModels = (live: SeldonDeployment[], models: ReadonlySet<string>) =>
+  live.filter((o) => models.has(o.metadata.annotations?.[ANNOTATIONS.modelName] ?? ""));
+
 /** This owner's objects in its namespace (one LIST by label selector). */
 export const listOwned = (store: SeldonDeploymentStore, settings: EngineSettings) =>
   store.list(settings.namespace, ownerSelector(settings.owner));

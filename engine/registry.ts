@@ -3,11 +3,12 @@
 // object already records it: a steady-state cycle, even a fresh process's first, costs one
 // request per page of registered models.
 import type { MlflowClient } from "./mlflow/client";
+import type { RegisteredModel } from "./mlflow/schemas";
 import { ANNOTATIONS, type SeldonDeployment } from "./manifest";
 import type { RegistrySnapshot, ResolvedSlot, VersionLocation } from "./planner";
 import type { EngineSettings } from "./settings";
 import { mapLimited, PARALLEL_REQUESTS } from "./concurrency";
-import { servingSlots } from "./slots";
+import { modelFilter, servingSlots } from "./slots";
 
 // A model deleted and registered again restarts at version 1: its creation time is in the key.
 const locationKey = (model: string, version: string, modelCreated: number) =>
@@ -16,11 +17,16 @@ const locationKey = (model: string, version: string, modelCreated: number) =>
 export class RegistryReader {
   /** Locations of the versions in service at the last snapshot (others are forgotten). */
   private locations = new Map<string, VersionLocation>();
+  /** Each model's last_updated_timestamp when it was last read. */
+  private updated = new Map<string, number>();
+  private readonly managed: (model: string) => boolean;
 
   constructor(
     private readonly client: MlflowClient,
     private readonly settings: EngineSettings,
-  ) {}
+  ) {
+    this.managed = modelFilter(settings);
+  }
 
   /** Takes the locations the live objects record (a version is identified by model, number and model creation). */
   seed(objects: SeldonDeployment[]): void {
@@ -47,14 +53,47 @@ export class RegistryReader {
     }
   }
 
-  /** Throws a RegistryError when any page or lookup fails: a partial snapshot is never returned. */
+  /** Every registered model. Throws a RegistryError when any page or lookup fails: a partial snapshot is never returned. */
   async snapshot(): Promise<RegistrySnapshot> {
     const models = await this.client.listRegisteredModels();
+    const { snapshot, locations } = await this.resolve(models);
+    // Only the versions in service stay cached; a model read in full is up to date as of now.
+    this.locations = locations;
+    this.updated = new Map(models.map((m) => [m.name, m.last_updated_timestamp ?? 0]));
+    return snapshot;
+  }
+
+  /**
+   * The managed models updated since they were last read, from one page of the most recently
+   * updated (a stage transition, a new or deleted version bumps a model's timestamp); undefined
+   * when the whole page changed, since more may have and only a full read can tell.
+   */
+  async recentChanges(pageSize: number): Promise<RegisteredModel[] | undefined> {
+    const recent = await this.client.recentlyUpdatedModels(pageSize);
+    const changed = recent.filter(
+      (m) => (m.last_updated_timestamp ?? 0) > (this.updated.get(m.name) ?? Number.NEGATIVE_INFINITY),
+    );
+    if (recent.length === pageSize && changed.length === recent.length) return undefined;
+    return changed.filter((m) => this.managed(m.name));
+  }
+
+  /** A snapshot of these models only; their versions' locations join the cache. */
+  async snapshotOf(models: RegisteredModel[]): Promise<RegistrySnapshot> {
+    const { snapshot, locations } = await this.resolve(models);
+    for (const [key, location] of locations) this.locations.set(key, location);
+    for (const m of models) this.updated.set(m.name, m.last_updated_timestamp ?? 0);
+    return snapshot;
+  }
+
+  /** The serving slots of `models` with their locations (cached, or read from MLflow). */
+  private async resolve(
+    models: RegisteredModel[],
+  ): Promise<{ snapshot: RegistrySnapshot; locations: Map<string, VersionLocation> }> {
     const created = new Map(models.map((m) => [m.name, m.creation_timestamp ?? 0]));
     const latest = new Map(
       models.flatMap((m) => m.latest_versions.map((v) => [`${v.name}\u0000${v.version}`, v])),
     );
-    const inService = new Map<string, VersionLocation>();
+    const locations = new Map<string, VersionLocation>();
     const slots = await mapLimited(servingSlots(models, this.settings), PARALLEL_REQUESTS, async (slot) => {
       const modelCreated = created.get(slot.model) ?? 0;
       const key = locationKey(slot.model, slot.version, modelCreated);
@@ -66,10 +105,9 @@ export class RegistryReader {
         const artifactUri = await this.client.getDownloadUri(slot.model, slot.version);
         location = { source: version.source, runId: version.run_id, artifactUri, modelCreated };
       }
-      inService.set(key, location);
+      locations.set(key, location);
       return { ...slot, location } satisfies ResolvedSlot;
     });
-    this.locations = inService;
-    return { slots };
+    return { snapshot: { slots }, locations };
   }
 }

@@ -100,6 +100,7 @@ export const serviceEnvSchema = z.object({
   M2S_INCLUDE_MODELS: list,
   M2S_EXCLUDE_MODELS: list,
   M2S_SYNC_INTERVAL_SECONDS: positive(30),
+  M2S_DELTA_POLL_SECONDS: z.coerce.number().min(0).default(1),
   M2S_SYNC_JITTER: z.coerce.number().min(0).max(1).default(0.1),
   M2S_MAX_BACKOFF_SECONDS: positive(300),
   M2S_WRITE_BACK: flag,
@@ -147,7 +148,10 @@ export function engineSettingsEnv(settings: EngineSettings): Record<string, stri
 export interface ServiceConfig {
   mlflow: MlflowClientOptions;
   engine: EngineSettings;
+  /** Least time between two full reads of the registry (more when a full read is costly). */
   intervalMs: number;
+  /** Period of the delta poll between full reads; 0 turns it off. */
+  deltaPollMs: number;
   jitter: number;
   maxBackoffMs: number;
   writeBack: boolean;
@@ -209,6 +213,7 @@ export function parseServiceEnv(env: NodeJS.ProcessEnv): ServiceConfig {
     },
     engine,
     intervalMs: e.M2S_SYNC_INTERVAL_SECONDS * 1000,
+    deltaPollMs: e.M2S_DELTA_POLL_SECONDS * 1000,
     jitter: e.M2S_SYNC_JITTER,
     maxBackoffMs: e.M2S_MAX_BACKOFF_SECONDS * 1000,
     writeBack: e.M2S_WRITE_BACK,

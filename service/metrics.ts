@@ -16,6 +16,12 @@ export function createMetrics() {
       labelNames: ["result"],
       registers: [registry],
     }),
+    deltaPolls: new Counter({
+      name: "mlflow2seldon_delta_polls_total",
+      help: "Polls of the most recently updated models between full reads, by result (unchanged, changed, overflow: a full read follows, failure)",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
     failures: new Counter({
       name: "mlflow2seldon_cycle_failures_total",
       help: "Cycles that failed, by stage",

@@ -17,6 +17,9 @@ export interface StatusRow {
   detail?: string;
 }
 
+export const byModelAndSlot = (a: StatusRow, b: StatusRow) =>
+  a.model.localeCompare(b.model) || a.slot.localeCompare(b.slot);
+
 const rowOf = (o: SlotObject) => ({ model: o.model, slot: o.slot, object: o.name });
 const inSync = (o: SlotObject): StatusRow => ({
   ...rowOf(o),
@@ -46,7 +49,7 @@ export function statusRows(report: CycleReport, options: { applied: boolean }): 
   for (const c of report.conflicts) rows.push({ ...rowOf(c), wanted: c.version, state: "conflict" });
   for (const p of report.problems)
     rows.push({ model: p.model, slot: p.slot, object: "", state: "invalid", detail: p.message });
-  return rows.sort((a, b) => a.model.localeCompare(b.model) || a.slot.localeCompare(b.slot));
+  return rows.sort(byModelAndSlot);
 }
 
 export function statusTable(rows: StatusRow[]): string {

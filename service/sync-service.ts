@@ -6,16 +6,23 @@ import { EventRecorder } from "../engine/events";
 import { ClusterError, errorMessage, RegistryError } from "../engine/errors";
 import { fieldManager } from "../engine/inventory";
 import { MlflowClient } from "../engine/mlflow/client";
-import { listOwned, reconcile, type CycleReport } from "../engine/reconcile";
+import { listOwned, reconcile, servingModels, type CycleReport } from "../engine/reconcile";
 import { RegistryReader } from "../engine/registry";
 import type { ServiceConfig } from "./env";
 import type { Logger } from "./logger";
 import { createMetrics, type Metrics } from "./metrics";
 import type { CycleSummary, StatusPageContent } from "./status-page";
-import { statusRows, type StatusRow } from "./status";
+import { byModelAndSlot, statusRows, type StatusRow } from "./status";
 
 /** Cycles the status page lists (the history is bounded: the process runs for months). */
 const RECENT_CYCLES = 20;
+/** Models per delta poll: more changed than this between two polls and a full read follows. */
+const DELTA_PAGE_SIZE = 25;
+/** With delta polling, full reads take at most 1/20 of the time (at least the interval apart). */
+const FULL_READ_COST_FACTOR = 20;
+
+const fullySucceeded = (report: CycleReport) =>
+  report.failures.length === 0 && report.problems.length === 0 && report.conflicts.length === 0;
 
 export interface CycleOutcome {
   ok: boolean;
@@ -38,6 +45,9 @@ export class SyncService {
   private consecutiveFailures = 0;
   /** Whether the location cache took what the live objects record (first cycle). */
   private seeded = false;
+  /** Whether the last full read of the registry succeeded: delta polls compare with it. */
+  private registryRead = false;
+  private lastCycleMs = 0;
   /** True once a cycle fully succeeded: /readyz. */
   ready = false;
   private lastRows?: StatusRow[];
@@ -69,7 +79,8 @@ export class SyncService {
     const cpu = process.cpuUsage(cpuBefore);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     this.metrics.cycleCpuSeconds.observe(cpuSeconds);
-    this.remember(outcome, options.dryRun ?? false, Math.round(seconds * 1000));
+    this.lastCycleMs = seconds * 1000;
+    this.remember(outcome, { dryRun: options.dryRun ?? false, durationMs: Math.round(seconds * 1000) });
     // Logged last, once every metric of the cycle is recorded.
     this.log.info(
       {
@@ -102,7 +113,9 @@ export class SyncService {
     let snapshot;
     try {
       snapshot = await this.registry.snapshot();
+      this.registryRead = true;
     } catch (error) {
+      this.registryRead = false;
       return this.failed("registry", error);
     } finally {
       endRegistry();
@@ -121,10 +134,11 @@ export class SyncService {
     } finally {
       endApply();
     }
-    this.record(report, options.dryRun ?? false);
-    if (!options.dryRun) await this.recordEvents(report);
-    if (this.config.writeBack && !options.dryRun) await this.writeBack(report);
-    const ok = report.failures.length === 0 && report.problems.length === 0 && report.conflicts.length === 0;
+    await this.publish(report, options.dryRun ?? false);
+    this.metrics.managed.set(
+      report.changes.filter((c) => c.action !== "delete").length + report.unchanged.length,
+    );
+    const ok = fullySucceeded(report);
     this.metrics.cycles.inc({ result: ok ? "success" : "partial" });
     if (ok) {
       this.consecutiveFailures = 0;
@@ -142,9 +156,18 @@ export class SyncService {
     return { namespace, owner, rows: this.lastRows, cycles: this.recentCycles };
   }
 
-  private remember(outcome: CycleOutcome, dryRun: boolean, durationMs: number): void {
+  /** Keeps a cycle for the page; a delta cycle (`models`) replaces only those models' rows. */
+  private remember(
+    outcome: CycleOutcome,
+    { dryRun, durationMs, models }: { dryRun: boolean; durationMs: number; models?: ReadonlySet<string> },
+  ): void {
     const report = outcome.report;
-    if (report) this.lastRows = statusRows(report, { applied: !dryRun });
+    if (report) {
+      const rows = statusRows(report, { applied: !dryRun });
+      this.lastRows = models
+        ? [...(this.lastRows ?? []).filter((r) => !models.has(r.model)), ...rows].sort(byModelAndSlot)
+        : rows;
+    }
     const failures = report
       ? [
           ...report.failures.map((f) => `${f.action} ${f.name} (${f.model}@${f.version}): ${f.message}`),
@@ -164,25 +187,96 @@ export class SyncService {
     this.recentCycles.length = Math.min(this.recentCycles.length, RECENT_CYCLES);
   }
 
-  /** Delay before the next cycle: the interval with jitter, or exponential backoff after failures. */
+  /**
+   * Delay before the next full read: the interval with jitter, or exponential backoff after
+   * failures. With delta polling, full reads are the safety net, paced by their measured cost.
+   */
   nextDelayMs(random: () => number = Math.random): number {
-    const { intervalMs, jitter, maxBackoffMs } = this.config;
+    const { intervalMs, jitter, maxBackoffMs, deltaPollMs } = this.config;
+    const paced =
+      deltaPollMs > 0 ? Math.max(intervalMs, FULL_READ_COST_FACTOR * this.lastCycleMs) : intervalMs;
     const base =
       this.consecutiveFailures === 0
-        ? intervalMs
+        ? paced
         : Math.min(maxBackoffMs, intervalMs * 2 ** this.consecutiveFailures);
     return Math.round(base * (1 + jitter * (2 * random() - 1)));
   }
 
-  /** Runs cycles until `signal` aborts; the cycle in progress always finishes first. */
+  /**
+   * Runs full cycles until `signal` aborts, and between them delta polls (after a successful full
+   * read, which they compare with); the cycle in progress always finishes first.
+   */
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       await this.runCycle();
       if (signal.aborted) break;
       const delay = this.nextDelayMs();
-      this.log.debug({ delayMs: delay }, "next cycle scheduled");
-      await pause(delay, signal);
+      this.log.debug({ delayMs: delay }, "next full read scheduled");
+      const due = Date.now() + delay;
+      const polling = this.config.deltaPollMs > 0 && this.registryRead;
+      while (!signal.aborted && Date.now() < due) {
+        await pause(Math.min(polling ? this.config.deltaPollMs : Infinity, due - Date.now()), signal);
+        if (polling && !signal.aborted && Date.now() < due && !(await this.deltaCycle())) break;
+      }
     }
+  }
+
+  /**
+   * One delta poll: the managed models updated since they were last read are reconciled on their
+   * own (their objects only). False when only a full read can tell what changed. A failure
+   * changes nothing; the next full read catches up.
+   */
+  async deltaCycle(): Promise<boolean> {
+    const started = performance.now();
+    let changed;
+    try {
+      changed = await this.registry.recentChanges(DELTA_PAGE_SIZE);
+    } catch (error) {
+      return this.deltaFailed(error);
+    }
+    if (changed === undefined) {
+      this.metrics.deltaPolls.inc({ result: "overflow" });
+      return false;
+    }
+    if (changed.length === 0) {
+      this.metrics.deltaPolls.inc({ result: "unchanged" });
+      return true;
+    }
+    const models = new Set(changed.map((m) => m.name));
+    let report;
+    try {
+      const live = servingModels(await listOwned(this.store, this.config.engine), models);
+      report = await reconcile(await this.registry.snapshotOf(changed), {
+        store: this.store,
+        settings: this.config.engine,
+        live,
+      });
+    } catch (error) {
+      return this.deltaFailed(error);
+    }
+    await this.publish(report, false);
+    this.metrics.deltaPolls.inc({ result: "changed" });
+    const durationMs = Math.round(performance.now() - started);
+    this.remember({ ok: fullySucceeded(report), report }, { dryRun: false, durationMs, models });
+    this.log.info(
+      {
+        models: [...models],
+        changes: report.changes.length,
+        failures: report.failures.length,
+        durationMs,
+      },
+      "delta cycle finished",
+    );
+    return true;
+  }
+
+  private deltaFailed(error: unknown): true {
+    this.metrics.deltaPolls.inc({ result: "failure" });
+    this.log.warn(
+      { err: errorMessage(error) },
+      "delta poll failed; nothing was changed, the next full read catches up",
+    );
+    return true;
   }
 
   private failed(stage: "registry" | "cluster", error: unknown): CycleOutcome {
@@ -222,9 +316,14 @@ export class SyncService {
     for (const conflict of report.conflicts) {
       this.log.warn(conflict, "a SeldonDeployment of that name exists and is not ours; left untouched");
     }
-    this.metrics.managed.set(
-      report.changes.filter((c) => c.action !== "delete").length + report.unchanged.length,
-    );
+  }
+
+  /** Logs, metrics, Events and write-back of a reconcile's report. */
+  private async publish(report: CycleReport, dryRun: boolean): Promise<void> {
+    this.record(report, dryRun);
+    if (dryRun) return;
+    await this.recordEvents(report);
+    if (this.config.writeBack) await this.writeBack(report);
   }
 
   /** One Event per change and per refused write, on the object (best effort, logged on failure). */

@@ -100,6 +100,18 @@ export class MlflowClient {
     );
   }
 
+  /**
+   * The `count` most recently updated registered models, newest first (one page): what changed
+   * since the last read is at the top.
+   */
+  async recentlyUpdatedModels(count: number): Promise<RegisteredModel[]> {
+    const page = await this.get("registered-models/search", registeredModelsPageSchema, {
+      order_by: "last_updated_timestamp DESC",
+      max_results: count,
+    });
+    return page.registered_models;
+  }
+
   /** Every version of one model (all pages). */
   async listModelVersions(name: string): Promise<ModelVersion[]> {
     const filter = `name='${name.replace(/'/g, "\\'")}'`;

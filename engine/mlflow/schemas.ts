@@ -22,6 +22,8 @@ export type ModelVersion = z.infer<typeof modelVersionSchema>;
 export const registeredModelSchema = z.object({
   name: z.string().min(1),
   creation_timestamp: z.coerce.number().optional(),
+  /** Bumped by a stage transition, a new or deleted version, a model update (not by alias or tag changes on SQL stores). */
+  last_updated_timestamp: z.coerce.number().optional(),
   latest_versions: z.array(modelVersionSchema).default([]),
   tags: tagList,
   aliases: z.array(z.object({ alias: z.string(), version: z.string() })).default([]),

@@ -1,0 +1,122 @@
+// Delta polling as a user runs the service: full reads an hour apart, so every change below
+// reaches the cluster through the poll of the most recently updated models, reconciled on their
+// own; an MLflow outage during the polls deletes nothing.
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { LABELS } from "../../engine/inventory";
+import { ANNOTATIONS } from "../../engine/manifest";
+import { freshNamespace, listSeldonDeployments } from "../support/cluster";
+import { FaultProxy } from "../support/fault-proxy";
+import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
+import { repoRoot } from "../support/testbed-env";
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+/** Polls `check` every 100 ms for up to 20 s. */
+async function eventually<T>(what: string, check: () => Promise<T | undefined | false>): Promise<T> {
+  for (let i = 0; i < 200; i++) {
+    const value = await check().catch(() => undefined);
+    if (value) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+let namespace: string;
+let prefix: string;
+let proxy: FaultProxy;
+let child: ChildProcess;
+let port: number;
+
+const metric = async (series: string) => {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+};
+const objectOf = async (model: string) =>
+  (await listSeldonDeployments(namespace)).find(
+    (o) => o.metadata.annotations[ANNOTATIONS.modelName] === model,
+  );
+
+beforeAll(async () => {
+  namespace = await freshNamespace("delta");
+  prefix = uniqueModelName("delta model");
+  proxy = new FaultProxy(new URL(mlflowUrl()));
+  const proxied = await proxy.start();
+  port = await freePort();
+  child = spawn(process.execPath, [join(repoRoot, "bin", "mlflow2seldon.js"), "sync"], {
+    env: {
+      PATH: process.env.PATH,
+      KUBECONFIG: process.env.KUBECONFIG,
+      M2S_MLFLOW_HOST: proxied,
+      M2S_SELDON_DEPLOYMENT_NS: namespace,
+      M2S_SELDON_NEURO_DEF_IMAGE: "registry.example.com/mlflow-wrapper:1.0",
+      M2S_INCLUDE_MODELS: `${prefix}*`,
+      M2S_OWNER: "delta",
+      M2S_HTTP_PORT: String(port),
+      M2S_SYNC_INTERVAL_SECONDS: "3600",
+      M2S_DELTA_POLL_SECONDS: "0.2",
+      M2S_MLFLOW_TIMEOUT_SECONDS: "2",
+    },
+    stdio: "ignore",
+  });
+  await eventually("the first full cycle", async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok);
+});
+
+afterAll(async () => {
+  child?.kill("SIGTERM");
+  if (child) await once(child, "exit");
+  await proxy?.stop();
+});
+
+test("a promotion, a new model and an archive reach the cluster without a full read", async () => {
+  const steady = `${prefix} steady`;
+  await registerModel(steady, 2);
+  await mlflow().transitionStage(steady, "1", "Production");
+  await eventually("the new model's object", () => objectOf(steady));
+
+  await mlflow().transitionStage(steady, "2", "Production", true);
+  await eventually(
+    "the promotion",
+    async () => (await objectOf(steady))?.metadata.labels[LABELS.version] === "2",
+  );
+
+  await mlflow().transitionStage(steady, "2", "Archived");
+  await eventually("the archive", async () => (await objectOf(steady)) === undefined || undefined);
+
+  // Only the start-up's full read ran; the polls did the rest.
+  expect(await metric('mlflow2seldon_cycles_total{result="success"}')).toBe(1);
+  expect(await metric('mlflow2seldon_delta_polls_total{result="changed"}')).toBeGreaterThanOrEqual(3);
+});
+
+test("while MLflow fails, the polls fail and nothing is deleted; afterwards they catch up", async () => {
+  const served = `${prefix} served`;
+  await registerModel(served, 2);
+  await mlflow().transitionStage(served, "1", "Production");
+  const before = await eventually("the object", () => objectOf(served));
+
+  const failures = await metric('mlflow2seldon_delta_polls_total{result="failure"}');
+  for (const mode of ["http503", "malformed"] as const) {
+    proxy.setMode(mode);
+    await eventually(
+      `failing polls (${mode})`,
+      async () => (await metric('mlflow2seldon_delta_polls_total{result="failure"}')) > failures || undefined,
+    );
+  }
+  proxy.setMode("pass");
+  expect((await objectOf(served))?.metadata.uid).toBe(before.metadata.uid);
+
+  await mlflow().transitionStage(served, "2", "Production", true);
+  await eventually(
+    "the promotion after the outage",
+    async () => (await objectOf(served))?.metadata.labels[LABELS.version] === "2",
+  );
+});
