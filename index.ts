@@ -106,7 +106,11 @@ export = async () => {
         deploymentNamespace,
         image: config.serviceImage,
         env: serviceEnvironment(config, settings),
-        secretEnv: { M2S_MLFLOW_TOKEN: secrets.mlflowToken, M2S_MLFLOW_PASSWORD: secrets.mlflowPassword },
+        secretEnv: {
+          M2S_MLFLOW_TOKEN: secrets.mlflowToken,
+          M2S_MLFLOW_PASSWORD: secrets.mlflowPassword,
+          M2S_WEBHOOK_SECRET: secrets.webhookSecret,
+        },
         clusterWide: config.clusterWideRbac,
         skipAwait: config.skipAwait,
       },

@@ -37,6 +37,8 @@ export const stackConfigSchema = z.object({
   syncIntervalSeconds: z.number().positive().default(30),
   /** The service's delta poll period (M2S_DELTA_POLL_SECONDS; its default when unset). */
   deltaPollSeconds: z.number().min(0).optional(),
+  /** The service's webhook URL as MLflow reaches it (M2S_WEBHOOK_URL; needs webhookSecret). */
+  webhookUrl: z.url().optional(),
   clusterWideRbac: z.boolean().default(false),
   /** Do not wait for workloads to become ready (clusters without nodes, such as the testbed). */
   skipAwait: z.boolean().default(false),
@@ -91,6 +93,8 @@ export function stackSecrets() {
   return {
     mlflowToken: config.getSecret("mlflowToken"),
     mlflowPassword: config.getSecret("mlflowPassword"),
+    /** Shared secret of MLflow's webhooks to the service (M2S_WEBHOOK_SECRET). */
+    webhookSecret: config.getSecret("webhookSecret"),
     /** kubeconfig content of the target cluster, instead of a context of the local kubeconfig. */
     kubeconfig: config.getSecret("kubeconfig"),
     plain: {

@@ -8,6 +8,8 @@ export class RegistryError extends Error {
     readonly endpoint: string,
     message: string,
     readonly status?: number,
+    /** MLflow's error_code (RESOURCE_DOES_NOT_EXIST, …) when MLflow itself answered. */
+    readonly code?: string,
   ) {
     super(`MLflow ${endpoint}: ${message}`);
   }

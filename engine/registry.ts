@@ -19,13 +19,14 @@ export class RegistryReader {
   private locations = new Map<string, VersionLocation>();
   /** Each model's last_updated_timestamp when it was last read. */
   private updated = new Map<string, number>();
-  private readonly managed: (model: string) => boolean;
+  /** Whether this owner manages the model (its include and exclude patterns). */
+  readonly manages: (model: string) => boolean;
 
   constructor(
     private readonly client: MlflowClient,
     private readonly settings: EngineSettings,
   ) {
-    this.managed = modelFilter(settings);
+    this.manages = modelFilter(settings);
   }
 
   /** Takes the locations the live objects record (a version is identified by model, number and model creation). */
@@ -74,7 +75,7 @@ export class RegistryReader {
       (m) => (m.last_updated_timestamp ?? 0) > (this.updated.get(m.name) ?? Number.NEGATIVE_INFINITY),
     );
     if (recent.length === pageSize && changed.length === recent.length) return undefined;
-    return changed.filter((m) => this.managed(m.name));
+    return changed.filter((m) => this.manages(m.name));
   }
 
   /** A snapshot of these models only; their versions' locations join the cache. */

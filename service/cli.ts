@@ -87,7 +87,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     metrics: service.metrics,
     isReady: () => service.ready,
     statusPage: () => service.statusPage(),
+    webhook: config.webhook ? (headers, body) => service.receiveWebhook(headers, body) : undefined,
   });
+  await service.registerWebhook();
   const stop = new AbortController();
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {

@@ -101,6 +101,12 @@ export const serviceEnvSchema = z.object({
   M2S_EXCLUDE_MODELS: list,
   M2S_SYNC_INTERVAL_SECONDS: positive(30),
   M2S_DELTA_POLL_SECONDS: z.coerce.number().min(0).default(1),
+  /** Shared secret of MLflow's webhooks: set, the service receives them on POST /webhooks/mlflow. */
+  M2S_WEBHOOK_SECRET: z.string().min(16, "at least 16 characters").optional(),
+  /** The receiver's URL as MLflow reaches it: set, the service registers its webhook at start-up. */
+  M2S_WEBHOOK_URL: z
+    .url({ message: "an http(s) URL such as http://mlflow2seldon.ml.svc:8080/webhooks/mlflow" })
+    .optional(),
   M2S_SYNC_JITTER: z.coerce.number().min(0).max(1).default(0.1),
   M2S_MAX_BACKOFF_SECONDS: positive(300),
   M2S_WRITE_BACK: flag,
@@ -152,6 +158,8 @@ export interface ServiceConfig {
   intervalMs: number;
   /** Period of the delta poll between full reads; 0 turns it off. */
   deltaPollMs: number;
+  /** MLflow webhooks: the shared secret, and the URL to register (optional). */
+  webhook?: { secret: string; url?: string };
   jitter: number;
   maxBackoffMs: number;
   writeBack: boolean;
@@ -166,7 +174,9 @@ function issuesOf(error: z.ZodError, values: Record<string, unknown>) {
     const setting = String(issue.path[0] ?? "(environment)");
     const value = values[setting];
     const shown =
-      value === undefined ? "" : ` (got ${JSON.stringify(/PASSWORD|TOKEN/.test(setting) ? "***" : value)})`;
+      value === undefined
+        ? ""
+        : ` (got ${JSON.stringify(/PASSWORD|TOKEN|SECRET/.test(setting) ? "***" : value)})`;
     return { setting, message: `${issue.message}${shown}` };
   });
 }
@@ -200,7 +210,12 @@ export function parseServiceEnv(env: NodeJS.ProcessEnv): ServiceConfig {
       setting: "M2S_MLFLOW_HOST",
       message: `required (or MLFLOW_TRACKING_URI): ${URL_EXAMPLE}`,
     });
-  if (!parsed.success || !engine || !url) throw new ConfigError(problems);
+  if (parsed.success && parsed.data.M2S_WEBHOOK_URL && !parsed.data.M2S_WEBHOOK_SECRET)
+    problems.push({
+      setting: "M2S_WEBHOOK_URL",
+      message: "needs M2S_WEBHOOK_SECRET (the webhook's shared secret)",
+    });
+  if (!parsed.success || !engine || !url || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return {
     mlflow: {
@@ -214,6 +229,7 @@ export function parseServiceEnv(env: NodeJS.ProcessEnv): ServiceConfig {
     engine,
     intervalMs: e.M2S_SYNC_INTERVAL_SECONDS * 1000,
     deltaPollMs: e.M2S_DELTA_POLL_SECONDS * 1000,
+    webhook: e.M2S_WEBHOOK_SECRET ? { secret: e.M2S_WEBHOOK_SECRET, url: e.M2S_WEBHOOK_URL } : undefined,
     jitter: e.M2S_SYNC_JITTER,
     maxBackoffMs: e.M2S_MAX_BACKOFF_SECONDS * 1000,
     writeBack: e.M2S_WRITE_BACK,

@@ -15,6 +15,7 @@ export function createLogger(level = "info", destination?: pino.DestinationStrea
           "*.Authorization",
           "mlflow.token",
           "mlflow.password",
+          "*.secret",
         ],
         censor: "[redacted]",
       },

@@ -22,6 +22,12 @@ export function createMetrics() {
       labelNames: ["result"],
       registers: [registry],
     }),
+    webhookDeliveries: new Counter({
+      name: "mlflow2seldon_webhook_deliveries_total",
+      help: "MLflow webhook deliveries received, by HTTP status answered (202 accepted, 401 unsigned, wrongly signed or stale, 409 repeated, 400 malformed)",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
     failures: new Counter({
       name: "mlflow2seldon_cycle_failures_total",
       help: "Cycles that failed, by stage",

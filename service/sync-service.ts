@@ -1,5 +1,6 @@
 // The continuous sync service: runs reconcile cycles on an interval with jitter, backs off
 // exponentially while MLflow or the cluster fails, and reports through logs and metrics.
+import type { IncomingHttpHeaders } from "node:http";
 import { SeldonDeploymentStore, kubeClient } from "../engine/cluster";
 import { mapLimited, PARALLEL_REQUESTS, pause } from "../engine/concurrency";
 import { EventRecorder } from "../engine/events";
@@ -8,11 +9,13 @@ import { fieldManager } from "../engine/inventory";
 import { MlflowClient } from "../engine/mlflow/client";
 import { listOwned, reconcile, servingModels, type CycleReport } from "../engine/reconcile";
 import { RegistryReader } from "../engine/registry";
+import type { RegisteredModel } from "../engine/mlflow/schemas";
 import type { ServiceConfig } from "./env";
 import type { Logger } from "./logger";
 import { createMetrics, type Metrics } from "./metrics";
 import type { CycleSummary, StatusPageContent } from "./status-page";
 import { byModelAndSlot, statusRows, type StatusRow } from "./status";
+import { WEBHOOK_EVENTS, WebhookVerifier } from "./webhook";
 
 /** Cycles the status page lists (the history is bounded: the process runs for months). */
 const RECENT_CYCLES = 20;
@@ -50,6 +53,12 @@ export class SyncService {
   private lastCycleMs = 0;
   /** True once a cycle fully succeeded: /readyz. */
   ready = false;
+  /** One reconcile at a time (full, delta, webhook): each waits for the one before. */
+  private turn: Promise<unknown> = Promise.resolve();
+  private readonly webhooks?: WebhookVerifier;
+  /** Models named by webhook deliveries, not yet reconciled: a burst for one model is one reconcile. */
+  private readonly pendingModels = new Set<string>();
+  private draining = false;
   private lastRows?: StatusRow[];
   private readonly recentCycles: CycleSummary[] = [];
 
@@ -69,12 +78,19 @@ export class SyncService {
     );
     this.events = new EventRecorder(cluster, config.engine.owner);
     this.registry = new RegistryReader(this.client, config.engine);
+    if (config.webhook) this.webhooks = new WebhookVerifier(config.webhook.secret);
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.turn.then(work);
+    this.turn = result.catch(() => undefined);
+    return result;
   }
 
   async runCycle(options: { dryRun?: boolean } = {}): Promise<CycleOutcome> {
     const endCycle = this.metrics.cycleSeconds.startTimer();
     const cpuBefore = process.cpuUsage();
-    const outcome = await this.cycle(options);
+    const outcome = await this.exclusive(() => this.cycle(options));
     const seconds = endCycle();
     const cpu = process.cpuUsage(cpuBefore);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
@@ -227,47 +243,133 @@ export class SyncService {
    * changes nothing; the next full read catches up.
    */
   async deltaCycle(): Promise<boolean> {
-    const started = performance.now();
-    let changed;
-    try {
-      changed = await this.registry.recentChanges(DELTA_PAGE_SIZE);
-    } catch (error) {
-      return this.deltaFailed(error);
-    }
-    if (changed === undefined) {
-      this.metrics.deltaPolls.inc({ result: "overflow" });
-      return false;
-    }
-    if (changed.length === 0) {
-      this.metrics.deltaPolls.inc({ result: "unchanged" });
+    return this.exclusive(async () => {
+      let changed;
+      try {
+        changed = await this.registry.recentChanges(DELTA_PAGE_SIZE);
+      } catch (error) {
+        return this.deltaFailed(error);
+      }
+      if (changed === undefined) {
+        this.metrics.deltaPolls.inc({ result: "overflow" });
+        return false;
+      }
+      if (changed.length === 0) {
+        this.metrics.deltaPolls.inc({ result: "unchanged" });
+        return true;
+      }
+      const names = new Set(changed.map((m) => m.name));
+      const done = await this.reconcileModels(names, "delta", async () => changed);
+      this.metrics.deltaPolls.inc({ result: done ? "changed" : "failure" });
       return true;
+    });
+  }
+
+  /**
+   * Answers a webhook delivery at once (202, or why it is refused); the model it names is read
+   * from MLflow and reconciled right after, deliveries that arrive meanwhile coalescing.
+   */
+  receiveWebhook(headers: IncomingHttpHeaders, body: Buffer): { status: number; text: string } {
+    if (!this.webhooks) return { status: 404, text: "webhooks are off" };
+    const verdict = this.webhooks.verify(headers, body);
+    this.metrics.webhookDeliveries.inc({ result: String(verdict.status) });
+    if (verdict.status !== 202) {
+      this.log.warn({ status: verdict.status, reason: verdict.reason }, "webhook delivery refused");
+      return { status: verdict.status, text: verdict.reason };
     }
-    const models = new Set(changed.map((m) => m.name));
+    this.log.debug({ model: verdict.model, event: verdict.event }, "webhook delivery accepted");
+    if (this.registry.manages(verdict.model)) {
+      this.pendingModels.add(verdict.model);
+      if (!this.draining) void this.drainWebhookModels();
+    }
+    return { status: 202, text: "accepted" };
+  }
+
+  private async drainWebhookModels(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.pendingModels.size > 0) {
+        const names = new Set(this.pendingModels);
+        this.pendingModels.clear();
+        await this.exclusive(() =>
+          this.reconcileModels(names, "webhook", async () =>
+            (
+              await mapLimited([...names], PARALLEL_REQUESTS, (n) => this.client.getRegisteredModel(n))
+            ).filter((m) => m !== undefined),
+          ),
+        );
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /**
+   * Reconciles `names` on their own: `read` gives their registry records (a model absent from
+   * them does not exist, as MLflow answered, and loses its objects). False when reading or
+   * listing failed; nothing was changed then, and the next full read catches up.
+   */
+  private async reconcileModels(
+    names: ReadonlySet<string>,
+    trigger: "delta" | "webhook",
+    read: () => Promise<RegisteredModel[]>,
+  ): Promise<boolean> {
+    const started = performance.now();
     let report;
     try {
-      const live = servingModels(await listOwned(this.store, this.config.engine), models);
-      report = await reconcile(await this.registry.snapshotOf(changed), {
+      const live = servingModels(await listOwned(this.store, this.config.engine), names);
+      report = await reconcile(await this.registry.snapshotOf(await read()), {
         store: this.store,
         settings: this.config.engine,
         live,
       });
     } catch (error) {
-      return this.deltaFailed(error);
+      this.log.warn(
+        { trigger, models: [...names], err: errorMessage(error) },
+        "could not reconcile the changed models; nothing was changed, the next full read catches up",
+      );
+      return false;
     }
     await this.publish(report, false);
-    this.metrics.deltaPolls.inc({ result: "changed" });
     const durationMs = Math.round(performance.now() - started);
-    this.remember({ ok: fullySucceeded(report), report }, { dryRun: false, durationMs, models });
+    this.remember({ ok: fullySucceeded(report), report }, { dryRun: false, durationMs, models: names });
     this.log.info(
       {
-        models: [...models],
+        trigger,
+        models: [...names],
         changes: report.changes.length,
         failures: report.failures.length,
         durationMs,
       },
-      "delta cycle finished",
+      `${trigger} cycle finished`,
     );
     return true;
+  }
+
+  /** Registers the service's webhook in MLflow unless one of that name and URL exists (best effort). */
+  async registerWebhook(): Promise<void> {
+    const webhook = this.config.webhook;
+    if (!webhook?.url) return;
+    const name = `mlflow2seldon-${this.config.engine.owner}`;
+    try {
+      const existing = await this.client.listWebhooks();
+      if (existing.some((w) => w.name === name && w.url === webhook.url)) {
+        this.log.info({ name, url: webhook.url }, "webhook already registered in MLflow");
+        return;
+      }
+      await this.client.createWebhook({
+        name,
+        url: webhook.url,
+        secret: webhook.secret,
+        events: [...WEBHOOK_EVENTS],
+      });
+      this.log.info({ name, url: webhook.url }, "webhook registered in MLflow");
+    } catch (error) {
+      this.log.warn(
+        { err: errorMessage(error) },
+        "could not register the webhook in MLflow; changes still arrive by polling",
+      );
+    }
   }
 
   private deltaFailed(error: unknown): true {

@@ -137,7 +137,11 @@ wait_for "custom resources served" 60 served
 step "5/5 MLflow servers ($("$venv/bin/mlflow" --version | awk '{print $3}'), $("$venv2/bin/mlflow" --version | awk '{print $3}')) and Pulumi $PULUMI_VERSION"
 mkdir -p "$data/mlflow/artifacts"
 # MLflow 3.5+ checks the Host header: allow any loopback port (tests put a fault proxy in front).
-start_service mlflow "$venv/bin/mlflow" server --backend-store-uri "sqlite:///$data/mlflow/mlflow.db" \
+# Webhooks to the sync service on loopback (http), with the server's webhook list cached for 1 s
+# instead of 60, so a webhook a test registers receives the next event; one key to encrypt their
+# secrets for both workers (each would otherwise make its own and not read the other's).
+start_service mlflow env MLFLOW_WEBHOOK_ALLOWED_SCHEMES=http,https MLFLOW_WEBHOOK_CACHE_TTL=1 \
+  MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY="$(openssl rand -base64 32 | tr '+/' '-_')" "$venv/bin/mlflow" server --backend-store-uri "sqlite:///$data/mlflow/mlflow.db" \
   --artifacts-destination "$data/mlflow/artifacts" --serve-artifacts \
   --host 127.0.0.1 --port "$mlflow_port" --workers 2 --allowed-hosts "127.0.0.1:*,localhost:*"
 mkdir -p "$data/mlflow2/artifacts"

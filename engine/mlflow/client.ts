@@ -12,9 +12,13 @@ import {
   downloadUriSchema,
   modelVersionResponseSchema,
   modelVersionsPageSchema,
+  registeredModelResponseSchema,
   registeredModelsPageSchema,
+  webhookResponseSchema,
+  webhooksPageSchema,
   type ModelVersion,
   type RegisteredModel,
+  type Webhook,
 } from "./schemas";
 
 export interface MlflowClientOptions {
@@ -112,6 +116,20 @@ export class MlflowClient {
     return page.registered_models;
   }
 
+  /**
+   * One registered model, or undefined when MLflow answers that it does not exist (its error
+   * code: a 404 from anything else in between is an error like any other).
+   */
+  async getRegisteredModel(name: string): Promise<RegisteredModel | undefined> {
+    try {
+      return (await this.get("registered-models/get", registeredModelResponseSchema, { name }))
+        .registered_model;
+    } catch (error) {
+      if (error instanceof RegistryError && error.code === "RESOURCE_DOES_NOT_EXIST") return undefined;
+      throw error;
+    }
+  }
+
   /** Every version of one model (all pages). */
   async listModelVersions(name: string): Promise<ModelVersion[]> {
     const filter = `name='${name.replace(/'/g, "\\'")}'`;
@@ -153,6 +171,20 @@ export class MlflowClient {
   async getDownloadUri(name: string, version: string): Promise<string> {
     return (await this.get("model-versions/get-download-uri", downloadUriSchema, { name, version }))
       .artifact_uri;
+  }
+
+  async listWebhooks(): Promise<Webhook[]> {
+    return this.allPages("webhooks", webhooksPageSchema, {}, (page) => page.webhooks);
+  }
+
+  /** Registers a webhook for registry events (entity and action as MLflow's enums spell them). */
+  async createWebhook(webhook: {
+    name: string;
+    url: string;
+    secret: string;
+    events: { entity: string; action: string }[];
+  }): Promise<Webhook> {
+    return (await this.send("post", "webhooks", webhookResponseSchema, webhook)).webhook;
   }
 
   /** Tags a version (the service's write-back of what it deployed). */
@@ -228,7 +260,7 @@ function describeFailure(endpoint: string, error: unknown): { error: RegistryErr
     ? `${data.error_code}: ${data.message ?? ""}`
     : (error.response?.statusText ?? "");
   return {
-    error: new RegistryError(endpoint, `HTTP ${status} ${detail}`.trim(), status),
+    error: new RegistryError(endpoint, `HTTP ${status} ${detail}`.trim(), status, data?.error_code),
     transient: status === 429 || status >= 500,
   };
 }

@@ -40,6 +40,14 @@ export const modelVersionsPageSchema = z.object({
   next_page_token: z.string().optional(),
 });
 
+const webhookSchema = z.object({ webhook_id: z.string(), name: z.string(), url: z.string() });
+export const webhooksPageSchema = z.object({
+  webhooks: z.array(webhookSchema).default([]),
+  next_page_token: z.string().optional(),
+});
+export const webhookResponseSchema = z.object({ webhook: webhookSchema });
+export type Webhook = z.infer<typeof webhookSchema>;
+
 export const modelVersionResponseSchema = z.object({ model_version: modelVersionSchema });
 export const registeredModelResponseSchema = z.object({ registered_model: registeredModelSchema });
 export const downloadUriSchema = z.object({ artifact_uri: z.string().min(1) });

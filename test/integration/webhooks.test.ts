@@ -1,0 +1,180 @@
+// MLflow's webhooks, end to end on the testbed: the service registers its webhook in the real
+// MLflow server, which delivers signed events to the service's port. Full reads are an hour apart
+// and the delta poll is off, so an alias move (which bumps nothing a poll could see) reaches the
+// cluster only through a delivery. Forged, stale and repeated deliveries are refused.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHmac, randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { LABELS } from "../../engine/inventory";
+import { ANNOTATIONS } from "../../engine/manifest";
+import { freshNamespace, listSeldonDeployments } from "../support/cluster";
+import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
+import { repoRoot } from "../support/testbed-env";
+
+const SECRET = `whsec-${randomUUID()}`;
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+async function eventually<T>(what: string, check: () => Promise<T | undefined | false>): Promise<T> {
+  for (let i = 0; i < 200; i++) {
+    const value = await check().catch(() => undefined);
+    if (value) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+let namespace: string;
+let prefix: string;
+let owner: string;
+let child: ChildProcess;
+let port: number;
+let logs = "";
+const receiver = () => `http://127.0.0.1:${port}/webhooks/mlflow`;
+
+const metric = async (series: string) => {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+};
+const objectOf = async (model: string) =>
+  (await listSeldonDeployments(namespace)).find(
+    (o) => o.metadata.annotations[ANNOTATIONS.modelName] === model,
+  );
+
+/** A delivery as MLflow sends it, signed with `secret` at `timestamp`. */
+function deliver(
+  model: string,
+  options: { secret?: string; timestamp?: number; id?: string; body?: string; unsigned?: boolean } = {},
+) {
+  const id = options.id ?? randomUUID();
+  const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
+  const body =
+    options.body ??
+    JSON.stringify({
+      entity: "model_version_alias",
+      action: "created",
+      timestamp: new Date().toISOString(),
+      data: { name: model, alias: "champion", version: "1" },
+    });
+  const signature = `v1,${createHmac("sha256", options.secret ?? SECRET)
+    .update(`${id}.${timestamp}.${body}`)
+    .digest("base64")}`;
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (!options.unsigned)
+    Object.assign(headers, {
+      "x-mlflow-delivery-id": id,
+      "x-mlflow-timestamp": timestamp,
+      "x-mlflow-signature": signature,
+    });
+  return fetch(receiver(), { method: "POST", headers, body });
+}
+
+beforeAll(async () => {
+  namespace = await freshNamespace("webhooks");
+  prefix = uniqueModelName("webhook model");
+  owner = `hooks-${namespace}`;
+  port = await freePort();
+  child = spawn(process.execPath, [join(repoRoot, "bin", "mlflow2seldon.js"), "sync"], {
+    env: {
+      PATH: process.env.PATH,
+      KUBECONFIG: process.env.KUBECONFIG,
+      M2S_MLFLOW_HOST: mlflowUrl(),
+      M2S_SELDON_DEPLOYMENT_NS: namespace,
+      M2S_SELDON_NEURO_DEF_IMAGE: "registry.example.com/mlflow-wrapper:1.0",
+      M2S_INCLUDE_MODELS: `${prefix}*`,
+      M2S_OWNER: owner,
+      M2S_HTTP_PORT: String(port),
+      M2S_SYNC_INTERVAL_SECONDS: "3600",
+      M2S_DELTA_POLL_SECONDS: "0",
+      M2S_WEBHOOK_SECRET: SECRET,
+      M2S_WEBHOOK_URL: `http://127.0.0.1:${port}/webhooks/mlflow`,
+    },
+  });
+  child.stdout!.on("data", (chunk) => (logs += chunk));
+  await eventually("the first full cycle", async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok);
+  // The testbed's MLflow caches its webhook list for 1 s.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+});
+
+afterAll(async () => {
+  child?.kill("SIGTERM");
+  if (child) await once(child, "exit");
+});
+
+test("the service registers its webhook in MLflow, and alias moves reach the cluster through deliveries", async () => {
+  const hooks = (await (await fetch(`${mlflowUrl()}/api/2.0/mlflow/webhooks`)).json()) as {
+    webhooks: { name: string; url: string }[];
+  };
+  expect(hooks.webhooks).toContainEqual(
+    expect.objectContaining({ name: `mlflow2seldon-${owner}`, url: receiver() }),
+  );
+
+  const model = `${prefix} champion`;
+  await registerModel(model, 2);
+  await mlflow().setAlias(model, "champion", "1");
+  await eventually("the object for @champion", () => objectOf(model));
+  await mlflow().setAlias(model, "champion", "2");
+  await eventually(
+    "the alias move",
+    async () => (await objectOf(model))?.metadata.labels[LABELS.version] === "2",
+  );
+  await mlflow().deleteAlias(model, "champion");
+  await eventually("the alias deletion", async () => (await objectOf(model)) === undefined || undefined);
+
+  expect(await metric('mlflow2seldon_cycles_total{result="success"}')).toBe(1);
+  expect(await metric('mlflow2seldon_webhook_deliveries_total{result="202"}')).toBeGreaterThanOrEqual(3);
+  expect(logs).not.toContain(SECRET);
+});
+
+test("unsigned, wrongly signed, stale, repeated and malformed deliveries are refused and change nothing", async () => {
+  const model = `${prefix} guarded`;
+  await registerModel(model, 1);
+  await mlflow().setAlias(model, "champion", "1");
+  const before = await eventually("the object", () => objectOf(model));
+
+  expect((await deliver(model, { unsigned: true })).status).toBe(401);
+  expect((await deliver(model, { secret: "not-the-secret-at-all" })).status).toBe(401);
+  expect((await deliver(model, { timestamp: Math.floor(Date.now() / 1000) - 3600 })).status).toBe(401);
+  expect((await deliver(model, { body: "{not json" })).status).toBe(400);
+  const id = randomUUID();
+  expect((await deliver(model, { id })).status).toBe(202);
+  expect((await deliver(model, { id })).status).toBe(409);
+
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const after = await objectOf(model);
+  expect(after?.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+});
+
+test("a burst of deliveries for one model is read from MLflow once or twice, not once per delivery", async () => {
+  const model = `${prefix} burst`;
+  await registerModel(model, 1);
+  await mlflow().setAlias(model, "champion", "1");
+  await eventually("the object", () => objectOf(model));
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const reads = () => metric('mlflow2seldon_mlflow_requests_total{endpoint="registered-models/get"}');
+  const before = await reads();
+  const answers = await Promise.all(Array.from({ length: 30 }, () => deliver(model)));
+  expect(answers.every((a) => a.status === 202)).toBe(true);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  expect((await reads()) - before).toBeLessThanOrEqual(3);
+});
+
+test("a delivery naming a model MLflow says does not exist removes that model's objects", async () => {
+  const model = `${prefix} deleted`;
+  await registerModel(model, 1);
+  await mlflow().setAlias(model, "champion", "1");
+  await eventually("the object", () => objectOf(model));
+  // MLflow sends no event for a model's deletion; any delivery naming it makes the service look.
+  await mlflow().deleteRegisteredModel(model);
+  expect((await deliver(model)).status).toBe(202);
+  await eventually("the deletion", async () => (await objectOf(model)) === undefined || undefined);
+});
