@@ -56,11 +56,12 @@ export interface Promotion {
  * `count` promotions spread over the registry: half move Production from version 2 to 3, half
  * move the champion alias from version 1 to 2.
  */
-export function promotions(models: number, count: number): Promotion[] {
+/** `count` promotions, half stage transitions, half alias moves; each `round` picks other models. */
+export function promotions(models: number, count: number, round = 0): Promotion[] {
   const stage = Array.from({ length: models }, (_, i) => benchModel(i)).filter((m) => m.production);
   const alias = Array.from({ length: models }, (_, i) => benchModel(i)).filter((m) => m.champion);
   const spread = <T>(items: T[], n: number) =>
-    Array.from({ length: n }, (_, k) => items[Math.floor((k * items.length) / n)]);
+    Array.from({ length: n }, (_, k) => items[(Math.floor((k * items.length) / n) + round) % items.length]);
   const half = Math.floor(count / 2);
   return [
     ...spread(stage, count - half).map((m) => ({

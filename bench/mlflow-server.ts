@@ -1,6 +1,7 @@
 // An MLflow server of the testbed's version on its own sqlite file, for the benchmark's
 // registries (the testbed's own server stays small for the tests).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdirSync, openSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -46,7 +47,22 @@ export async function startMlflowServer(options: {
       "--allowed-hosts",
       "127.0.0.1:*,localhost:*",
     ],
-    { stdio: ["ignore", log, log], detached: true },
+    {
+      stdio: ["ignore", log, log],
+      detached: true,
+      // Webhooks to the service on loopback; the webhook list cached 1 s (not 60) so a webhook
+      // registered at the service's start receives the next event; one secret key for both workers.
+      env: {
+        ...process.env,
+        MLFLOW_WEBHOOK_ALLOWED_SCHEMES: "http,https",
+        MLFLOW_WEBHOOK_CACHE_TTL: "1",
+        // Fernet wants URL-safe base64 with its padding (Node's base64url drops it).
+        MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY: randomBytes(32)
+          .toString("base64")
+          .replace(/\+/g, "-")
+          .replace(/\//g, "_"),
+      },
+    },
   );
   const url = `http://127.0.0.1:${options.port}`;
   const stop = async () => {

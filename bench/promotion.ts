@@ -1,21 +1,29 @@
-// Promotion latency: with the service running at its interval, stages and aliases change in
-// MLflow at random moments; each latency runs from MLflow's answer to the change until the
-// watch shows the SeldonDeployment with the new version. Promotions touch distinct models, so
-// they overlap in time and 20 of them take a few intervals, not 20.
+// Promotion latency: with the service running, stages and aliases change in MLflow at random
+// moments within a window; each latency runs from MLflow's answer to the change until the watch
+// shows the SeldonDeployment with the new version. Promotions touch distinct models, so they
+// overlap in time.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { RegistryAdmin } from "../test/support/mlflow";
 import type { BenchCluster } from "./cluster";
 import { SERVING_ALIAS, type Promotion } from "./dataset";
 import { seededRandom } from "./stats";
 
+export interface PromotionLatency {
+  kind: Promotion["kind"];
+  ms: number;
+}
+
 export async function promotionLatencies(options: {
   client: RegistryAdmin;
   cluster: BenchCluster;
   promotions: Promotion[];
-  intervalMs: number;
+  /** Changes happen at random moments within this window. */
+  windowMs: number;
+  /** How long after the last change a promotion may still arrive. */
+  deadlineMs: number;
   seed: number;
-}): Promise<number[]> {
-  const { client, cluster, promotions, intervalMs } = options;
+}): Promise<PromotionLatency[]> {
+  const { client, cluster, promotions } = options;
   const random = seededRandom(options.seed);
   const changedAt = new Map<string, number>();
   const servedAt = new Map<string, number>();
@@ -24,7 +32,7 @@ export async function promotionLatencies(options: {
     if (version === expected.get(name) && !servedAt.has(name)) servedAt.set(name, at);
   });
   try {
-    const window = 2 * intervalMs;
+    const window = options.windowMs;
     await Promise.all(
       promotions.map(async (promotion) => {
         await sleep(random() * window);
@@ -36,8 +44,7 @@ export async function promotionLatencies(options: {
         changedAt.set(promotion.deployment, performance.now());
       }),
     );
-    // Every change is picked up within one interval plus a cycle; allow three.
-    const deadline = performance.now() + 3 * intervalMs;
+    const deadline = performance.now() + options.deadlineMs;
     while (servedAt.size < promotions.length && performance.now() < deadline) await sleep(100);
   } finally {
     stopWatch();
@@ -46,5 +53,8 @@ export async function promotionLatencies(options: {
   if (missing.length > 0) {
     throw new Error(`promotions never served: ${missing.map((p) => `${p.model}@${p.version}`).join(", ")}`);
   }
-  return promotions.map((p) => Math.max(0, servedAt.get(p.deployment)! - changedAt.get(p.deployment)!));
+  return promotions.map((p) => ({
+    kind: p.kind,
+    ms: Math.max(0, servedAt.get(p.deployment)! - changedAt.get(p.deployment)!),
+  }));
 }

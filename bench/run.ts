@@ -4,10 +4,10 @@
 //                          [--no-preview] [--profile DIR]
 // --profile writes a V8 CPU profile of each measured service process into DIR.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { mlflow } from "../test/support/mlflow";
 import { readTestbedEnv, repoRoot } from "../test/support/testbed-env";
@@ -18,14 +18,17 @@ import { copyRegistry, ensureRegistries } from "./populate";
 import { pulumiSeconds, modelsServing, type PulumiTimes } from "./preview";
 import { progress } from "./progress";
 import { promotionLatencies } from "./promotion";
-import { resultsFile, writeResults, type SizeResult } from "./report";
-import { ServiceProcess, type CycleFigures } from "./service-process";
+import { resultsFile, writeResults, type PromotionRun, type SizeResult } from "./report";
+import { ServiceProcess, total, type CycleFigures } from "./service-process";
+import { setTimeout as sleep } from "node:timers/promises";
 import { soak } from "./soak";
+import { latencyChart } from "./chart";
 import { percentile } from "./stats";
 
 const MLFLOW_PORT = Number(process.env.M2S_BENCH_MLFLOW_PORT ?? 5815);
 const PAGE_SIZE = 200; // the client's default
-const DEFAULT_INTERVAL_SECONDS = 30; // M2S_SYNC_INTERVAL_SECONDS's default
+/** Promotions happen at random moments within this window (two default intervals). */
+const PROMOTION_WINDOW_MS = 60_000;
 // Model deployments of the Pulumi stacks measured with `pulumi up` and `pulumi preview`.
 const PULUMI_DEPLOYMENTS = [100, 1000];
 
@@ -50,31 +53,65 @@ function describe(figures: CycleFigures): string {
   return `${figures.wallSeconds.toFixed(2)} s wall, ${figures.cpuSeconds.toFixed(2)} s CPU, ${figures.mlflowRequests} MLflow / ${figures.kubeRequests} Kubernetes requests, ${figures.kubeWrites} writes`;
 }
 
+/** MLflow requests per second are read over this quiet time after the promotions. */
+const QUIET_SECONDS = 60;
+
 /**
- * The service at its default interval on the synchronised cluster: its first cycle is a new
- * process's no-op (the locations come from the live objects), then the promotions begin.
+ * The service at its defaults (delta poll every second, full reads paced by their cost), with or
+ * without MLflow webhooks, on the synchronised cluster: its first cycle is a new process's no-op
+ * (the locations come from the live objects), then the promotions, then a quiet minute.
  */
 async function measurePromotions(
   env: Record<string, string>,
   mlflowUrl: string,
   cluster: BenchCluster,
   planned: Promotion[],
-): Promise<{ latencies: number[]; peakRssBytes: number; freshNoop: CycleFigures }> {
-  const service = new ServiceProcess(env, await freePort());
+  webhooks: boolean,
+): Promise<PromotionRun & { freshNoop: CycleFigures }> {
+  const port = await freePort();
+  const service = new ServiceProcess(
+    webhooks
+      ? {
+          ...env,
+          M2S_WEBHOOK_SECRET: randomBytes(24).toString("hex"),
+          M2S_WEBHOOK_URL: `http://127.0.0.1:${port}/webhooks/mlflow`,
+        }
+      : env,
+    port,
+  );
   try {
     const freshNoop = await service.nextCycle();
     if (freshNoop.kubeWrites !== 0)
       throw new Error(`a fresh process's no-op cycle wrote ${freshNoop.kubeWrites} objects`);
     progress(`fresh process, nothing changed: ${describe(freshNoop)}`);
-    progress(`${planned.length} promotions at the default ${DEFAULT_INTERVAL_SECONDS} s interval`);
+    // The bench's MLflow server refreshes its webhook list every second.
+    if (webhooks) await sleep(2000);
+    const fullReadSeconds = total(await service.scrape(), "mlflow2seldon_full_read_interval_seconds");
+    const label = webhooks ? "with webhooks" : "without webhooks";
+    progress(`${planned.length} promotions ${label}; full reads every ${fullReadSeconds.toFixed(0)} s`);
     const latencies = await promotionLatencies({
       client: mlflow(mlflowUrl),
       cluster,
       promotions: planned,
-      intervalMs: DEFAULT_INTERVAL_SECONDS * 1000,
+      windowMs: PROMOTION_WINDOW_MS,
+      // An alias move without webhooks waits for the next full read.
+      deadlineMs: 2 * fullReadSeconds * 1000 + 30_000,
       seed: planned.length,
     });
-    return { latencies, peakRssBytes: service.peakRssBytes(), freshNoop };
+    const before = await service.scrape();
+    await sleep(QUIET_SECONDS * 1000);
+    const after = await service.scrape();
+    const requests = (s: typeof before) => total(s, "mlflow2seldon_mlflow_requests_total");
+    const steadyMlflowRequestsPerSecond = (requests(after) - requests(before)) / QUIET_SECONDS;
+    progress(`steady MLflow load ${label}: ${steadyMlflowRequestsPerSecond.toFixed(2)} requests/s`);
+    return {
+      webhooks,
+      latencies,
+      fullReadSeconds,
+      steadyMlflowRequestsPerSecond,
+      peakRssBytes: service.peakRssBytes(),
+      freshNoop,
+    };
   } finally {
     await service.stop();
   }
@@ -111,8 +148,7 @@ async function benchSize(
     cold: [],
     noop: [],
     peakRssBytes: [],
-    promotionMs: [],
-    promotionIntervalSeconds: DEFAULT_INTERVAL_SECONDS,
+    promotionRuns: [],
   };
   try {
     for (let r = 1; r <= options.repetitions; r++) {
@@ -126,9 +162,10 @@ async function benchSize(
             `service-${models}-${r}.cpuprofile`,
           ]
         : [];
-      // A short interval, so the no-op cycles follow the cold one quickly.
+      // Full reads only (no delta poll between them, whose requests would count in a cycle's
+      // figures), a second apart, so the no-op cycles follow the cold one quickly.
       const service = new ServiceProcess(
-        { ...env, M2S_SYNC_INTERVAL_SECONDS: "1", M2S_SYNC_JITTER: "0" },
+        { ...env, M2S_SYNC_INTERVAL_SECONDS: "1", M2S_SYNC_JITTER: "0", M2S_DELTA_POLL_SECONDS: "0" },
         await freePort(),
         nodeOptions,
       );
@@ -153,7 +190,7 @@ async function benchSize(
     if (options.soakCycles > 0) {
       // Cycles back to back on the synchronised cluster: only what leaks would grow.
       const service = new ServiceProcess(
-        { ...env, M2S_SYNC_INTERVAL_SECONDS: "0.01", M2S_SYNC_JITTER: "0" },
+        { ...env, M2S_SYNC_INTERVAL_SECONDS: "0.01", M2S_SYNC_JITTER: "0", M2S_DELTA_POLL_SECONDS: "0" },
         await freePort(),
       );
       try {
@@ -163,13 +200,24 @@ async function benchSize(
       }
     }
     if (options.promotions > 0) {
-      const run = await measurePromotions(env, server.url, cluster, promotions(models, options.promotions));
-      result.promotionMs = run.latencies;
-      result.promotionPeakRssBytes = run.peakRssBytes;
-      result.freshNoop = run.freshNoop;
-      progress(
-        `${models} models, promotion latency p50 ${(percentile(run.latencies, 50) / 1000).toFixed(2)} s, peak RSS ${(run.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
-      );
+      for (const [round, webhooks] of [false, true].entries()) {
+        const run = await measurePromotions(
+          env,
+          server.url,
+          cluster,
+          promotions(models, options.promotions, round),
+          webhooks,
+        );
+        const { freshNoop, ...promotionRun } = run;
+        result.freshNoop ??= freshNoop;
+        result.promotionRuns.push(promotionRun);
+        for (const kind of ["stage", "alias"] as const) {
+          const ms = run.latencies.filter((l) => l.kind === kind).map((l) => l.ms);
+          progress(
+            `${models} models, ${kind} ${webhooks ? "with" : "without"} webhooks: p50 ${(percentile(ms, 50) / 1000).toFixed(2)} s, p95 ${(percentile(ms, 95) / 1000).toFixed(2)} s`,
+          );
+        }
+      }
     }
   } finally {
     await cluster.deleteNamespace().catch(() => {});
@@ -237,6 +285,8 @@ async function main(): Promise<void> {
         }),
       );
     }
+    if (results.some((r) => r.promotionRuns.length > 0))
+      writeFileSync(join(dirname(resultsFile), "promotion-latency.svg"), latencyChart(results));
     const block = await writeResults(resultsFile, {
       date: new Date().toISOString().slice(0, 10),
       pageSize: PAGE_SIZE,

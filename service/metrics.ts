@@ -81,6 +81,11 @@ export function createMetrics() {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     }),
+    fullReadInterval: new Gauge({
+      name: "mlflow2seldon_full_read_interval_seconds",
+      help: "Delay chosen before the next full read of the registry (interval, pacing by cost, or backoff)",
+      registers: [registry],
+    }),
     lastSuccess: new Gauge({
       name: "mlflow2seldon_last_success_timestamp_seconds",
       help: "End of the last fully successful cycle",

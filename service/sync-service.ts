@@ -228,6 +228,7 @@ export class SyncService {
       if (signal.aborted) break;
       const delay = this.nextDelayMs();
       this.log.debug({ delayMs: delay }, "next full read scheduled");
+      this.metrics.fullReadInterval.set(delay / 1000);
       const due = Date.now() + delay;
       const polling = this.config.deltaPollMs > 0 && this.registryRead;
       while (!signal.aborted && Date.now() < due) {
