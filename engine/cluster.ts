@@ -5,7 +5,7 @@ import { KubeApiError, KubeClient } from "./kube/client";
 import { loadKubeTarget, type KubeTargetOptions } from "./kube/config";
 import { API_VERSION, KIND, type SeldonDeployment } from "./manifest";
 
-export type KubeVerb = "list" | "get" | "apply" | "delete";
+export type KubeVerb = "list" | "get" | "apply" | "delete" | "watch";
 
 /** A client for the cluster of a kubeconfig context (default: client-go's lookup order). */
 export function kubeClient(options: KubeTargetOptions = {}): KubeClient {
@@ -19,11 +19,15 @@ export class SeldonDeploymentStore {
   /** Create, update and delete calls sent. */
   writes = 0;
 
-  /** `onRequest` sees every API request (the service counts them in metrics). */
+  /**
+   * `onRequest` sees every API request (the service counts them in metrics); `onWritten` each
+   * object as a write left it (applied, or deleted: undefined), so a watch can tell its echo.
+   */
   constructor(
     private readonly client: KubeClient,
     private readonly fieldManager: string,
     private readonly onRequest: (verb: KubeVerb) => void = () => {},
+    private readonly onWritten: (name: string, object: SeldonDeployment | undefined) => void = () => {},
   ) {}
 
   private async call<T>(verb: KubeVerb, object: string, work: () => Promise<T>): Promise<T> {
@@ -37,12 +41,42 @@ export class SeldonDeploymentStore {
   }
 
   async list(namespace: string, labelSelector?: string): Promise<SeldonDeployment[]> {
+    return (await this.listAt(namespace, labelSelector)).items;
+  }
+
+  /** The objects and the list's resourceVersion (where a watch of the same objects starts). */
+  async listAt(
+    namespace: string,
+    labelSelector?: string,
+  ): Promise<{ items: SeldonDeployment[]; resourceVersion: string }> {
     return this.call("list", `${KIND}s in ${namespace}`, async () => {
-      const list = await this.client.request<{ items: SeldonDeployment[] }>("GET", collection(namespace), {
-        query: { labelSelector },
-      });
-      return list.items;
+      const list = await this.client.request<{
+        items: SeldonDeployment[];
+        metadata?: { resourceVersion?: string };
+      }>("GET", collection(namespace), { query: { labelSelector } });
+      return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
     });
+  }
+
+  /**
+   * Watches the objects from `resourceVersion` (with bookmarks) until the server ends the watch
+   * (after `timeoutSeconds`), `signal` aborts, or it fails; a 410 means the version is too old.
+   */
+  watch(
+    namespace: string,
+    labelSelector: string,
+    resourceVersion: string,
+    onEvent: (type: string, object: SeldonDeployment) => void,
+    signal: AbortSignal,
+    timeoutSeconds = 60,
+  ): Promise<void> {
+    this.onRequest("watch");
+    return this.client.watch(
+      collection(namespace),
+      { labelSelector, resourceVersion, allowWatchBookmarks: "true", timeoutSeconds: String(timeoutSeconds) },
+      ({ type, object }) => onEvent(type, object as SeldonDeployment),
+      signal,
+    );
   }
 
   async get(namespace: string, name: string): Promise<SeldonDeployment | undefined> {
@@ -60,7 +94,7 @@ export class SeldonDeploymentStore {
   async apply(desired: SeldonDeployment): Promise<SeldonDeployment> {
     this.writes++;
     const { name, namespace } = desired.metadata;
-    return this.call("apply", `${namespace}/${name}`, () =>
+    const applied = await this.call("apply", `${namespace}/${name}`, () =>
       this.client.request<SeldonDeployment>("PATCH", `${collection(namespace)}/${encodeURIComponent(name)}`, {
         body: desired,
         // JSON is YAML: the apply patch type takes either.
@@ -68,6 +102,8 @@ export class SeldonDeploymentStore {
         query: { fieldManager: this.fieldManager, force: "true" },
       }),
     );
+    this.onWritten(name, applied);
+    return applied;
   }
 
   /** Deletes one object; a missing object counts as deleted. */
@@ -77,6 +113,7 @@ export class SeldonDeploymentStore {
       await this.call("delete", `${namespace}/${name}`, () =>
         this.client.request("DELETE", `${collection(namespace)}/${encodeURIComponent(name)}`),
       );
+      this.onWritten(name, undefined);
     } catch (error) {
       if (error instanceof ClusterError && error.status === 404) return;
       throw error;

@@ -101,6 +101,7 @@ export const serviceEnvSchema = z.object({
   M2S_EXCLUDE_MODELS: list,
   M2S_SYNC_INTERVAL_SECONDS: positive(30),
   M2S_DELTA_POLL_SECONDS: z.coerce.number().min(0).default(1),
+  M2S_WATCH: flag.default(true),
   /** Shared secret of MLflow's webhooks: set, the service receives them on POST /webhooks/mlflow. */
   M2S_WEBHOOK_SECRET: z.string().min(16, "at least 16 characters").optional(),
   /** The receiver's URL as MLflow reaches it: set, the service registers its webhook at start-up. */
@@ -158,6 +159,8 @@ export interface ServiceConfig {
   intervalMs: number;
   /** Period of the delta poll between full reads; 0 turns it off. */
   deltaPollMs: number;
+  /** Watch the owned objects and repair what someone else changes at once. */
+  watch: boolean;
   /** MLflow webhooks: the shared secret, and the URL to register (optional). */
   webhook?: { secret: string; url?: string };
   jitter: number;
@@ -229,6 +232,7 @@ export function parseServiceEnv(env: NodeJS.ProcessEnv): ServiceConfig {
     engine,
     intervalMs: e.M2S_SYNC_INTERVAL_SECONDS * 1000,
     deltaPollMs: e.M2S_DELTA_POLL_SECONDS * 1000,
+    watch: e.M2S_WATCH,
     webhook: e.M2S_WEBHOOK_SECRET ? { secret: e.M2S_WEBHOOK_SECRET, url: e.M2S_WEBHOOK_URL } : undefined,
     jitter: e.M2S_SYNC_JITTER,
     maxBackoffMs: e.M2S_MAX_BACKOFF_SECONDS * 1000,

@@ -81,6 +81,11 @@ export function createMetrics() {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     }),
+    driftDetected: new Counter({
+      name: "mlflow2seldon_drift_detected_total",
+      help: "Owned objects the watch saw changed or deleted by someone else (each queues its model's reconcile)",
+      registers: [registry],
+    }),
     fullReadInterval: new Gauge({
       name: "mlflow2seldon_full_read_interval_seconds",
       help: "Delay chosen before the next full read of the registry (interval, pacing by cost, or backoff)",

@@ -15,6 +15,7 @@ import type { Logger } from "./logger";
 import { createMetrics, type Metrics } from "./metrics";
 import type { CycleSummary, StatusPageContent } from "./status-page";
 import { byModelAndSlot, statusRows, type StatusRow } from "./status";
+import { OwnedObjectsWatch } from "./owned-watch";
 import { WEBHOOK_EVENTS, WebhookVerifier } from "./webhook";
 
 /** Cycles the status page lists (the history is bounded: the process runs for months). */
@@ -56,7 +57,8 @@ export class SyncService {
   /** One reconcile at a time (full, delta, webhook): each waits for the one before. */
   private turn: Promise<unknown> = Promise.resolve();
   private readonly webhooks?: WebhookVerifier;
-  /** Models named by webhook deliveries, not yet reconciled: a burst for one model is one reconcile. */
+  private readonly ownedWatch?: OwnedObjectsWatch;
+  /** Models named by webhook deliveries or drift, not yet reconciled: a burst is one reconcile. */
   private readonly pendingModels = new Set<string>();
   private draining = false;
   private lastRows?: StatusRow[];
@@ -73,9 +75,26 @@ export class SyncService {
       connection: () => metrics.mlflowConnections.inc(),
     });
     const cluster = kubeClient({ context: config.kubeContext });
-    this.store = new SeldonDeploymentStore(cluster, fieldManager(config.engine.owner), (verb) =>
-      metrics.kubeRequests.inc({ verb }),
+    this.store = new SeldonDeploymentStore(
+      cluster,
+      fieldManager(config.engine.owner),
+      (verb) => metrics.kubeRequests.inc({ verb }),
+      (name, object) => this.ownedWatch?.written(name, object),
     );
+    if (config.watch)
+      this.ownedWatch = new OwnedObjectsWatch(
+        this.store,
+        config.engine,
+        (model, object) => {
+          this.metrics.driftDetected.inc();
+          this.log.info(
+            { model, object },
+            "an owned object was changed or deleted by someone else; reconciling its model",
+          );
+          this.queueModel(model);
+        },
+        log,
+      );
     this.events = new EventRecorder(cluster, config.engine.owner);
     this.registry = new RegistryReader(this.client, config.engine);
     if (config.webhook) this.webhooks = new WebhookVerifier(config.webhook.secret);
@@ -121,6 +140,7 @@ export class SyncService {
     } catch (error) {
       return this.failed("cluster", error);
     }
+    this.ownedWatch?.listed(live);
     if (!this.seeded) {
       this.registry.seed(live);
       this.seeded = true;
@@ -223,9 +243,12 @@ export class SyncService {
    * read, which they compare with); the cycle in progress always finishes first.
    */
   async run(signal: AbortSignal): Promise<void> {
+    let watching: Promise<void> | undefined;
     while (!signal.aborted) {
       await this.runCycle();
       if (signal.aborted) break;
+      // The watch starts after the first full read, which tells it what the objects should be.
+      watching ??= this.ownedWatch?.run(signal);
       const delay = this.nextDelayMs();
       this.log.debug({ delayMs: delay }, "next full read scheduled");
       this.metrics.fullReadInterval.set(delay / 1000);
@@ -236,6 +259,7 @@ export class SyncService {
         if (polling && !signal.aborted && Date.now() < due && !(await this.deltaCycle())) break;
       }
     }
+    await watching;
   }
 
   /**
@@ -279,21 +303,25 @@ export class SyncService {
       return { status: verdict.status, text: verdict.reason };
     }
     this.log.debug({ model: verdict.model, event: verdict.event }, "webhook delivery accepted");
-    if (this.registry.manages(verdict.model)) {
-      this.pendingModels.add(verdict.model);
-      if (!this.draining) void this.drainWebhookModels();
-    }
+    this.queueModel(verdict.model);
     return { status: 202, text: "accepted" };
   }
 
-  private async drainWebhookModels(): Promise<void> {
+  /** Reads `model` from MLflow and reconciles it soon; requests that arrive meanwhile coalesce. */
+  private queueModel(model: string): void {
+    if (!this.registry.manages(model)) return;
+    this.pendingModels.add(model);
+    if (!this.draining) void this.drainQueuedModels();
+  }
+
+  private async drainQueuedModels(): Promise<void> {
     this.draining = true;
     try {
       while (this.pendingModels.size > 0) {
         const names = new Set(this.pendingModels);
         this.pendingModels.clear();
         await this.exclusive(() =>
-          this.reconcileModels(names, "webhook", async () =>
+          this.reconcileModels(names, "targeted", async () =>
             (
               await mapLimited([...names], PARALLEL_REQUESTS, (n) => this.client.getRegisteredModel(n))
             ).filter((m) => m !== undefined),
@@ -312,7 +340,7 @@ export class SyncService {
    */
   private async reconcileModels(
     names: ReadonlySet<string>,
-    trigger: "delta" | "webhook",
+    trigger: "delta" | "targeted",
     read: () => Promise<RegisteredModel[]>,
   ): Promise<boolean> {
     const started = performance.now();

@@ -44,6 +44,7 @@ type ExecCredential = z.infer<typeof execCredentialSchema>["status"];
 
 const statusSchema = z.object({ message: z.string() });
 const TIMEOUT_MS = 30_000;
+const WATCH_IDLE_MS = 90_000;
 
 export interface KubeRequest {
   body?: unknown;
@@ -163,7 +164,8 @@ export class KubeClient {
     return value;
   }
 
-  private async send<T>(method: string, path: string, options: KubeRequest): Promise<T> {
+  /** The URL and headers of one request (credentials fetched or refreshed as needed). */
+  private async prepare(path: string, options: KubeRequest) {
     const url = new URL(path.replace(/^\//, ""), this.target.server.replace(/\/*$/, "/"));
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, value);
@@ -178,7 +180,65 @@ export class KubeClient {
       headers["content-type"] = options.contentType ?? "application/json";
       headers["content-length"] = String(body.length);
     }
-    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    return { url, headers, body, send: url.protocol === "https:" ? httpsRequest : httpRequest };
+  }
+
+  /**
+   * A watch: each event (`ADDED`, `MODIFIED`, `DELETED`, `BOOKMARK`, `ERROR`) goes to `onEvent`
+   * as it arrives; resolves when the server ends the watch (its `timeoutSeconds`) or `signal`
+   * aborts, rejects when it cannot start or the connection breaks.
+   */
+  async watch(
+    path: string,
+    query: Record<string, string | undefined>,
+    onEvent: (event: { type: string; object: unknown }) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { url, headers, send } = await this.prepare(path, { query: { ...query, watch: "true" } });
+    return new Promise<void>((resolve, reject) => {
+      // An idle watch still gets a bookmark about once a minute; silence beyond that is a dead connection.
+      const req = send(
+        url,
+        { method: "GET", headers, agent: this.agent, timeout: WATCH_IDLE_MS, signal },
+        (res) => {
+          if (res.statusCode !== 200) {
+            const chunks: Buffer[] = [];
+            res.on("data", (chunk: Buffer) => chunks.push(chunk));
+            res.on("end", () => {
+              const text = Buffer.concat(chunks).toString("utf8");
+              reject(
+                new KubeApiError(
+                  `watch ${url.pathname}: ${text.slice(0, 500) || `HTTP ${res.statusCode}`}`,
+                  res.statusCode,
+                ),
+              );
+            });
+            return;
+          }
+          let pending = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => {
+            const lines = (pending + chunk).split("\n");
+            pending = lines.pop() ?? "";
+            for (const line of lines)
+              if (line.trim()) onEvent(JSON.parse(line) as { type: string; object: unknown });
+          });
+          res.on("end", () => resolve());
+          res.on("error", (error) =>
+            signal.aborted ? resolve() : reject(new KubeApiError(`watch ${url.pathname}: ${error.message}`)),
+          );
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error(`no event for ${WATCH_IDLE_MS / 1000} s`)));
+      req.on("error", (error) =>
+        signal.aborted ? resolve() : reject(new KubeApiError(`watch ${url.pathname}: ${error.message}`)),
+      );
+      req.end();
+    });
+  }
+
+  private async send<T>(method: string, path: string, options: KubeRequest): Promise<T> {
+    const { url, headers, body, send } = await this.prepare(path, options);
     return new Promise<T>((resolve, reject) => {
       const req = send(url, { method, headers, agent: this.agent, timeout: TIMEOUT_MS }, (res) => {
         const chunks: Buffer[] = [];

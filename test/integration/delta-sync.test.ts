@@ -1,13 +1,13 @@
-// Delta polling as a user runs the service: full reads an hour apart, so every change below
+// The fast paths as a user runs the service: full reads an hour apart, so every change below
 // reaches the cluster through the poll of the most recently updated models, reconciled on their
-// own; an MLflow outage during the polls deletes nothing.
+// own, or through the watch of the owned objects; an MLflow outage during the polls deletes nothing.
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { LABELS } from "../../engine/inventory";
 import { ANNOTATIONS } from "../../engine/manifest";
-import { freshNamespace, listSeldonDeployments } from "../support/cluster";
+import { customObjects, freshNamespace, listSeldonDeployments, seldon } from "../support/cluster";
 import { FaultProxy } from "../support/fault-proxy";
 import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
 import { repoRoot } from "../support/testbed-env";
@@ -119,4 +119,41 @@ test("while MLflow fails, the polls fail and nothing is deleted; afterwards they
     "the promotion after the outage",
     async () => (await objectOf(served))?.metadata.labels[LABELS.version] === "2",
   );
+});
+
+test("a hand edit and a hand deletion are repaired through the watch; a status update is left alone", async () => {
+  const edited = `${prefix} edited`;
+  await registerModel(edited, 1);
+  await mlflow().transitionStage(edited, "1", "Production");
+  const original = await eventually("the object", () => objectOf(edited));
+  const name = original.metadata.name;
+
+  // The operator writing status is not drift.
+  const drift = () => metric("mlflow2seldon_drift_detected_total");
+  const driftBefore = await drift();
+  await customObjects().replaceNamespacedCustomObjectStatus({
+    ...seldon,
+    namespace,
+    name,
+    body: { ...original, status: { state: "Available" } },
+  });
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  expect(await drift()).toBe(driftBefore);
+
+  const current = await objectOf(edited);
+  current.spec.predictors[0].replicas = 7;
+  await customObjects().replaceNamespacedCustomObject({ ...seldon, namespace, name, body: current });
+  await eventually(
+    "the edit repaired",
+    async () => (await objectOf(edited))?.spec.predictors[0].replicas === 1,
+  );
+
+  await customObjects().deleteNamespacedCustomObject({ ...seldon, namespace, name });
+  const recreated = await eventually("the deletion repaired", async () => {
+    const object = await objectOf(edited);
+    return object && object.metadata.uid !== original.metadata.uid && object;
+  });
+  expect(recreated.metadata.name).toBe(name);
+  expect(await drift()).toBeGreaterThanOrEqual(driftBefore + 2);
+  expect(await metric('mlflow2seldon_cycles_total{result="success"}')).toBe(1);
 });
