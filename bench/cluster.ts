@@ -1,5 +1,5 @@
 // The benchmark's view of the testbed's Kubernetes API: a namespace to work in, emptied between
-// repetitions, and a watch that timestamps when a SeldonDeployment shows a version.
+// repetitions, a watch that timestamps what each SeldonDeployment shows, and hand edits.
 import { CoreV1Api, CustomObjectsApi, KubeConfig, Watch } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ANNOTATIONS, type SeldonDeployment } from "../engine/manifest";
@@ -40,16 +40,42 @@ export class BenchCluster {
 
   async deleteNamespace(): Promise<void> {
     await this.clear();
-    // Without a controller manager the namespace stays Terminating; its objects are already gone.
     await this.kubeConfig.makeApiClient(CoreV1Api).deleteNamespace({ name: this.namespace });
   }
 
+  /** Some SeldonDeployments of the namespace (the first `limit` listed). */
+  async list(limit: number): Promise<SeldonDeployment[]> {
+    const list = (await this.objects.listNamespacedCustomObject({
+      ...seldon,
+      namespace: this.namespace,
+      limit,
+    })) as {
+      items: SeldonDeployment[];
+    };
+    return list.items;
+  }
+
+  /** A hand edit: the first predictor's replicas set to `replicas` (a replace, as `kubectl edit` does). */
+  async editReplicas(name: string, replicas: number): Promise<void> {
+    const object = (await this.objects.getNamespacedCustomObject({
+      ...seldon,
+      namespace: this.namespace,
+      name,
+    })) as SeldonDeployment & { spec: { predictors: { replicas?: number }[] } };
+    object.spec.predictors[0].replicas = replicas;
+    await this.objects.replaceNamespacedCustomObject({
+      ...seldon,
+      namespace: this.namespace,
+      name,
+      body: object,
+    });
+  }
+
   /**
-   * Calls `onVersion(name, version, at)` whenever a SeldonDeployment is added or changed, with
-   * the time the event arrived. Returns a function that ends the watch.
+   * Calls `onObject(object, at)` whenever a SeldonDeployment is added or changed, with the time
+   * the event arrived. Returns a function that ends the watch.
    */
-  /** Watches the namespace until stopped; a watch the server or the client ends is started again. */
-  async watchVersions(onVersion: (name: string, version: string, at: number) => void): Promise<() => void> {
+  async watchObjects(onObject: (object: SeldonDeployment, at: number) => void): Promise<() => void> {
     const watch = new Watch(this.kubeConfig);
     let stopped = false;
     let request: AbortController | undefined;
@@ -59,9 +85,7 @@ export class BenchCluster {
         `/apis/${seldon.group}/${seldon.version}/namespaces/${this.namespace}/${seldon.plural}`,
         { allowWatchBookmarks: false },
         (type: string, object: SeldonDeployment) => {
-          if (type !== "ADDED" && type !== "MODIFIED") return;
-          const version = object.metadata.annotations?.[ANNOTATIONS.version];
-          if (version) onVersion(object.metadata.name, version, performance.now());
+          if (type === "ADDED" || type === "MODIFIED") onObject(object, performance.now());
         },
         () => {
           if (!stopped) void start();
@@ -75,3 +99,6 @@ export class BenchCluster {
     };
   }
 }
+
+/** The version an object serves, as its annotation records it. */
+export const servedVersion = (object: SeldonDeployment) => object.metadata.annotations?.[ANNOTATIONS.version];

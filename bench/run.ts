@@ -17,7 +17,7 @@ import { startMlflowServer, venvKey } from "./mlflow-server";
 import { copyRegistry, ensureRegistries } from "./populate";
 import { pulumiSeconds, modelsServing, type PulumiTimes } from "./preview";
 import { progress } from "./progress";
-import { promotionLatencies } from "./promotion";
+import { promotionLatencies, repairLatencies } from "./promotion";
 import { resultsFile, writeResults, type PromotionRun, type SizeResult } from "./report";
 import { ServiceProcess, total, type CycleFigures } from "./service-process";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -55,6 +55,8 @@ function describe(figures: CycleFigures): string {
 
 /** MLflow requests per second are read over this quiet time after the promotions. */
 const QUIET_SECONDS = 60;
+/** Objects edited by hand to time the watch's repair. */
+const HAND_EDITS = 10;
 
 /**
  * The service at its defaults (delta poll every second, full reads paced by their cost), with or
@@ -104,11 +106,23 @@ async function measurePromotions(
     const requests = (s: typeof before) => total(s, "mlflow2seldon_mlflow_requests_total");
     const steadyMlflowRequestsPerSecond = (requests(after) - requests(before)) / QUIET_SECONDS;
     progress(`steady MLflow load ${label}: ${steadyMlflowRequestsPerSecond.toFixed(2)} requests/s`);
+    // Hand edits are the watch's business, webhooks or not: measured once.
+    const repairMs = webhooks
+      ? undefined
+      : await repairLatencies({
+          cluster,
+          count: HAND_EDITS,
+          windowMs: 10_000,
+          deadlineMs: 2 * fullReadSeconds * 1000 + 30_000,
+          seed: planned.length,
+        });
+    if (repairMs) progress(`hand edits repaired: p50 ${(percentile(repairMs, 50) / 1000).toFixed(2)} s`);
     return {
       webhooks,
       latencies,
       fullReadSeconds,
       steadyMlflowRequestsPerSecond,
+      repairMs,
       peakRssBytes: service.peakRssBytes(),
       freshNoop,
     };
@@ -162,10 +176,16 @@ async function benchSize(
             `service-${models}-${r}.cpuprofile`,
           ]
         : [];
-      // Full reads only (no delta poll between them, whose requests would count in a cycle's
-      // figures), a second apart, so the no-op cycles follow the cold one quickly.
+      // Full reads only (no delta poll or watch, whose requests would count in a cycle's figures),
+      // a second apart, so the no-op cycles follow the cold one quickly.
       const service = new ServiceProcess(
-        { ...env, M2S_SYNC_INTERVAL_SECONDS: "1", M2S_SYNC_JITTER: "0", M2S_DELTA_POLL_SECONDS: "0" },
+        {
+          ...env,
+          M2S_SYNC_INTERVAL_SECONDS: "1",
+          M2S_SYNC_JITTER: "0",
+          M2S_DELTA_POLL_SECONDS: "0",
+          M2S_WATCH: "false",
+        },
         await freePort(),
         nodeOptions,
       );
@@ -190,7 +210,13 @@ async function benchSize(
     if (options.soakCycles > 0) {
       // Cycles back to back on the synchronised cluster: only what leaks would grow.
       const service = new ServiceProcess(
-        { ...env, M2S_SYNC_INTERVAL_SECONDS: "0.01", M2S_SYNC_JITTER: "0", M2S_DELTA_POLL_SECONDS: "0" },
+        {
+          ...env,
+          M2S_SYNC_INTERVAL_SECONDS: "0.01",
+          M2S_SYNC_JITTER: "0",
+          M2S_DELTA_POLL_SECONDS: "0",
+          M2S_WATCH: "false",
+        },
         await freePort(),
       );
       try {
