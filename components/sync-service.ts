@@ -47,9 +47,9 @@ export class SyncService extends pulumi.ComponentResource {
       {
         apiGroups: ["machinelearning.seldon.io"],
         resources: ["seldondeployments"],
-        // Exactly what the service sends: list and watch, server-side apply (a patch, and a create
-        // when the object is new), delete.
-        verbs: ["list", "watch", "create", "patch", "delete"],
+        // Exactly what the service sends: get (who holds a name to create), list and watch,
+        // server-side apply (a patch, and a create when the object is new), delete.
+        verbs: ["get", "list", "watch", "create", "patch", "delete"],
       },
       { apiGroups: [""], resources: ["events"], verbs: ["create"] },
     ];

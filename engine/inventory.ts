@@ -34,6 +34,11 @@ export function ownerSelector(owner: string): string {
     .join(",");
 }
 
+/** Label selector of this owner's objects serving one of `modelLabels` (their model label values). */
+export function modelsSelector(owner: string, modelLabels: string[]): string {
+  return `${ownerSelector(owner)},${LABELS.model} in (${[...new Set(modelLabels)].join(",")})`;
+}
+
 /** Server-side apply field manager of this owner. */
 export const fieldManager = (owner: string) => `mlflow2seldon-${owner}`;
 

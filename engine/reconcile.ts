@@ -4,7 +4,8 @@
 import type { SeldonDeploymentStore } from "./cluster";
 import { mapLimited, PARALLEL_REQUESTS } from "./concurrency";
 import { errorMessage } from "./errors";
-import { isOwnedBy, LABELS, ownerSelector, ownershipConflict } from "./inventory";
+import { isOwnedBy, LABELS, modelsSelector, ownerSelector, ownershipConflict } from "./inventory";
+import { modelLabel } from "./naming";
 import { ANNOTATIONS, type SeldonDeployment } from "./manifest";
 import { plan, type PlannedDeployment, type PlanProblem, type RegistrySnapshot } from "./planner";
 import type { EngineSettings } from "./settings";
@@ -95,13 +96,44 @@ export interface ReconcileOptions {
   live: SeldonDeployment[];
 }
 
-/** The objects among `live` that serve one of `models` (a reconcile of those models alone). */
-export const servingModels = (live: SeldonDeployment[], models: ReadonlySet<string>) =>
-  live.filter((o) => models.has(o.metadata.annotations?.[ANNOTATIONS.modelName] ?? ""));
-
 /** This owner's objects in its namespace (one LIST by label selector). */
 export const listOwned = (store: SeldonDeploymentStore, settings: EngineSettings) =>
   store.list(settings.namespace, ownerSelector(settings.owner));
+
+/** Beyond this many models, a selector naming each would be long: the owner's whole list is read. */
+const MODELS_PER_SELECTOR = 50;
+
+/**
+ * This owner's objects serving one of `models` (a reconcile of those models alone): one LIST by
+ * their model labels, then the exact names (labels are shortened names and may collide).
+ */
+export async function listServing(
+  store: SeldonDeploymentStore,
+  settings: EngineSettings,
+  models: ReadonlySet<string>,
+): Promise<SeldonDeployment[]> {
+  const live =
+    models.size > MODELS_PER_SELECTOR
+      ? await listOwned(store, settings)
+      : await store.list(settings.namespace, modelsSelector(settings.owner, [...models].map(modelLabel)));
+  return live.filter((o) => models.has(o.metadata.annotations?.[ANNOTATIONS.modelName] ?? ""));
+}
+
+/** Beyond this many names, one LIST of the namespace is cheaper than a GET per name. */
+const GETS_PER_LIST = 10;
+
+/** The objects holding `names` in the namespace, whoever owns them. */
+async function holdersOf(
+  store: SeldonDeploymentStore,
+  namespace: string,
+  names: string[],
+): Promise<Map<string, SeldonDeployment>> {
+  if (names.length === 0) return new Map();
+  if (names.length > GETS_PER_LIST)
+    return new Map((await store.list(namespace)).map((o) => [o.metadata.name, o]));
+  const found = await mapLimited(names, PARALLEL_REQUESTS, (name) => store.get(namespace, name));
+  return new Map(found.flatMap((o) => (o ? [[o.metadata.name, o] as const] : [])));
+}
 
 export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOptions): Promise<CycleReport> {
   const { store, settings, live } = options;
@@ -131,12 +163,12 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
         run: () => store.apply(object),
       });
   }
-  // The list holds only this owner's objects: a name to create may be held by someone else, so
-  // when there is something to create, one LIST of the whole namespace tells who holds what.
-  const holders =
-    toCreate.length === 0
-      ? new Map()
-      : new Map((await store.list(settings.namespace)).map((o) => [o.metadata.name, o]));
+  // The list holds only this owner's objects: a name to create may be held by someone else.
+  const holders = await holdersOf(
+    store,
+    settings.namespace,
+    toCreate.map((p) => p.object.metadata.name),
+  );
   toCreate.forEach(({ object, model, slot, version }) => {
     const { name } = object.metadata;
     if (ownershipConflict(holders.get(name), settings.owner))

@@ -7,7 +7,7 @@ import { EventRecorder } from "../engine/events";
 import { ClusterError, errorMessage, RegistryError } from "../engine/errors";
 import { fieldManager } from "../engine/inventory";
 import { MlflowClient } from "../engine/mlflow/client";
-import { listOwned, reconcile, servingModels, type CycleReport } from "../engine/reconcile";
+import { listOwned, listServing, reconcile, type CycleReport } from "../engine/reconcile";
 import { RegistryReader } from "../engine/registry";
 import type { RegisteredModel } from "../engine/mlflow/schemas";
 import type { ServiceConfig } from "./env";
@@ -346,7 +346,7 @@ export class SyncService {
     const started = performance.now();
     let report;
     try {
-      const live = servingModels(await listOwned(this.store, this.config.engine), names);
+      const live = await listServing(this.store, this.config.engine, names);
       report = await reconcile(await this.registry.snapshotOf(await read()), {
         store: this.store,
         settings: this.config.engine,

@@ -202,7 +202,7 @@ test("in a pod (no kubeconfig), the service authenticates with its mounted servi
     {
       apiGroups: ["machinelearning.seldon.io"],
       resources: ["seldondeployments"],
-      verbs: ["list", "create", "patch", "delete"],
+      verbs: ["get", "list", "create", "patch", "delete"],
     },
     { apiGroups: [""], resources: ["events"], verbs: ["create"] },
   ]);
