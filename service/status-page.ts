@@ -5,6 +5,8 @@ import type { StatusRow } from "./status";
 
 /** What one cycle did, as the page and nothing else needs it. */
 export interface CycleSummary {
+  /** A full read of the registry, a delta poll's models, or models named by a webhook or the watch. */
+  kind: "full" | "delta" | "targeted";
   finishedAt: Date;
   ok: boolean;
   dryRun: boolean;
@@ -63,9 +65,10 @@ export function renderStatusPage(content: StatusPageContent): string {
         );
   const cycles = table(
     "cycles",
-    ["Finished", "Result", "Duration", "Changes", "Failures"],
+    ["Finished", "Kind", "Result", "Duration", "Changes", "Failures"],
     content.cycles.map((c) => [
       c.finishedAt.toISOString(),
+      c.kind,
       (c.ok ? "ok" : "failed") + (c.dryRun ? " (dry run)" : ""),
       `${c.durationMs} ms`,
       String(c.changes),

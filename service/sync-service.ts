@@ -115,7 +115,11 @@ export class SyncService {
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     this.metrics.cycleCpuSeconds.observe(cpuSeconds);
     this.lastCycleMs = seconds * 1000;
-    this.remember(outcome, { dryRun: options.dryRun ?? false, durationMs: Math.round(seconds * 1000) });
+    this.remember(outcome, {
+      kind: "full",
+      dryRun: options.dryRun ?? false,
+      durationMs: Math.round(seconds * 1000),
+    });
     // Logged last, once every metric of the cycle is recorded.
     this.log.info(
       {
@@ -192,10 +196,15 @@ export class SyncService {
     return { namespace, owner, rows: this.lastRows, cycles: this.recentCycles };
   }
 
-  /** Keeps a cycle for the page; a delta cycle (`models`) replaces only those models' rows. */
+  /** Keeps a cycle for the page; one of some models only (`models`) replaces only their rows. */
   private remember(
     outcome: CycleOutcome,
-    { dryRun, durationMs, models }: { dryRun: boolean; durationMs: number; models?: ReadonlySet<string> },
+    {
+      kind,
+      dryRun,
+      durationMs,
+      models,
+    }: { kind: CycleSummary["kind"]; dryRun: boolean; durationMs: number; models?: ReadonlySet<string> },
   ): void {
     const report = outcome.report;
     if (report) {
@@ -213,6 +222,7 @@ export class SyncService {
       : [outcome.error ?? "failed"];
     const changes = report?.changes.length ?? 0;
     this.recentCycles.unshift({
+      kind,
       finishedAt: new Date(),
       ok: outcome.ok,
       dryRun,
@@ -361,7 +371,10 @@ export class SyncService {
     }
     await this.publish(report, false);
     const durationMs = Math.round(performance.now() - started);
-    this.remember({ ok: fullySucceeded(report), report }, { dryRun: false, durationMs, models: names });
+    this.remember(
+      { ok: fullySucceeded(report), report },
+      { kind: trigger, dryRun: false, durationMs, models: names },
+    );
     this.log.info(
       {
         trigger,

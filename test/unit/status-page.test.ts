@@ -7,6 +7,7 @@ test("the page escapes what the registry names", () => {
     rows: [{ model: "<script>alert(1)</script>", slot: "stage:Production", object: "x", state: "in sync" }],
     cycles: [
       {
+        kind: "full",
         finishedAt: new Date(0),
         ok: false,
         dryRun: false,
