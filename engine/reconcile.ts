@@ -100,6 +100,10 @@ export interface ReconcileOptions {
 export const listOwned = (store: SeldonDeploymentStore, settings: EngineSettings) =>
   store.list(settings.namespace, ownerSelector(settings.owner));
 
+/** The same, with the list's resourceVersion (where a watch of the owner's objects can start). */
+export const listOwnedAt = (store: SeldonDeploymentStore, settings: EngineSettings) =>
+  store.listAt(settings.namespace, ownerSelector(settings.owner));
+
 /** Beyond this many models, a selector naming each would be long: the owner's whole list is read. */
 const MODELS_PER_SELECTOR = 50;
 

@@ -45,9 +45,10 @@ export class OwnedObjectsWatch {
     else this.seen.delete(name);
   }
 
-  /** The owner's objects as a full read listed them. */
-  listed(objects: SeldonDeployment[]): void {
+  /** The owner's objects as a full read listed them; the first list is where the watch starts. */
+  listed(objects: SeldonDeployment[], resourceVersion: string): void {
     this.seen = new Map(objects.map((o) => [o.metadata.name, seenOf(o)]));
+    this.resourceVersion ||= resourceVersion;
   }
 
   /** Watches until `signal` aborts; reconnects from the last resource version, relists after a 410. */

@@ -7,7 +7,7 @@ import { EventRecorder } from "../engine/events";
 import { ClusterError, errorMessage, RegistryError } from "../engine/errors";
 import { fieldManager } from "../engine/inventory";
 import { MlflowClient } from "../engine/mlflow/client";
-import { listOwned, listServing, reconcile, type CycleReport } from "../engine/reconcile";
+import { listOwnedAt, listServing, reconcile, type CycleReport } from "../engine/reconcile";
 import { RegistryReader } from "../engine/registry";
 import type { RegisteredModel } from "../engine/mlflow/schemas";
 import type { ServiceConfig } from "./env";
@@ -140,11 +140,12 @@ export class SyncService {
     // The live objects first: they also tell a fresh process where the served versions are.
     let live;
     try {
-      live = await listOwned(this.store, this.config.engine);
+      const listed = await listOwnedAt(this.store, this.config.engine);
+      live = listed.items;
+      this.ownedWatch?.listed(live, listed.resourceVersion);
     } catch (error) {
       return this.failed("cluster", error);
     }
-    this.ownedWatch?.listed(live);
     if (!this.seeded) {
       this.registry.seed(live);
       this.seeded = true;
