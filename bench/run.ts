@@ -5,12 +5,12 @@
 // --profile writes a V8 CPU profile of each measured service process into DIR.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { mlflow } from "../test/support/mlflow";
 import { readTestbedEnv, repoRoot } from "../test/support/testbed-env";
+import { freePort } from "../test/support/wait";
 import { BenchCluster } from "./cluster";
 import { promotions, servedSlots, SIZES, type Promotion } from "./dataset";
 import { startMlflowServer, venvKey } from "./mlflow-server";
@@ -38,16 +38,6 @@ const testbed = Object.fromEntries(
     (m) => [m[1], m[2]],
   ),
 );
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-    server.once("error", reject);
-  });
-}
 
 function describe(figures: CycleFigures): string {
   return `${figures.wallSeconds.toFixed(2)} s wall, ${figures.cpuSeconds.toFixed(2)} s CPU, ${figures.mlflowRequests} MLflow / ${figures.kubeRequests} Kubernetes requests, ${figures.kubeWrites} writes`;

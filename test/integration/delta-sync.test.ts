@@ -3,7 +3,6 @@
 // own, or through the watch of the owned objects; an MLflow outage during the polls deletes nothing.
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { LABELS } from "../../engine/inventory";
 import { ANNOTATIONS } from "../../engine/manifest";
@@ -11,24 +10,9 @@ import { customObjects, freshNamespace, listSeldonDeployments, seldon } from "..
 import { FaultProxy } from "../support/fault-proxy";
 import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
 import { repoRoot } from "../support/testbed-env";
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
+import { eventually, freePort } from "../support/wait";
 
 /** Polls `check` every 100 ms for up to 20 s. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>): Promise<T> {
-  for (let i = 0; i < 200; i++) {
-    const value = await check().catch(() => undefined);
-    if (value) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 let namespace: string;
 let prefix: string;

@@ -1,7 +1,13 @@
 // `mlflow2seldon status` on the testbed: every state a slot or an owned object can be in, as a
 // table and as JSON, exit 1 until a cycle brings everything in sync, then exit 0.
 import { LABELS } from "../../engine/inventory";
-import { customObjects, freshNamespace, listSeldonDeployments, seldon } from "../support/cluster";
+import {
+  createForeignSeldonDeployment,
+  customObjects,
+  freshNamespace,
+  listSeldonDeployments,
+  seldon,
+} from "../support/cluster";
 import { mlflow, registerModel } from "../support/mlflow";
 import { run } from "../support/pulumi";
 import { syncFixture } from "../support/sync";
@@ -46,16 +52,7 @@ test("status reports in sync, drifted, missing, orphan and conflict, then all in
   await mlflow().transitionStage(taken, "1", "Production");
   const plan = await service.runCycle({ dryRun: true });
   const takenName = plan.report!.changes.find((c) => c.model === taken)!.name;
-  await customObjects().createNamespacedCustomObject({
-    ...seldon,
-    namespace,
-    body: {
-      apiVersion: "machinelearning.seldon.io/v1",
-      kind: "SeldonDeployment",
-      metadata: { name: takenName, labels: { team: "other" } },
-      spec: { predictors: [] },
-    },
-  });
+  await createForeignSeldonDeployment(namespace, takenName, { team: "other" });
 
   const cli = (...args: string[]) =>
     run(process.execPath, [`${repoRoot}/bin/mlflow2seldon.js`, "status", ...args], { env });

@@ -3,24 +3,16 @@
 // their failures, and no secret.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { MODEL_TAGS } from "../../engine/planner";
-import { customObjects, freshNamespace, seldon } from "../support/cluster";
+import { createForeignSeldonDeployment, freshNamespace } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
 import { syncFixture } from "../support/sync";
 import { readTestbedEnv, repoRoot } from "../support/testbed-env";
+import { freePort } from "../support/wait";
 
 const TOKEN = "page-token-never-shown";
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 let browser: Browser;
 
@@ -61,16 +53,7 @@ test("the page shows each slot's state, the recent cycles with their failures, a
   // A foreign object holds the name `taken` would get.
   const plan = await fx.service().runCycle({ dryRun: true });
   const takenName = plan.report!.changes.find((c) => c.model === taken)!.name;
-  await customObjects().createNamespacedCustomObject({
-    ...seldon,
-    namespace,
-    body: {
-      apiVersion: "machinelearning.seldon.io/v1",
-      kind: "SeldonDeployment",
-      metadata: { name: takenName },
-      spec: { predictors: [] },
-    },
-  });
+  await createForeignSeldonDeployment(namespace, takenName);
 
   const port = await freePort();
   const child = spawn(process.execPath, [join(repoRoot, "bin", "mlflow2seldon.js"), "sync"], {

@@ -3,7 +3,6 @@ import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { ANNOTATIONS } from "../../engine/manifest";
 import { WRITE_BACK_TAGS } from "../../service/sync-service";
@@ -16,6 +15,7 @@ import {
 } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
 import { repoRoot } from "../support/testbed-env";
+import { freePort } from "../support/wait";
 
 const bin = join(repoRoot, "bin", "mlflow2seldon.js");
 const TOKEN = "s3cr3t-token-never-logged";
@@ -31,14 +31,6 @@ function baseEnv(namespace: string, prefix: string): NodeJS.ProcessEnv {
     M2S_INCLUDE_MODELS: `${prefix}*`,
     M2S_OWNER: `cli-${namespace}`,
   };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
 }
 
 describe("configuration errors stop start-up with exit code 2 and name the variable", () => {

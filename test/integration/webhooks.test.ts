@@ -5,32 +5,15 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { LABELS } from "../../engine/inventory";
 import { ANNOTATIONS } from "../../engine/manifest";
 import { freshNamespace, listSeldonDeployments } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
 import { repoRoot } from "../support/testbed-env";
+import { eventually, freePort } from "../support/wait";
 
 const SECRET = `whsec-${randomUUID()}`;
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>): Promise<T> {
-  for (let i = 0; i < 200; i++) {
-    const value = await check().catch(() => undefined);
-    if (value) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 let namespace: string;
 let prefix: string;

@@ -68,3 +68,21 @@ export async function serviceAccountToken(namespace: string, name: string, bound
   });
   return request.status!.token!;
 }
+
+/** A SeldonDeployment someone else made (no owner labels), holding `name`. */
+export async function createForeignSeldonDeployment(
+  namespace: string,
+  name: string,
+  labels: Record<string, string> = {},
+) {
+  await customObjects().createNamespacedCustomObject({
+    ...seldon,
+    namespace,
+    body: {
+      apiVersion: "machinelearning.seldon.io/v1",
+      kind: "SeldonDeployment",
+      metadata: { name, labels },
+      spec: { predictors: [] },
+    },
+  });
+}
