@@ -94,6 +94,8 @@ export interface ReconcileOptions {
   dryRun?: boolean;
   /** This owner's live objects (`listOwned`), listed by the caller before reading the registry. */
   live: SeldonDeployment[];
+  /** Asked right before the writes (a replica checks it still holds its lease); false: none. */
+  mayWrite?: () => boolean;
 }
 
 /** This owner's objects in its namespace (one LIST by label selector). */
@@ -192,6 +194,8 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
     report.changes.push(...work.map((w) => w.change));
     return report;
   }
+  if (work.length > 0 && options.mayWrite && !options.mayWrite())
+    throw new Error("this replica no longer holds the lease; nothing was written");
   // Each object succeeds or fails on its own; the report keeps the planned order.
   const outcomes = await mapLimited(work, PARALLEL_REQUESTS, ({ run }) =>
     run().then(

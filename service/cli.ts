@@ -85,7 +85,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const server = await startHttpServer({
     port: config.httpPort,
     metrics: service.metrics,
-    isReady: () => service.ready,
+    isReady: () => service.isReady(),
     statusPage: () => service.statusPage(),
     webhook: config.webhook ? (headers, body) => service.receiveWebhook(headers, body) : undefined,
   });

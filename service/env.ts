@@ -1,10 +1,12 @@
 // The sync service's configuration from environment variables, validated with zod. The
 // original service's M2S_* names keep their meaning; every problem names its variable.
 import { accessSync, constants } from "node:fs";
+import { hostname } from "node:os";
 import { z } from "zod";
 import type { MlflowClientOptions } from "../engine/mlflow/client";
 import { ConfigError } from "../engine/errors";
 import { parseEngineSettings, type EngineSettings } from "../engine/settings";
+import type { LeaderElectionSettings } from "./leader";
 
 // Engine settings are only mapped here (comma lists, JSON): their defaults and validation live in
 // the engine's schema, so the service, the stack config and the library agree.
@@ -102,6 +104,16 @@ export const serviceEnvSchema = z.object({
   M2S_SYNC_INTERVAL_SECONDS: positive(30),
   M2S_DELTA_POLL_SECONDS: z.coerce.number().min(0).default(1),
   M2S_WATCH: flag.default(true),
+  /** Several replicas: only the holder of a Lease writes (client-go's leader election). */
+  M2S_LEADER_ELECTION: flag,
+  M2S_LEASE_NAME: optional,
+  M2S_LEASE_NAMESPACE: optional,
+  M2S_LEASE_DURATION_SECONDS: positive(15),
+  M2S_RENEW_DEADLINE_SECONDS: positive(10),
+  M2S_RETRY_PERIOD_SECONDS: positive(2),
+  /** The pod's name and namespace (downward API): the leader's identity and the Lease's namespace. */
+  POD_NAME: optional,
+  POD_NAMESPACE: optional,
   /** Shared secret of MLflow's webhooks: set, the service receives them on POST /webhooks/mlflow. */
   M2S_WEBHOOK_SECRET: z.string().min(16, "at least 16 characters").optional(),
   /** The receiver's URL as MLflow reaches it: set, the service registers its webhook at start-up. */
@@ -161,6 +173,8 @@ export interface ServiceConfig {
   deltaPollMs: number;
   /** Watch the owned objects and repair what someone else changes at once. */
   watch: boolean;
+  /** Leader election among replicas (absent: this process always writes). */
+  leaderElection?: LeaderElectionSettings;
   /** MLflow webhooks: the shared secret, and the URL to register (optional). */
   webhook?: { secret: string; url?: string };
   jitter: number;
@@ -213,6 +227,11 @@ export function parseServiceEnv(env: NodeJS.ProcessEnv): ServiceConfig {
       setting: "M2S_MLFLOW_HOST",
       message: `required (or MLFLOW_TRACKING_URI): ${URL_EXAMPLE}`,
     });
+  if (parsed.success && parsed.data.M2S_RENEW_DEADLINE_SECONDS >= parsed.data.M2S_LEASE_DURATION_SECONDS)
+    problems.push({
+      setting: "M2S_RENEW_DEADLINE_SECONDS",
+      message: `must be shorter than M2S_LEASE_DURATION_SECONDS (${parsed.data.M2S_LEASE_DURATION_SECONDS})`,
+    });
   if (parsed.success && parsed.data.M2S_WEBHOOK_URL && !parsed.data.M2S_WEBHOOK_SECRET)
     problems.push({
       setting: "M2S_WEBHOOK_URL",
@@ -233,6 +252,16 @@ export function parseServiceEnv(env: NodeJS.ProcessEnv): ServiceConfig {
     intervalMs: e.M2S_SYNC_INTERVAL_SECONDS * 1000,
     deltaPollMs: e.M2S_DELTA_POLL_SECONDS * 1000,
     watch: e.M2S_WATCH,
+    leaderElection: e.M2S_LEADER_ELECTION
+      ? {
+          name: e.M2S_LEASE_NAME ?? `mlflow2seldon-${engine.owner}`,
+          namespace: e.M2S_LEASE_NAMESPACE ?? e.POD_NAMESPACE ?? engine.namespace,
+          identity: e.POD_NAME ?? `${hostname()}-${process.pid}`,
+          leaseDurationMs: e.M2S_LEASE_DURATION_SECONDS * 1000,
+          renewDeadlineMs: e.M2S_RENEW_DEADLINE_SECONDS * 1000,
+          retryPeriodMs: e.M2S_RETRY_PERIOD_SECONDS * 1000,
+        }
+      : undefined,
     webhook: e.M2S_WEBHOOK_SECRET ? { secret: e.M2S_WEBHOOK_SECRET, url: e.M2S_WEBHOOK_URL } : undefined,
     jitter: e.M2S_SYNC_JITTER,
     maxBackoffMs: e.M2S_MAX_BACKOFF_SECONDS * 1000,

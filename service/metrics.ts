@@ -86,6 +86,11 @@ export function createMetrics() {
       help: "Owned objects the watch saw changed or deleted by someone else (each queues its model's reconcile)",
       registers: [registry],
     }),
+    leader: new Gauge({
+      name: "mlflow2seldon_leader",
+      help: "1 while this replica holds the lease and writes (leader election), else 0",
+      registers: [registry],
+    }),
     fullReadInterval: new Gauge({
       name: "mlflow2seldon_full_read_interval_seconds",
       help: "Delay chosen before the next full read of the registry (interval, pacing by cost, or backoff)",

@@ -15,6 +15,7 @@ import type { Logger } from "./logger";
 import { createMetrics, type Metrics } from "./metrics";
 import type { CycleSummary, StatusPageContent } from "./status-page";
 import { byModelAndSlot, statusRows, type StatusRow } from "./status";
+import { LeaderElector } from "./leader";
 import { OwnedObjectsWatch } from "./owned-watch";
 import { WEBHOOK_EVENTS, WebhookVerifier } from "./webhook";
 
@@ -58,6 +59,7 @@ export class SyncService {
   private turn: Promise<unknown> = Promise.resolve();
   private readonly webhooks?: WebhookVerifier;
   private readonly ownedWatch?: OwnedObjectsWatch;
+  private readonly leader?: LeaderElector;
   /** Models named by webhook deliveries or drift, not yet reconciled: a burst is one reconcile. */
   private readonly pendingModels = new Set<string>();
   private draining = false;
@@ -96,8 +98,22 @@ export class SyncService {
         log,
       );
     this.events = new EventRecorder(cluster, config.engine.owner);
+    if (config.leaderElection)
+      this.leader = new LeaderElector(cluster, config.leaderElection, log, (leading) =>
+        this.metrics.leader.set(leading ? 1 : 0),
+      );
     this.registry = new RegistryReader(this.client, config.engine);
     if (config.webhook) this.webhooks = new WebhookVerifier(config.webhook.secret);
+  }
+
+  /** Whether this process may write: always, or while it holds the lease. */
+  leading(): boolean {
+    return this.leader?.holdsLease() ?? true;
+  }
+
+  /** /readyz: a fully successful cycle, or a standby replica (ready to take over). */
+  isReady(): boolean {
+    return this.ready || !this.leading();
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
@@ -169,6 +185,7 @@ export class SyncService {
         settings: this.config.engine,
         dryRun: options.dryRun,
         live,
+        mayWrite: () => this.leading(),
       });
     } catch (error) {
       return this.failed("cluster", error);
@@ -255,7 +272,13 @@ export class SyncService {
    */
   async run(signal: AbortSignal): Promise<void> {
     let watching: Promise<void> | undefined;
+    const electing = this.leader?.run(signal);
     while (!signal.aborted) {
+      if (!this.leading()) {
+        // A standby reads nothing and writes nothing; it checks again every retry period.
+        await pause(this.config.leaderElection!.retryPeriodMs, signal);
+        continue;
+      }
       await this.runCycle();
       if (signal.aborted) break;
       // The watch starts after the first full read, which tells it what the objects should be.
@@ -267,10 +290,12 @@ export class SyncService {
       const polling = this.config.deltaPollMs > 0 && this.registryRead;
       while (!signal.aborted && Date.now() < due) {
         await pause(Math.min(polling ? this.config.deltaPollMs : Infinity, due - Date.now()), signal);
+        if (!this.leading()) break;
         if (polling && !signal.aborted && Date.now() < due && !(await this.deltaCycle())) break;
       }
     }
     await watching;
+    await electing;
   }
 
   /**
@@ -320,7 +345,7 @@ export class SyncService {
 
   /** Reads `model` from MLflow and reconciles it soon; requests that arrive meanwhile coalesce. */
   private queueModel(model: string): void {
-    if (!this.registry.manages(model)) return;
+    if (!this.registry.manages(model) || !this.leading()) return;
     this.pendingModels.add(model);
     if (!this.draining) void this.drainQueuedModels();
   }
@@ -362,6 +387,7 @@ export class SyncService {
         store: this.store,
         settings: this.config.engine,
         live,
+        mayWrite: () => this.leading(),
       });
     } catch (error) {
       this.log.warn(

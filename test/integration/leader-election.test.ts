@@ -1,0 +1,124 @@
+// Two replicas of the service on one Lease, as the component runs them: one leads and writes, the
+// other stays ready and writes nothing; killed (SIGKILL), the leader is replaced within the lease
+// duration; stopped (SIGTERM), it releases the lease and the standby takes over at once.
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { join } from "node:path";
+import { LABELS } from "../../engine/inventory";
+import { ANNOTATIONS } from "../../engine/manifest";
+import { freshNamespace, listSeldonDeployments } from "../support/cluster";
+import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
+import { repoRoot } from "../support/testbed-env";
+import { eventually, freePort } from "../support/wait";
+
+const LEASE_SECONDS = 4;
+
+interface Replica {
+  name: string;
+  port: number;
+  child: ChildProcess;
+}
+
+let namespace: string;
+let prefix: string;
+const replicas: Replica[] = [];
+
+async function start(name: string): Promise<Replica> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(repoRoot, "bin", "mlflow2seldon.js"), "sync"], {
+    env: {
+      PATH: process.env.PATH,
+      KUBECONFIG: process.env.KUBECONFIG,
+      M2S_MLFLOW_HOST: mlflowUrl(),
+      M2S_SELDON_DEPLOYMENT_NS: namespace,
+      M2S_SELDON_NEURO_DEF_IMAGE: "registry.example.com/mlflow-wrapper:1.0",
+      M2S_INCLUDE_MODELS: `${prefix}*`,
+      M2S_OWNER: "replicas",
+      M2S_HTTP_PORT: String(port),
+      M2S_SYNC_INTERVAL_SECONDS: "1",
+      M2S_LEADER_ELECTION: "true",
+      M2S_LEASE_DURATION_SECONDS: String(LEASE_SECONDS),
+      M2S_RENEW_DEADLINE_SECONDS: "3",
+      M2S_RETRY_PERIOD_SECONDS: "0.5",
+      POD_NAME: name,
+    },
+    stdio: "ignore",
+  });
+  const replica = { name, port, child };
+  replicas.push(replica);
+  await eventually(`${name} answering`, async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok);
+  return replica;
+}
+
+async function metric(replica: Replica, series: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${replica.port}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+const leads = async (r: Replica) => (await metric(r, "mlflow2seldon_leader")) === 1;
+const writes = (r: Replica) => metric(r, 'mlflow2seldon_kube_requests_total{verb="apply"}');
+const alive = () => replicas.filter((r) => r.child.exitCode === null && r.child.signalCode === null);
+
+async function theLeader(): Promise<Replica> {
+  return eventually("one leader", async () => {
+    const leading = [];
+    for (const r of alive()) if (await leads(r).catch(() => false)) leading.push(r);
+    return leading.length === 1 && leading[0];
+  });
+}
+
+const versionServed = async (model: string) =>
+  (await listSeldonDeployments(namespace)).find(
+    (o) => o.metadata.annotations[ANNOTATIONS.modelName] === model,
+  )?.metadata.labels[LABELS.version];
+
+beforeAll(async () => {
+  namespace = await freshNamespace("replicas");
+  prefix = uniqueModelName("replica model");
+});
+
+afterAll(async () => {
+  for (const r of alive()) {
+    r.child.kill("SIGTERM");
+    await once(r.child, "exit");
+  }
+});
+
+test("one replica leads and writes, the other stays ready and writes nothing; SIGKILL, then SIGTERM, hand over", async () => {
+  await start("replica-a");
+  await start("replica-b");
+  const model = `${prefix} served`;
+  await registerModel(model, 3);
+  await mlflow().transitionStage(model, "1", "Production");
+
+  const first = await theLeader();
+  const standby = alive().find((r) => r !== first)!;
+  await eventually("the object", async () => (await versionServed(model)) === "1");
+  expect(await writes(first)).toBeGreaterThan(0);
+  expect(await writes(standby)).toBe(0);
+  expect((await fetch(`http://127.0.0.1:${standby.port}/readyz`)).status).toBe(200);
+
+  // A killed leader cannot release: the standby takes over once the lease has not been renewed
+  // for its duration, and applies the next promotion.
+  first.child.kill("SIGKILL");
+  await once(first.child, "exit");
+  const killedAt = Date.now();
+  await mlflow().transitionStage(model, "2", "Production", true);
+  await eventually("the promotion by the new leader", async () => (await versionServed(model)) === "2");
+  expect(await leads(standby)).toBe(true);
+  expect(Date.now() - killedAt).toBeLessThan((LEASE_SECONDS + 3) * 1000);
+
+  // A stopped leader releases the lease: a new standby takes over within a couple of seconds.
+  const third = await start("replica-c");
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  expect(await leads(third)).toBe(false);
+  expect(await writes(third)).toBe(0);
+  const stoppedAt = Date.now();
+  standby.child.kill("SIGTERM");
+  await once(standby.child, "exit");
+  await eventually("the takeover after SIGTERM", () => leads(third));
+  expect(Date.now() - stoppedAt).toBeLessThan(LEASE_SECONDS * 1000);
+  await mlflow().transitionStage(model, "3", "Production", true);
+  await eventually("the promotion by the third leader", async () => (await versionServed(model)) === "3");
+  expect(await writes(third)).toBeGreaterThan(0);
+});
