@@ -112,6 +112,7 @@ export = async () => {
           M2S_WEBHOOK_SECRET: secrets.webhookSecret,
         },
         clusterWide: config.clusterWideRbac,
+        replicas: config.serviceReplicas,
         skipAwait: config.skipAwait,
       },
       { providers: { kubernetes: provider } },

@@ -1,6 +1,7 @@
 // The continuous sync service on a cluster: ServiceAccount, least-privilege RBAC, a Secret for
-// MLflow credentials, the Deployment (probes, non-root, read-only root filesystem) and a
-// Service for /metrics. Type token mlflow2seldon:index:SyncService.
+// MLflow credentials, the Deployment (probes, non-root, read-only root filesystem; two replicas
+// electing a leader on a Lease, with a PodDisruptionBudget) and a Service for /metrics and
+// webhooks. Type token mlflow2seldon:index:SyncService.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { noWaitAnnotations } from "./no-wait";
@@ -24,6 +25,11 @@ export interface SyncServiceArgs {
   resources?: k8s.types.input.core.v1.ResourceRequirements;
   /** Do not wait for the Deployment to become ready (clusters without nodes). */
   skipAwait?: boolean;
+  /**
+   * Replicas (default 2). More than one elect a leader on a Lease in `namespace`: one writes, the
+   * others stay ready to take over (a node failure or a rollout does not stop deployments).
+   */
+  replicas?: number;
 }
 
 export class SyncService extends pulumi.ComponentResource {
@@ -104,12 +110,43 @@ export class SyncService extends pulumi.ComponentResource {
       periodSeconds: 10,
       failureThreshold: 3,
     });
+    const replicas = args.replicas ?? 2;
+    if (replicas > 1) {
+      const leaseRole = new k8s.rbac.v1.Role(
+        `${name}-lease`,
+        {
+          metadata: { namespace: args.namespace, labels, annotations },
+          rules: [
+            { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
+          ],
+        },
+        child,
+      );
+      new k8s.rbac.v1.RoleBinding(
+        `${name}-lease`,
+        {
+          metadata: { namespace: args.namespace, labels, annotations },
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: leaseRole.metadata.name },
+          subjects,
+        },
+        child,
+      );
+      new k8s.policy.v1.PodDisruptionBudget(
+        `${name}-pdb`,
+        {
+          metadata: { namespace: args.namespace, labels, annotations },
+          spec: { minAvailable: 1, selector: { matchLabels: labels } },
+        },
+        child,
+      );
+    }
+    const fromPod = (fieldPath: string) => ({ valueFrom: { fieldRef: { fieldPath } } });
     const deployment = new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       {
         metadata: { name, namespace: args.namespace, labels, annotations },
         spec: {
-          replicas: 1,
+          replicas,
           selector: { matchLabels: labels },
           template: {
             metadata: { labels },
@@ -127,9 +164,14 @@ export class SyncService extends pulumi.ComponentResource {
                   image: args.image,
                   args: ["sync"],
                   env: [
-                    ...Object.entries({ ...args.env, M2S_HTTP_PORT: String(PORT) }).map(
-                      ([envName, value]) => ({ name: envName, value }),
-                    ),
+                    ...Object.entries({
+                      ...args.env,
+                      M2S_HTTP_PORT: String(PORT),
+                      ...(replicas > 1 ? { M2S_LEADER_ELECTION: "true" } : {}),
+                    }).map(([envName, value]) => ({ name: envName, value })),
+                    // The leader's identity and the Lease's namespace.
+                    { name: "POD_NAME", ...fromPod("metadata.name") },
+                    { name: "POD_NAMESPACE", ...fromPod("metadata.namespace") },
                   ],
                   envFrom: [{ secretRef: { name: secret.metadata.name } }],
                   ports: [{ name: "http", containerPort: PORT }],

@@ -40,6 +40,8 @@ export const stackConfigSchema = z.object({
   /** The service's webhook URL as MLflow reaches it (M2S_WEBHOOK_URL; needs webhookSecret). */
   webhookUrl: z.url().optional(),
   clusterWideRbac: z.boolean().default(false),
+  /** Replicas of the service; more than one elect a leader (the component's default when unset). */
+  serviceReplicas: z.number().int().min(1).optional(),
   /** Do not wait for workloads to become ready (clusters without nodes, such as the testbed). */
   skipAwait: z.boolean().default(false),
 });

@@ -49,7 +49,12 @@ export function startHttpServer({
       readBody(req).then(
         (body) => {
           const answer = body ? webhook(req.headers, body) : { status: 413, text: "too large" };
-          res.writeHead(answer.status, { "content-type": "text/plain" }).end(`${answer.text}\n`);
+          res
+            .writeHead(answer.status, {
+              "content-type": "text/plain",
+              ...(answer.status === 503 ? { "retry-after": "1" } : {}),
+            })
+            .end(`${answer.text}\n`);
         },
         () => res.destroy(),
       );

@@ -332,6 +332,9 @@ export class SyncService {
    */
   receiveWebhook(headers: IncomingHttpHeaders, body: Buffer): { status: number; text: string } {
     if (!this.webhooks) return { status: 404, text: "webhooks are off" };
+    // MLflow retries a 503 (after Retry-After), and a retry may reach the leader; the poll and
+    // the full read cover a delivery that never does.
+    if (!this.leading()) return { status: 503, text: "standby replica: the leader receives deliveries" };
     const verdict = this.webhooks.verify(headers, body);
     this.metrics.webhookDeliveries.inc({ result: String(verdict.status) });
     if (verdict.status !== 202) {

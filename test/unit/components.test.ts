@@ -32,14 +32,21 @@ test("the sync service: least-privilege RBAC, non-root read-only Deployment with
   const byType = (type: string) => created.filter((r) => r.type === type);
 
   expect(byType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")).toEqual([]);
-  const [role] = byType("kubernetes:rbac.authorization.k8s.io/v1:Role");
-  expect(role.inputs.metadata.namespace).toBe("seldon");
+  const roles = byType("kubernetes:rbac.authorization.k8s.io/v1:Role");
+  const role = roles.find((r) => r.inputs.metadata.namespace === "seldon")!;
   expect(role.inputs.rules[0]).toMatchObject({
     apiGroups: ["machinelearning.seldon.io"],
     resources: ["seldondeployments"],
   });
+  // Two replicas elect a leader on a Lease in the service's namespace.
+  const leaseRole = roles.find((r) => r.inputs.metadata.namespace === "m2s")!;
+  expect(leaseRole.inputs.rules).toEqual([
+    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
+  ]);
+  expect(byType("kubernetes:policy/v1:PodDisruptionBudget")[0].inputs.spec.minAvailable).toBe(1);
 
   const [deployment] = byType("kubernetes:apps/v1:Deployment");
+  expect(deployment.inputs.spec.replicas).toBe(2);
   const pod = deployment.inputs.spec.template.spec;
   expect(pod.securityContext.runAsNonRoot).toBe(true);
   const [container] = pod.containers;
@@ -50,6 +57,11 @@ test("the sync service: least-privilege RBAC, non-root read-only Deployment with
   expect(container.livenessProbe.httpGet.path).toBe("/healthz");
   expect(container.readinessProbe.httpGet.path).toBe("/readyz");
   expect(container.env).toContainEqual({ name: "M2S_MLFLOW_HOST", value: "http://mlflow:5000" });
+  expect(container.env).toContainEqual({ name: "M2S_LEADER_ELECTION", value: "true" });
+  expect(container.env).toContainEqual({
+    name: "POD_NAME",
+    valueFrom: { fieldRef: { fieldPath: "metadata.name" } },
+  });
   expect(JSON.stringify(container.env)).not.toContain("M2S_MLFLOW_TOKEN");
   expect(byType("kubernetes:core/v1:Service")).toHaveLength(1);
   expect(byType("kubernetes:core/v1:Secret")).toHaveLength(1);
