@@ -41,6 +41,7 @@ async function start(name: string): Promise<Replica> {
       M2S_RENEW_DEADLINE_SECONDS: "3",
       M2S_RETRY_PERIOD_SECONDS: "0.5",
       POD_NAME: name,
+      M2S_WEBHOOK_SECRET: "replica-webhook-secret-0123456789",
     },
     stdio: "ignore",
   });
@@ -97,6 +98,13 @@ test("one replica leads and writes, the other stays ready and writes nothing; SI
   expect(await writes(first)).toBeGreaterThan(0);
   expect(await writes(standby)).toBe(0);
   expect((await fetch(`http://127.0.0.1:${standby.port}/readyz`)).status).toBe(200);
+  // Deliveries to a standby are refused so that MLflow retries them (a retry may reach the leader).
+  const delivery = await fetch(`http://127.0.0.1:${standby.port}/webhooks/mlflow`, {
+    method: "POST",
+    body: "{}",
+  });
+  expect(delivery.status).toBe(503);
+  expect(delivery.headers.get("retry-after")).toBe("1");
 
   // A killed leader cannot release: the standby takes over once the lease has not been renewed
   // for its duration, and applies the next promotion.
