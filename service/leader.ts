@@ -101,23 +101,11 @@ export class LeaderElector {
       return;
     }
     const takeover = holder !== identity;
-    await this.client.request("PUT", this.path, {
-      body: {
-        apiVersion: "coordination.k8s.io/v1",
-        kind: "Lease",
-        metadata: {
-          name: this.settings.name,
-          namespace: this.settings.namespace,
-          resourceVersion: existing.metadata.resourceVersion,
-        },
-        spec: {
-          ...existing.spec,
-          ...spec,
-          ...(takeover
-            ? { acquireTime: microTime(now), leaseTransitions: (existing.spec.leaseTransitions ?? 0) + 1 }
-            : {}),
-        },
-      },
+    await this.update(existing, {
+      ...spec,
+      ...(takeover
+        ? { acquireTime: microTime(now), leaseTransitions: (existing.spec.leaseTransitions ?? 0) + 1 }
+        : {}),
     });
     this.renewed(now);
   }
@@ -136,6 +124,22 @@ export class LeaderElector {
     this.onChange(leading);
   }
 
+  /** Replaces the lease's spec fields, only if it is still the version read (optimistic concurrency). */
+  private async update(existing: Lease, spec: Partial<Lease["spec"]>): Promise<void> {
+    await this.client.request("PUT", this.path, {
+      body: {
+        apiVersion: "coordination.k8s.io/v1",
+        kind: "Lease",
+        metadata: {
+          name: this.settings.name,
+          namespace: this.settings.namespace,
+          resourceVersion: existing.metadata.resourceVersion,
+        },
+        spec: { ...existing.spec, ...spec },
+      },
+    });
+  }
+
   private async read(): Promise<Lease | undefined> {
     try {
       return leaseSchema.parse(await this.client.request("GET", this.path));
@@ -152,22 +156,10 @@ export class LeaderElector {
     try {
       const existing = await this.read();
       if (existing?.spec.holderIdentity !== this.settings.identity) return;
-      await this.client.request("PUT", this.path, {
-        body: {
-          apiVersion: "coordination.k8s.io/v1",
-          kind: "Lease",
-          metadata: {
-            name: this.settings.name,
-            namespace: this.settings.namespace,
-            resourceVersion: existing.metadata.resourceVersion,
-          },
-          spec: {
-            ...existing.spec,
-            holderIdentity: "",
-            leaseDurationSeconds: 1,
-            renewTime: microTime(Date.now()),
-          },
-        },
+      await this.update(existing, {
+        holderIdentity: "",
+        leaseDurationSeconds: 1,
+        renewTime: microTime(Date.now()),
       });
     } catch (error) {
       this.log.warn(

@@ -3,14 +3,13 @@
 // own, or through the watch of the owned objects; an MLflow outage during the polls deletes nothing.
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { join } from "node:path";
 import { LABELS } from "../../engine/inventory";
 import { ANNOTATIONS } from "../../engine/manifest";
 import { customObjects, freshNamespace, listSeldonDeployments, seldon } from "../support/cluster";
 import { FaultProxy } from "../support/fault-proxy";
 import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
-import { repoRoot } from "../support/testbed-env";
 import { eventually, freePort } from "../support/wait";
+import { serviceBin, serviceEnv, metricValue } from "../support/service";
 
 /** Polls `check` every 100 ms for up to 20 s. */
 
@@ -20,11 +19,7 @@ let proxy: FaultProxy;
 let child: ChildProcess;
 let port: number;
 
-const metric = async (series: string) => {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : 0;
-};
+const metric = (series: string) => metricValue(port, series);
 const objectOf = async (model: string) =>
   (await listSeldonDeployments(namespace)).find(
     (o) => o.metadata.annotations[ANNOTATIONS.modelName] === model,
@@ -36,20 +31,14 @@ beforeAll(async () => {
   proxy = new FaultProxy(new URL(mlflowUrl()));
   const proxied = await proxy.start();
   port = await freePort();
-  child = spawn(process.execPath, [join(repoRoot, "bin", "mlflow2seldon.js"), "sync"], {
-    env: {
-      PATH: process.env.PATH,
-      KUBECONFIG: process.env.KUBECONFIG,
+  child = spawn(process.execPath, [serviceBin, "sync"], {
+    env: serviceEnv(namespace, prefix, "delta", {
       M2S_MLFLOW_HOST: proxied,
-      M2S_SELDON_DEPLOYMENT_NS: namespace,
-      M2S_SELDON_NEURO_DEF_IMAGE: "registry.example.com/mlflow-wrapper:1.0",
-      M2S_INCLUDE_MODELS: `${prefix}*`,
-      M2S_OWNER: "delta",
       M2S_HTTP_PORT: String(port),
       M2S_SYNC_INTERVAL_SECONDS: "3600",
       M2S_DELTA_POLL_SECONDS: "0.2",
       M2S_MLFLOW_TIMEOUT_SECONDS: "2",
-    },
+    }),
     stdio: "ignore",
   });
   await eventually("the first full cycle", async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok);

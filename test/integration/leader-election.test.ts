@@ -3,13 +3,12 @@
 // duration; stopped (SIGTERM), it releases the lease and the standby takes over at once.
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { join } from "node:path";
 import { LABELS } from "../../engine/inventory";
 import { ANNOTATIONS } from "../../engine/manifest";
 import { freshNamespace, listSeldonDeployments } from "../support/cluster";
-import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
-import { repoRoot } from "../support/testbed-env";
+import { mlflow, registerModel, uniqueModelName } from "../support/mlflow";
 import { eventually, freePort } from "../support/wait";
+import { serviceBin, serviceEnv, metricValue } from "../support/service";
 
 const LEASE_SECONDS = 4;
 
@@ -25,15 +24,8 @@ const replicas: Replica[] = [];
 
 async function start(name: string): Promise<Replica> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(repoRoot, "bin", "mlflow2seldon.js"), "sync"], {
-    env: {
-      PATH: process.env.PATH,
-      KUBECONFIG: process.env.KUBECONFIG,
-      M2S_MLFLOW_HOST: mlflowUrl(),
-      M2S_SELDON_DEPLOYMENT_NS: namespace,
-      M2S_SELDON_NEURO_DEF_IMAGE: "registry.example.com/mlflow-wrapper:1.0",
-      M2S_INCLUDE_MODELS: `${prefix}*`,
-      M2S_OWNER: "replicas",
+  const child = spawn(process.execPath, [serviceBin, "sync"], {
+    env: serviceEnv(namespace, prefix, "replicas", {
       M2S_HTTP_PORT: String(port),
       M2S_SYNC_INTERVAL_SECONDS: "1",
       M2S_LEADER_ELECTION: "true",
@@ -42,7 +34,7 @@ async function start(name: string): Promise<Replica> {
       M2S_RETRY_PERIOD_SECONDS: "0.5",
       POD_NAME: name,
       M2S_WEBHOOK_SECRET: "replica-webhook-secret-0123456789",
-    },
+    }),
     stdio: "ignore",
   });
   const replica = { name, port, child };
@@ -51,11 +43,7 @@ async function start(name: string): Promise<Replica> {
   return replica;
 }
 
-async function metric(replica: Replica, series: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${replica.port}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : 0;
-}
+const metric = (replica: Replica, series: string) => metricValue(replica.port, series);
 const leads = async (r: Replica) => (await metric(r, "mlflow2seldon_leader")) === 1;
 const writes = (r: Replica) => metric(r, 'mlflow2seldon_kube_requests_total{verb="apply"}');
 const alive = () => replicas.filter((r) => r.child.exitCode === null && r.child.signalCode === null);

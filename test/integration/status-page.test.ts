@@ -3,13 +3,13 @@
 // their failures, and no secret.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { MODEL_TAGS } from "../../engine/planner";
 import { createForeignSeldonDeployment, freshNamespace } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
 import { syncFixture } from "../support/sync";
-import { readTestbedEnv, repoRoot } from "../support/testbed-env";
+import { readTestbedEnv } from "../support/testbed-env";
+import { serviceBin, serviceEnv } from "../support/service";
 import { freePort } from "../support/wait";
 
 const TOKEN = "page-token-never-shown";
@@ -56,19 +56,12 @@ test("the page shows each slot's state, the recent cycles with their failures, a
   await createForeignSeldonDeployment(namespace, takenName);
 
   const port = await freePort();
-  const child = spawn(process.execPath, [join(repoRoot, "bin", "mlflow2seldon.js"), "sync"], {
-    env: {
-      PATH: process.env.PATH,
-      KUBECONFIG: process.env.KUBECONFIG,
-      M2S_MLFLOW_HOST: mlflowUrl(),
+  const child = spawn(process.execPath, [serviceBin, "sync"], {
+    env: serviceEnv(namespace, fx.prefix, fx.owner, {
       M2S_MLFLOW_TOKEN: TOKEN,
-      M2S_SELDON_DEPLOYMENT_NS: namespace,
-      M2S_SELDON_NEURO_DEF_IMAGE: "registry.example.com/mlflow-wrapper:1.0",
-      M2S_INCLUDE_MODELS: `${fx.prefix}*`,
-      M2S_OWNER: fx.owner,
       M2S_HTTP_PORT: String(port),
       M2S_SYNC_INTERVAL_SECONDS: "1",
-    },
+    }),
     stdio: "ignore",
   });
   const page = await browser.newPage();

@@ -13,24 +13,15 @@ import {
   serviceAccountToken,
   serviceAccountWithRole,
 } from "../support/cluster";
-import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
-import { repoRoot } from "../support/testbed-env";
+import { mlflow, registerModel, uniqueModelName } from "../support/mlflow";
+import { serviceBin, serviceEnv } from "../support/service";
 import { freePort } from "../support/wait";
 
-const bin = join(repoRoot, "bin", "mlflow2seldon.js");
+const bin = serviceBin;
 const TOKEN = "s3cr3t-token-never-logged";
 
 function baseEnv(namespace: string, prefix: string): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    KUBECONFIG: process.env.KUBECONFIG,
-    M2S_MLFLOW_HOST: mlflowUrl(),
-    M2S_MLFLOW_TOKEN: TOKEN,
-    M2S_SELDON_DEPLOYMENT_NS: namespace,
-    M2S_SELDON_NEURO_DEF_IMAGE: "registry.example.com/mlflow-wrapper:1.0",
-    M2S_INCLUDE_MODELS: `${prefix}*`,
-    M2S_OWNER: `cli-${namespace}`,
-  };
+  return serviceEnv(namespace, prefix, `cli-${namespace}`, { M2S_MLFLOW_TOKEN: TOKEN });
 }
 
 describe("configuration errors stop start-up with exit code 2 and name the variable", () => {

@@ -5,13 +5,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { join } from "node:path";
 import { LABELS } from "../../engine/inventory";
 import { ANNOTATIONS } from "../../engine/manifest";
 import { freshNamespace, listSeldonDeployments } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
-import { repoRoot } from "../support/testbed-env";
 import { eventually, freePort } from "../support/wait";
+import { serviceBin, serviceEnv, metricValue } from "../support/service";
 
 const SECRET = `whsec-${randomUUID()}`;
 
@@ -23,11 +22,7 @@ let port: number;
 let logs = "";
 const receiver = () => `http://127.0.0.1:${port}/webhooks/mlflow`;
 
-const metric = async (series: string) => {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : 0;
-};
+const metric = (series: string) => metricValue(port, series);
 const objectOf = async (model: string) =>
   (await listSeldonDeployments(namespace)).find(
     (o) => o.metadata.annotations[ANNOTATIONS.modelName] === model,
@@ -66,21 +61,14 @@ beforeAll(async () => {
   prefix = uniqueModelName("webhook model");
   owner = `hooks-${namespace}`;
   port = await freePort();
-  child = spawn(process.execPath, [join(repoRoot, "bin", "mlflow2seldon.js"), "sync"], {
-    env: {
-      PATH: process.env.PATH,
-      KUBECONFIG: process.env.KUBECONFIG,
-      M2S_MLFLOW_HOST: mlflowUrl(),
-      M2S_SELDON_DEPLOYMENT_NS: namespace,
-      M2S_SELDON_NEURO_DEF_IMAGE: "registry.example.com/mlflow-wrapper:1.0",
-      M2S_INCLUDE_MODELS: `${prefix}*`,
-      M2S_OWNER: owner,
+  child = spawn(process.execPath, [serviceBin, "sync"], {
+    env: serviceEnv(namespace, prefix, owner, {
       M2S_HTTP_PORT: String(port),
       M2S_SYNC_INTERVAL_SECONDS: "3600",
       M2S_DELTA_POLL_SECONDS: "0",
       M2S_WEBHOOK_SECRET: SECRET,
       M2S_WEBHOOK_URL: `http://127.0.0.1:${port}/webhooks/mlflow`,
-    },
+    }),
   });
   child.stdout!.on("data", (chunk) => (logs += chunk));
   await eventually("the first full cycle", async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok);
