@@ -5,6 +5,7 @@
 // can never both win. Releasing (on SIGTERM) empties the holder so a standby takes over at once.
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
+import { errorMessage } from "../engine/errors";
 import { KubeApiError, type KubeClient } from "../engine/kube/client";
 import type { Logger } from "./logger";
 
@@ -63,7 +64,7 @@ export class LeaderElector {
       try {
         await this.tryAcquireOrRenew();
       } catch (error) {
-        this.log.warn({ err: error instanceof Error ? error.message : String(error) }, "lease update failed");
+        this.log.warn({ err: errorMessage(error) }, "lease update failed");
       }
       if (this.leading && !this.holdsLease()) this.setLeading(false);
       await sleep(this.settings.retryPeriodMs, undefined, { signal }).catch(() => undefined);
@@ -162,10 +163,7 @@ export class LeaderElector {
         renewTime: microTime(Date.now()),
       });
     } catch (error) {
-      this.log.warn(
-        { err: error instanceof Error ? error.message : String(error) },
-        "could not release the lease",
-      );
+      this.log.warn({ err: errorMessage(error) }, "could not release the lease");
     }
   }
 }
