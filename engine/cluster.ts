@@ -15,20 +15,41 @@ export function kubeClient(options: KubeTargetOptions = {}): KubeClient {
 const collection = (namespace: string) =>
   `/apis/${API_VERSION}/namespaces/${encodeURIComponent(namespace)}/seldondeployments`;
 
+/** Sees each write of the store: a watch tells the echo of these writes from someone else's edit. */
+export interface WriteObserver {
+  /** A write of this object is about to be sent. */
+  writing(name: string): void;
+  /** The write finished: the object as it left it (undefined: deleted), or null: it failed. */
+  written(name: string, object: SeldonDeployment | undefined | null): void;
+}
+
 export class SeldonDeploymentStore {
   /** Create, update and delete calls sent. */
   writes = 0;
 
   /**
-   * `onRequest` sees every API request (the service counts them in metrics); `onWritten` each
-   * object as a write left it (applied, or deleted: undefined), so a watch can tell its echo.
+   * `onRequest` sees every API request (the service counts them in metrics); `observer` each
+   * write, so a watch can tell its echo.
    */
   constructor(
     private readonly client: KubeClient,
     private readonly fieldManager: string,
     private readonly onRequest: (verb: KubeVerb) => void = () => {},
-    private readonly onWritten: (name: string, object: SeldonDeployment | undefined) => void = () => {},
+    private readonly observer?: WriteObserver,
   ) {}
+
+  /** Runs one write of `name` between the observer's `writing` and `written`. */
+  private async write<T extends SeldonDeployment | undefined>(name: string, work: () => Promise<T>): Promise<T> {
+    this.writes++;
+    this.observer?.writing(name);
+    let outcome: SeldonDeployment | undefined | null = null;
+    try {
+      outcome = await work();
+      return outcome as T;
+    } finally {
+      this.observer?.written(name, outcome);
+    }
+  }
 
   private async call<T>(verb: KubeVerb, object: string, work: () => Promise<T>): Promise<T> {
     this.onRequest(verb);
@@ -92,31 +113,30 @@ export class SeldonDeploymentStore {
 
   /** Server-side apply; `force` takes over fields another manager changed by hand (drift). */
   async apply(desired: SeldonDeployment): Promise<SeldonDeployment> {
-    this.writes++;
     const { name, namespace } = desired.metadata;
-    const applied = await this.call("apply", `${namespace}/${name}`, () =>
-      this.client.request<SeldonDeployment>("PATCH", `${collection(namespace)}/${encodeURIComponent(name)}`, {
-        body: desired,
-        // JSON is YAML: the apply patch type takes either.
-        contentType: "application/apply-patch+yaml",
-        query: { fieldManager: this.fieldManager, force: "true" },
-      }),
+    return this.write(name, () =>
+      this.call("apply", `${namespace}/${name}`, () =>
+        this.client.request<SeldonDeployment>("PATCH", `${collection(namespace)}/${encodeURIComponent(name)}`, {
+          body: desired,
+          // JSON is YAML: the apply patch type takes either.
+          contentType: "application/apply-patch+yaml",
+          query: { fieldManager: this.fieldManager, force: "true" },
+        }),
+      ),
     );
-    this.onWritten(name, applied);
-    return applied;
   }
 
   /** Deletes one object; a missing object counts as deleted. */
   async delete(namespace: string, name: string): Promise<void> {
-    this.writes++;
-    try {
-      await this.call("delete", `${namespace}/${name}`, () =>
-        this.client.request("DELETE", `${collection(namespace)}/${encodeURIComponent(name)}`),
-      );
-      this.onWritten(name, undefined);
-    } catch (error) {
-      if (error instanceof ClusterError && error.status === 404) return;
-      throw error;
-    }
+    await this.write(name, async () => {
+      try {
+        await this.call("delete", `${namespace}/${name}`, () =>
+          this.client.request("DELETE", `${collection(namespace)}/${encodeURIComponent(name)}`),
+        );
+      } catch (error) {
+        if (!(error instanceof ClusterError && error.status === 404)) throw error;
+      }
+      return undefined;
+    });
   }
 }

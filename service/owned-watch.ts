@@ -1,11 +1,13 @@
 // A watch on this owner's SeldonDeployments, so a hand edit or deletion is repaired in a second or
 // two instead of at the next full read. It tells an edit from the echo of the service's own writes
 // by what the service last saw of each object (from its lists and its writes): a change of the
-// spec (generation), labels or annotations is someone else's; a status update is not. Bookmarks
+// spec (generation), labels or annotations is someone else's; a status update is not. An event
+// for an object while the service is writing it is taken as that write's echo, since it can
+// arrive before the write's response does (a concurrent edit is overwritten by that write anyway). Bookmarks
 // keep the resume point fresh; a resume point the server no longer has (410) means listing again
 // and comparing, since events may have been missed.
 import { setTimeout as sleep } from "node:timers/promises";
-import type { SeldonDeploymentStore } from "../engine/cluster";
+import type { SeldonDeploymentStore, WriteObserver } from "../engine/cluster";
 import { ClusterError, errorMessage } from "../engine/errors";
 import { ownerSelector } from "../engine/inventory";
 import { ANNOTATIONS, type SeldonDeployment } from "../engine/manifest";
@@ -27,8 +29,10 @@ const seenOf = (object: SeldonDeployment): Seen => ({
 
 const RETRY_MS = 2_000;
 
-export class OwnedObjectsWatch {
+export class OwnedObjectsWatch implements WriteObserver {
   private seen = new Map<string, Seen>();
+  /** Names with writes in flight, and how many. */
+  private writes = new Map<string, number>();
   private resourceVersion = "";
 
   constructor(
@@ -39,10 +43,16 @@ export class OwnedObjectsWatch {
     private readonly log: Logger,
   ) {}
 
-  /** An object as a write of this service left it (undefined: deleted). */
-  written(name: string, object: SeldonDeployment | undefined): void {
+  writing(name: string): void {
+    this.writes.set(name, (this.writes.get(name) ?? 0) + 1);
+  }
+
+  written(name: string, object: SeldonDeployment | undefined | null): void {
+    const left = (this.writes.get(name) ?? 1) - 1;
+    if (left > 0) this.writes.set(name, left);
+    else this.writes.delete(name);
     if (object) this.seen.set(name, seenOf(object));
-    else this.seen.delete(name);
+    else if (object === undefined) this.seen.delete(name);
   }
 
   /** The owner's objects as a full read listed them; the first list is where the watch starts. */
@@ -100,7 +110,7 @@ export class OwnedObjectsWatch {
     const name = object.metadata.name;
     const before = this.seen.get(name);
     // Unknown objects are ones this service is creating (its write records them) or not its own.
-    if (!before || type === "ADDED" || type === "BOOKMARK") return;
+    if (!before || type === "ADDED" || type === "BOOKMARK" || this.writes.has(name)) return;
     if (type === "DELETED") {
       this.seen.delete(name);
       this.onDrift(before.model, name);

@@ -81,7 +81,10 @@ export class SyncService {
       cluster,
       fieldManager(config.engine.owner),
       (verb) => metrics.kubeRequests.inc({ verb }),
-      (name, object) => this.ownedWatch?.written(name, object),
+      {
+        writing: (name) => this.ownedWatch?.writing(name),
+        written: (name, object) => this.ownedWatch?.written(name, object),
+      },
     );
     if (config.watch)
       this.ownedWatch = new OwnedObjectsWatch(
