@@ -3,6 +3,7 @@
 // Type token mlflow2seldon:index:ModelDeployments.
 import * as pulumi from "@pulumi/pulumi";
 import type { PlannedDeployment } from "../engine/planner";
+import { describeCandidate } from "../engine/rollout";
 import { ModelDeployment, type ClusterArgs } from "../provider/model-deployment";
 
 export interface ModelDeploymentsArgs extends ClusterArgs {
@@ -19,13 +20,14 @@ export class ModelDeployments extends pulumi.ComponentResource {
     super("mlflow2seldon:index:ModelDeployments", name, {}, opts);
     // The object's name is stable per (model, slot), so a promotion is an update of the same resource.
     const resources = args.deployments.map(
-      ({ model, slot, version, object }) =>
+      ({ model, slot, version, candidate, object }) =>
         new ModelDeployment(
           object.metadata.name,
           {
             model,
             slot,
             version,
+            candidate: candidate && describeCandidate(candidate),
             owner: args.owner,
             kubeContext: args.kubeContext,
             kubeconfig: args.kubeconfig,

@@ -32,6 +32,7 @@ export const stackConfigSchema = z.object({
   replicas: z.number().optional(),
   protocol: z.string().optional(),
   resources: z.unknown().optional(),
+  canary: z.unknown().optional(),
   /** Glob patterns of the models this stack snapshots; the sync service manages the others. */
   stackModels: stringList.default(["*"]),
   syncIntervalSeconds: z.number().positive().default(30),
@@ -54,6 +55,7 @@ const example: Partial<Record<keyof StackConfig, string>> = {
   stackModels: `'["fraud-*"]'`,
   resources: `'{"limits":{"cpu":"1","memory":"1Gi"}}'`,
   replicas: "2",
+  canary: `'{"from":"Staging","percent":10}'`,
 };
 
 /** Reads and validates the stack's config; `read(key)` returns the raw value (strings or JSON). */
@@ -122,6 +124,7 @@ const ENGINE_SETTING_KEYS: Record<keyof EngineSettings, string> = {
   credentialsSecret: "credentialsSecret",
   replicas: "replicas",
   resources: "resources",
+  canary: "canary",
   protocol: "protocol",
   owner: "(stack name)",
   includeModels: "stackModels",

@@ -39,7 +39,10 @@ export class SeldonDeploymentStore {
   ) {}
 
   /** Runs one write of `name` between the observer's `writing` and `written`. */
-  private async write<T extends SeldonDeployment | undefined>(name: string, work: () => Promise<T>): Promise<T> {
+  private async write<T extends SeldonDeployment | undefined>(
+    name: string,
+    work: () => Promise<T>,
+  ): Promise<T> {
     this.writes++;
     this.observer?.writing(name);
     let outcome: SeldonDeployment | undefined | null = null;
@@ -116,12 +119,16 @@ export class SeldonDeploymentStore {
     const { name, namespace } = desired.metadata;
     return this.write(name, () =>
       this.call("apply", `${namespace}/${name}`, () =>
-        this.client.request<SeldonDeployment>("PATCH", `${collection(namespace)}/${encodeURIComponent(name)}`, {
-          body: desired,
-          // JSON is YAML: the apply patch type takes either.
-          contentType: "application/apply-patch+yaml",
-          query: { fieldManager: this.fieldManager, force: "true" },
-        }),
+        this.client.request<SeldonDeployment>(
+          "PATCH",
+          `${collection(namespace)}/${encodeURIComponent(name)}`,
+          {
+            body: desired,
+            // JSON is YAML: the apply patch type takes either.
+            contentType: "application/apply-patch+yaml",
+            query: { fieldManager: this.fieldManager, force: "true" },
+          },
+        ),
       ),
     );
   }

@@ -2,6 +2,7 @@
 import { createHash } from "node:crypto";
 import { LABELS, ownerLabels } from "./inventory";
 import { modelLabel } from "./naming";
+import { describeCandidate, type Candidate } from "./rollout";
 import type { Resources } from "./settings";
 import { slotDescription, slotKey, type Slot } from "./slots";
 
@@ -17,6 +18,9 @@ export const ANNOTATIONS = {
   source: "mlflow2seldon.io/source",
   artifactUri: "mlflow2seldon.io/artifact-uri",
   modelCreated: "mlflow2seldon.io/model-created",
+  /** The candidate beside the served version, e.g. "canary 10% of version 4 (stage:Staging)". */
+  candidate: "mlflow2seldon.io/candidate",
+  candidateVersion: "mlflow2seldon.io/candidate-version",
   /** Hash of everything the engine applies: a change means fields may have to go (drift rule). */
   appliedHash: "mlflow2seldon.io/applied-hash",
 } as const;
@@ -39,6 +43,15 @@ export type Serving =
   | { mode: "wrapper-image"; image: string; modelPath: string; storageRoot: string; storageClaim?: string }
   | { mode: "mlflow-server"; modelUri: string; credentialsSecret?: string };
 
+/** What a predictor serves: one version, read the way `serving` says. */
+interface PredictorInput {
+  version: string;
+  serving: Serving;
+}
+
+/** A candidate version in a second predictor of the same object. */
+export type CandidateInput = Candidate & PredictorInput;
+
 export interface DeploymentSpecInput {
   name: string;
   namespace: string;
@@ -54,6 +67,7 @@ export interface DeploymentSpecInput {
   replicas: number;
   protocol: string;
   resources?: Resources;
+  candidate?: CandidateInput;
 }
 
 const CONTAINER = "model";
@@ -76,8 +90,8 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export function buildSeldonDeployment(input: DeploymentSpecInput): SeldonDeployment {
-  const { serving } = input;
+/** One predictor's graph and pod spec serving `version` of the model. */
+function predictorParts(input: DeploymentSpecInput, { version, serving }: PredictorInput) {
   const resources = input.resources ? { resources: input.resources } : {};
   const graph: Record<string, unknown> = { name: CONTAINER, type: "MODEL", children: [] };
   let podSpec: Record<string, unknown> | undefined;
@@ -90,7 +104,7 @@ export function buildSeldonDeployment(input: DeploymentSpecInput): SeldonDeploym
           env: [
             { name: "MODEL_PATH", value: serving.modelPath },
             { name: "MODEL_NAME", value: input.model },
-            { name: "MODEL_VERSION", value: input.version },
+            { name: "MODEL_VERSION", value: version },
           ],
           ...(serving.storageClaim
             ? { volumeMounts: [{ name: STORAGE_VOLUME, mountPath: serving.storageRoot, readOnly: true }] }
@@ -115,6 +129,31 @@ export function buildSeldonDeployment(input: DeploymentSpecInput): SeldonDeploym
     if (serving.credentialsSecret) graph.envSecretRefName = serving.credentialsSecret;
     if (input.resources) podSpec = { containers: [{ name: CONTAINER, ...resources }] };
   }
+  return { replicas: input.replicas, graph, ...(podSpec ? { componentSpecs: [{ spec: podSpec }] } : {}) };
+}
+
+/**
+ * The predictors: the served version alone, or beside its candidate — a canary takes its share
+ * of the traffic; a shadow gets a copy of every request (Seldon discards its answers).
+ */
+function predictors(input: DeploymentSpecInput): Record<string, unknown>[] {
+  const main = { name: "default", ...predictorParts(input, input) };
+  const { candidate } = input;
+  if (!candidate) return [main];
+  const second = { name: candidate.mode, ...predictorParts(input, candidate) };
+  return candidate.mode === "canary"
+    ? [
+        { ...main, traffic: 100 - (candidate.percent ?? 0) },
+        { ...second, traffic: candidate.percent },
+      ]
+    : [
+        { ...main, traffic: 100 },
+        { ...second, shadow: true },
+      ];
+}
+
+export function buildSeldonDeployment(input: DeploymentSpecInput): SeldonDeployment {
+  const { candidate } = input;
   return withAppliedHash({
     apiVersion: API_VERSION,
     kind: KIND,
@@ -135,19 +174,14 @@ export function buildSeldonDeployment(input: DeploymentSpecInput): SeldonDeploym
         [ANNOTATIONS.source]: input.source,
         [ANNOTATIONS.artifactUri]: input.artifactUri,
         [ANNOTATIONS.modelCreated]: String(input.modelCreated),
+        ...(candidate
+          ? {
+              [ANNOTATIONS.candidate]: describeCandidate(candidate),
+              [ANNOTATIONS.candidateVersion]: candidate.version,
+            }
+          : {}),
       },
     },
-    spec: {
-      name: input.name,
-      protocol: input.protocol,
-      predictors: [
-        {
-          name: "default",
-          replicas: input.replicas,
-          graph,
-          ...(podSpec ? { componentSpecs: [{ spec: podSpec }] } : {}),
-        },
-      ],
-    },
+    spec: { name: input.name, protocol: input.protocol, predictors: predictors(input) },
   });
 }

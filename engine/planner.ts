@@ -3,6 +3,7 @@ import { z } from "zod";
 import { buildSeldonDeployment, type SeldonDeployment, type Serving } from "./manifest";
 import { deploymentName, modelLabel } from "./naming";
 import { resourcesSchema, protocols, servingModes, type EngineSettings, type ServingMode } from "./settings";
+import { CANARY_TAG, type Candidate } from "./rollout";
 import { slotDescription, type ServingSlot } from "./slots";
 
 /** Where a version's model lives: immutable for a version, so callers may cache it. */
@@ -14,7 +15,11 @@ export interface VersionLocation {
   modelCreated: number;
 }
 
-export type ResolvedSlot = ServingSlot & { location: VersionLocation };
+export type ResolvedSlot = ServingSlot & {
+  location: VersionLocation;
+  /** Where the candidate version lives (with a candidate). */
+  candidateLocation?: VersionLocation;
+};
 
 export interface RegistrySnapshot {
   slots: ResolvedSlot[];
@@ -33,6 +38,8 @@ export interface PlannedDeployment {
   /** stage:Production or alias:champion */
   slot: string;
   version: string;
+  /** A candidate version served beside `version` in the same object. */
+  candidate?: Candidate;
   object: SeldonDeployment;
 }
 
@@ -49,6 +56,7 @@ export const MODEL_TAGS = {
   replicas: "mlflow2seldon.replicas",
   protocol: "mlflow2seldon.protocol",
   resources: "mlflow2seldon.resources",
+  canary: CANARY_TAG,
 } as const;
 
 const tagSchemas = {
@@ -89,10 +97,14 @@ function underRoot(artifactUri: string, root: string, target: string): string | 
 
 const OBJECT_STORE = /^(s3|gs|gcs|wasbs?|abfss?|azure|oss|https?):\/\//;
 
-function servingFor(slot: ResolvedSlot, mode: ServingMode, settings: EngineSettings): Serving {
-  const { artifactUri } = slot.location;
+function servingFor(
+  modelTags: Record<string, string>,
+  artifactUri: string,
+  mode: ServingMode,
+  settings: EngineSettings,
+): Serving {
   if (mode === "wrapper-image") {
-    const image = slot.modelTags[settings.imageTag] || settings.defaultImage;
+    const image = modelTags[settings.imageTag] || settings.defaultImage;
     if (!image) {
       throw new TagError(`no wrapper image: set the default image or the model tag ${settings.imageTag}`);
     }
@@ -125,14 +137,18 @@ export function plan(snapshot: RegistrySnapshot, settings: EngineSettings): Plan
   const result: Plan = { desired: [], problems: [], retainedModels: new Set() };
   for (const slot of snapshot.slots) {
     try {
+      if (slot.rolloutProblem) throw new TagError(slot.rolloutProblem);
       const mode =
         tagOverride(slot.modelTags, MODEL_TAGS.servingMode) ??
         settings.servingMode ??
         (settings.defaultImage ? "wrapper-image" : "mlflow-server");
+      const serving = (artifactUri: string) => servingFor(slot.modelTags, artifactUri, mode, settings);
+      const { candidate, candidateLocation } = slot;
       result.desired.push({
         model: slot.model,
         slot: slotDescription(slot.slot),
         version: slot.version,
+        ...(candidate ? { candidate } : {}),
         object: buildSeldonDeployment({
           name: deploymentName(slot.model, slot.slot),
           namespace: settings.namespace,
@@ -144,10 +160,14 @@ export function plan(snapshot: RegistrySnapshot, settings: EngineSettings): Plan
           source: slot.location.source,
           artifactUri: slot.location.artifactUri,
           modelCreated: slot.location.modelCreated,
-          serving: servingFor(slot, mode, settings),
+          serving: serving(slot.location.artifactUri),
           replicas: tagOverride(slot.modelTags, MODEL_TAGS.replicas) ?? settings.replicas,
           protocol: tagOverride(slot.modelTags, MODEL_TAGS.protocol) ?? settings.protocol,
           resources: tagOverride(slot.modelTags, MODEL_TAGS.resources) ?? settings.resources,
+          candidate:
+            candidate && candidateLocation
+              ? { ...candidate, serving: serving(candidateLocation.artifactUri) }
+              : undefined,
         }),
       });
     } catch (error) {

@@ -8,6 +8,7 @@ import { isOwnedBy, LABELS, modelsSelector, ownerSelector, ownershipConflict } f
 import { modelLabel } from "./naming";
 import { ANNOTATIONS, type SeldonDeployment } from "./manifest";
 import { plan, type PlannedDeployment, type PlanProblem, type RegistrySnapshot } from "./planner";
+import { describeCandidate } from "./rollout";
 import type { EngineSettings } from "./settings";
 
 export type Action = "create" | "update" | "delete";
@@ -19,7 +20,17 @@ export interface SlotObject {
   version: string;
   /** stage:Production or alias:champion */
   slot: string;
+  /** The candidate beside the version, e.g. "canary 10% of version 4 (stage:Staging)". */
+  candidate?: string;
 }
+
+const slotObject = ({ object, model, slot, version, candidate }: PlannedDeployment): SlotObject => ({
+  name: object.metadata.name,
+  model,
+  slot,
+  version,
+  ...(candidate ? { candidate: describeCandidate(candidate) } : {}),
+});
 
 export interface PlannedChange extends SlotObject {
   action: Action;
@@ -84,6 +95,7 @@ function describeDeletion(object: SeldonDeployment): PlannedChange {
     model: a[ANNOTATIONS.modelName] ?? "",
     version: a[ANNOTATIONS.version] ?? "",
     slot: a[ANNOTATIONS.slot] ?? "",
+    ...(a[ANNOTATIONS.candidate] ? { candidate: a[ANNOTATIONS.candidate] } : {}),
   };
 }
 
@@ -150,19 +162,15 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
   const work: { change: PlannedChange; run: () => Promise<SeldonDeployment | void> }[] = [];
   const toCreate: PlannedDeployment[] = [];
   for (const planned of desired) {
-    const { object, model, slot, version } = planned;
-    const { name } = object.metadata;
-    const current = liveByName.get(name);
+    const { object } = planned;
+    const current = liveByName.get(object.metadata.name);
     if (!current) toCreate.push(planned);
-    else if (matchesLive(object, current)) report.unchanged.push({ name, model, slot, version });
+    else if (matchesLive(object, current)) report.unchanged.push(slotObject(planned));
     else
       work.push({
         change: {
           action: "update",
-          name,
-          model,
-          slot,
-          version,
+          ...slotObject(planned),
           previousVersion: current.metadata.labels?.[LABELS.version],
           uid: uidOf(current),
         },
@@ -175,12 +183,11 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
     settings.namespace,
     toCreate.map((p) => p.object.metadata.name),
   );
-  toCreate.forEach(({ object, model, slot, version }) => {
-    const { name } = object.metadata;
-    if (ownershipConflict(holders.get(name), settings.owner))
-      report.conflicts.push({ name, model, slot, version });
-    else
-      work.push({ change: { action: "create", name, model, slot, version }, run: () => store.apply(object) });
+  toCreate.forEach((planned) => {
+    const { object } = planned;
+    if (ownershipConflict(holders.get(object.metadata.name), settings.owner))
+      report.conflicts.push(slotObject(planned));
+    else work.push({ change: { action: "create", ...slotObject(planned) }, run: () => store.apply(object) });
   });
   const desiredNames = new Set(desired.map((d) => d.object.metadata.name));
   for (const object of live) {

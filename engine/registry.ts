@@ -95,19 +95,25 @@ export class RegistryReader {
       models.flatMap((m) => m.latest_versions.map((v) => [`${v.name}\u0000${v.version}`, v])),
     );
     const locations = new Map<string, VersionLocation>();
-    const slots = await mapLimited(servingSlots(models, this.settings), PARALLEL_REQUESTS, async (slot) => {
-      const modelCreated = created.get(slot.model) ?? 0;
-      const key = locationKey(slot.model, slot.version, modelCreated);
+    const locate = async (model: string, versionNumber: string): Promise<VersionLocation> => {
+      const modelCreated = created.get(model) ?? 0;
+      const key = locationKey(model, versionNumber, modelCreated);
       let location = this.locations.get(key);
       if (!location) {
         const version =
-          latest.get(`${slot.model}\u0000${slot.version}`) ??
-          (await this.client.getModelVersion(slot.model, slot.version));
-        const artifactUri = await this.client.getDownloadUri(slot.model, slot.version);
+          latest.get(`${model}\u0000${versionNumber}`) ??
+          (await this.client.getModelVersion(model, versionNumber));
+        const artifactUri = await this.client.getDownloadUri(model, versionNumber);
         location = { source: version.source, runId: version.run_id, artifactUri, modelCreated };
       }
       locations.set(key, location);
-      return { ...slot, location } satisfies ResolvedSlot;
+      return location;
+    };
+    const slots = await mapLimited(servingSlots(models, this.settings), PARALLEL_REQUESTS, async (slot) => {
+      const location = await locate(slot.model, slot.version);
+      if (!slot.candidate) return { ...slot, location } satisfies ResolvedSlot;
+      const candidateLocation = await locate(slot.model, slot.candidate.version);
+      return { ...slot, location, candidateLocation } satisfies ResolvedSlot;
     });
     return { snapshot: { slots }, locations };
   }

@@ -2,6 +2,7 @@
 // Pulumi program (from stack config). Each front maps its own names onto this one schema.
 import { z } from "zod";
 import { ConfigError } from "./errors";
+import { rolloutSchema } from "./rollout";
 
 export const dns1123Label = z
   .string()
@@ -50,6 +51,8 @@ export const engineSettingsSchema = z
     replicas: z.number().int().min(0).default(1),
     resources: resourcesSchema.optional(),
     protocol: z.enum(protocols).default("seldon"),
+    /** A candidate version beside a slot's version in every model's object, unless a model's tag says otherwise. */
+    canary: rolloutSchema.optional(),
     /** Value of the owner label: which front (service instance or Pulumi stack) owns an object. */
     owner: z.string().regex(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, "a label value"),
     /** Glob patterns of the model names this owner manages (default: all). */

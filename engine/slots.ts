@@ -1,6 +1,7 @@
 // Which model versions serve: the latest version in each configured stage (MLflow's
 // latest_versions semantics) and the version behind each configured alias. Pure.
 import type { RegisteredModel } from "./mlflow/schemas";
+import { candidateFor, rolloutOf, RolloutError, type Candidate, type Rollout } from "./rollout";
 import type { EngineSettings } from "./settings";
 
 export interface Slot {
@@ -14,6 +15,10 @@ export interface ServingSlot {
   modelTags: Record<string, string>;
   slot: Slot;
   version: string;
+  /** A candidate version served beside `version` in the same object (progressive rollout). */
+  candidate?: Candidate;
+  /** Why the model's rollout could not be read (its objects are kept as they are). */
+  rolloutProblem?: string;
 }
 
 export function slotKey(slot: Slot): string {
@@ -41,23 +46,45 @@ export function modelFilter(
   return (model) => include.some((p) => p.test(model)) && !exclude.some((p) => p.test(model));
 }
 
+/** The latest version in a stage (MLflow's latest_versions), or the version behind an alias. */
+function latestIn(model: RegisteredModel, slot: Slot) {
+  if (slot.kind === "alias") {
+    const target = model.aliases.find((a) => a.alias === slot.name);
+    return target && { version: target.version, slot };
+  }
+  const latest = model.latest_versions
+    .filter((v) => v.current_stage.toLowerCase() === slot.name.toLowerCase())
+    .sort((a, b) => Number(b.version) - Number(a.version))[0];
+  return latest && { version: latest.version, slot: { kind: "stage", name: latest.current_stage } as Slot };
+}
+
 export function servingSlots(models: RegisteredModel[], settings: EngineSettings): ServingSlot[] {
   const slots: ServingSlot[] = [];
   const manages = modelFilter(settings);
   for (const model of models) {
     if (!manages(model.name)) continue;
-    const add = (slot: Slot, version: string) =>
-      slots.push({ model: model.name, modelTags: model.tags, slot, version });
-    for (const stage of settings.stages) {
-      const inStage = model.latest_versions.filter(
-        (v) => v.current_stage.toLowerCase() === stage.toLowerCase(),
-      );
-      const latest = inStage.sort((a, b) => Number(b.version) - Number(a.version))[0];
-      if (latest) add({ kind: "stage", name: latest.current_stage }, latest.version);
+    let rollout: Rollout | undefined;
+    let rolloutProblem: string | undefined;
+    try {
+      rollout = rolloutOf(model, settings.canary);
+    } catch (error) {
+      if (!(error instanceof RolloutError)) throw error;
+      rolloutProblem = error.message;
     }
-    for (const alias of settings.aliases) {
-      const target = model.aliases.find((a) => a.alias === alias);
-      if (target) add({ kind: "alias", name: alias }, target.version);
+    const wanted: Slot[] = [
+      ...settings.stages.map((name) => ({ kind: "stage", name }) as Slot),
+      ...settings.aliases.map((name) => ({ kind: "alias", name }) as Slot),
+    ];
+    for (const held of wanted.map((slot) => latestIn(model, slot))) {
+      if (!held) continue;
+      const candidate = candidateFor(rollout, held.slot, held.version, (s) => latestIn(model, s)?.version);
+      slots.push({
+        model: model.name,
+        modelTags: model.tags,
+        ...held,
+        ...(candidate ? { candidate } : {}),
+        ...(rolloutProblem ? { rolloutProblem } : {}),
+      });
     }
   }
   return slots;

@@ -58,6 +58,8 @@ export interface ModelDeploymentArgs extends ClusterArgs {
   slot: pulumi.Input<string>;
   /** The MLflow version served. */
   version: pulumi.Input<string>;
+  /** The candidate served beside it, e.g. "canary 10% of version 4 (stage:Staging)". */
+  candidate?: pulumi.Input<string>;
   /** Owner label value of the stack's objects. */
   owner: pulumi.Input<string>;
   /** The SeldonDeployment the engine planned. */

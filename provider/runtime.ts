@@ -14,6 +14,7 @@ export const modelDeploymentInputsSchema = z.object({
   model: z.string().min(1),
   slot: z.string().min(1),
   version: z.string().regex(/^\d+$/, "an MLflow version number"),
+  candidate: z.string().min(1).optional(),
   owner: z.string().min(1),
   kubeContext: z.string().optional(),
   kubeconfig: z.string().optional(),
@@ -64,7 +65,16 @@ export function diffInputs(
   olds: ModelDeploymentInputs,
   news: ModelDeploymentInputs,
 ): pulumi.dynamic.DiffResult {
-  const fields = ["model", "slot", "version", "owner", "kubeContext", "kubeconfig", "manifest"] as const;
+  const fields = [
+    "model",
+    "slot",
+    "version",
+    "candidate",
+    "owner",
+    "kubeContext",
+    "kubeconfig",
+    "manifest",
+  ] as const;
   const changed = fields.filter((f) => JSON.stringify(olds[f]) !== JSON.stringify(news[f]));
   if (changed.length === 0) return { changes: false };
   const replaces =

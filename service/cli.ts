@@ -74,7 +74,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     const outcome = await service.runCycle({ dryRun: true });
     for (const change of outcome.report?.changes ?? []) {
       process.stdout.write(
-        `${change.action.padEnd(6)} ${config.engine.namespace}/${change.name}  ${change.model}@${change.version} (${change.slot})\n`,
+        `${change.action.padEnd(6)} ${config.engine.namespace}/${change.name}  ${change.model}@${change.version} (${change.slot})${change.candidate ? ` with ${change.candidate}` : ""}\n`,
       );
     }
     if (outcome.report && outcome.report.changes.length === 0) process.stdout.write("no changes\n");

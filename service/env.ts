@@ -22,18 +22,19 @@ const list = z
           .filter(Boolean),
   );
 const optional = z.string().trim().min(1).optional();
-const json = z
-  .string()
-  .optional()
-  .transform((text, ctx) => {
-    if (!text) return undefined;
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: "custom", message: 'JSON such as {"limits":{"cpu":"1","memory":"1Gi"}}' });
-      return z.NEVER;
-    }
-  });
+const json = (example: string) =>
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (!text) return undefined;
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: `JSON such as ${example}` });
+        return z.NEVER;
+      }
+    });
 const optionalInt = z.coerce.number().int().optional();
 const URL_EXAMPLE = "an http(s) URL such as http://mlflow:5000";
 /** A tracking server URL; `host:port` gets http://, any scheme but http(s) is refused. */
@@ -97,7 +98,8 @@ export const serviceEnvSchema = z.object({
   M2S_ALIASES: list,
   M2S_REPLICAS: optionalInt,
   M2S_PROTOCOL: optional,
-  M2S_RESOURCES: json,
+  M2S_RESOURCES: json('{"limits":{"cpu":"1","memory":"1Gi"}}'),
+  M2S_CANARY: json('{"from":"Staging","percent":10}'),
   M2S_OWNER: z.string().default("service"),
   M2S_INCLUDE_MODELS: list,
   M2S_EXCLUDE_MODELS: list,
@@ -143,6 +145,7 @@ export const ENGINE_SETTING_ENV = {
   credentialsSecret: "M2S_SELDON_CREDENTIALS_SECRET",
   replicas: "M2S_REPLICAS",
   resources: "M2S_RESOURCES",
+  canary: "M2S_CANARY",
   protocol: "M2S_PROTOCOL",
   owner: "M2S_OWNER",
   includeModels: "M2S_INCLUDE_MODELS",

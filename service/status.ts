@@ -20,7 +20,12 @@ export interface StatusRow {
 export const byModelAndSlot = (a: StatusRow, b: StatusRow) =>
   a.model.localeCompare(b.model) || a.slot.localeCompare(b.slot);
 
-const rowOf = (o: SlotObject) => ({ model: o.model, slot: o.slot, object: o.name });
+const rowOf = (o: SlotObject) => ({
+  model: o.model,
+  slot: o.slot,
+  object: o.name,
+  ...(o.candidate ? { detail: `with ${o.candidate}` } : {}),
+});
 const inSync = (o: SlotObject): StatusRow => ({
   ...rowOf(o),
   wanted: o.version,

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { LABELS } from "../../engine/inventory";
 import { ANNOTATIONS } from "../../engine/manifest";
+import { MODEL_TAGS } from "../../engine/planner";
 import { customObjects, kubeConfig, listSeldonDeployments, seldon } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel, versionRequestsDuring } from "../support/mlflow";
 import { pulumi, pulumiOk, repositoryStack, run } from "../support/pulumi";
@@ -140,6 +141,17 @@ test("the policy pack reports on the stack's model deployments through the CLI",
   const preview = pulumiOk(["preview", "--diff", "--policy-pack", "policy", "--stack", stack]);
   expect(preview).toContain("production-replicas-and-limits");
   expect(preview).toMatch(new RegExp(`${stackModel} serves Production with 1 replica`));
+});
+
+test("preview shows a canary from the registry as the ModelDeployment's candidate", async () => {
+  await mlflow().setAlias(stackModel, "challenger", "2");
+  await mlflow().setRegisteredModelTag(stackModel, MODEL_TAGS.canary, '{"from":"@challenger","percent":10}');
+  try {
+    expect(cli("preview --diff")).toMatch(/candidate\s*:\s*"canary 10% of version 2 \(alias:challenger\)"/);
+  } finally {
+    await mlflow().deleteRegisteredModelTag(stackModel, MODEL_TAGS.canary);
+    await mlflow().deleteAlias(stackModel, "challenger");
+  }
 });
 
 test("after a promotion, preview shows the update from the old to the new version and up applies it in place", async () => {

@@ -27,15 +27,18 @@ const model = (overrides: Partial<RegisteredModel> = {}): RegisteredModel => ({
   ...overrides,
 });
 
+const locationOf = (v: string) => ({
+  source: `runs:/run${v}/model`,
+  runId: `run${v}`,
+  artifactUri: `mlflow-artifacts:/1/run${v}/artifacts/model`,
+  modelCreated: 1700000000000,
+});
+
 const resolved = (slots: ReturnType<typeof servingSlots>): ResolvedSlot[] =>
   slots.map((s) => ({
     ...s,
-    location: {
-      source: `runs:/run${s.version}/model`,
-      runId: `run${s.version}`,
-      artifactUri: `mlflow-artifacts:/1/run${s.version}/artifacts/model`,
-      modelCreated: 1700000000000,
-    },
+    location: locationOf(s.version),
+    ...(s.candidate ? { candidateLocation: locationOf(s.candidate.version) } : {}),
   }));
 
 describe("serving slots", () => {
@@ -176,5 +179,109 @@ describe("plan", () => {
       location: { ...x.location, artifactUri: "hdfs://elsewhere/model" },
     }));
     expect(plan({ slots }, s).problems[0].message).toContain("hdfs://elsewhere/model");
+  });
+});
+
+describe("progressive rollout", () => {
+  const s = (overrides: Partial<EngineSettingsInput> = {}) =>
+    settings({ defaultImage: "wrapper:1", stages: ["Production"], ...overrides });
+  const iris = (
+    tags: Record<string, string> = {},
+    stages: [string, string][] = [
+      ["3", "Production"],
+      ["4", "Staging"],
+    ],
+  ) =>
+    model({
+      latest_versions: stages.map(([v, stage]) => version(v, stage)),
+      aliases: [{ alias: "challenger", version: "5" }],
+      tags,
+    });
+  const planned = (m: RegisteredModel, settingsUsed = s()) =>
+    plan({ slots: resolved(servingSlots([m], settingsUsed)) }, settingsUsed);
+  type Predictor = {
+    name: string;
+    traffic?: number;
+    shadow?: boolean;
+    componentSpecs: { spec: { containers: { env: { name: string; value: string }[] }[] } }[];
+  };
+  const predictorsOf = (result: ReturnType<typeof plan>) =>
+    (result.desired[0].object.spec.predictors as Predictor[]).map((p) => ({
+      name: p.name,
+      traffic: p.traffic,
+      shadow: p.shadow,
+      version: p.componentSpecs[0].spec.containers[0].env.find((e) => e.name === "MODEL_VERSION")?.value,
+    }));
+
+  test("a canary from a stage splits the traffic of the Production object between two predictors", () => {
+    const result = planned(iris({ [MODEL_TAGS.canary]: '{"from":"Staging","percent":10}' }));
+    expect(predictorsOf(result)).toEqual([
+      { name: "default", traffic: 90, shadow: undefined, version: "3" },
+      { name: "canary", traffic: 10, shadow: undefined, version: "4" },
+    ]);
+    expect(result.desired[0].candidate).toEqual({
+      version: "4",
+      from: { kind: "stage", name: "Staging" },
+      mode: "canary",
+      percent: 10,
+    });
+    expect(result.desired[0].object.metadata.annotations[ANNOTATIONS.candidate]).toBe(
+      "canary 10% of version 4 (stage:Staging)",
+    );
+  });
+
+  test("a shadow from an alias mirrors every request; the setting applies to every model", () => {
+    const result = planned(iris(), s({ canary: { from: "@challenger", mode: "shadow" } }));
+    expect(predictorsOf(result)).toEqual([
+      { name: "default", traffic: 100, shadow: undefined, version: "3" },
+      { name: "shadow", traffic: undefined, shadow: true, version: "5" },
+    ]);
+  });
+
+  test("a model's tag overrides the setting, and none turns the rollout off", () => {
+    const setting = s({ canary: { from: "Staging", percent: 20 } });
+    expect(
+      predictorsOf(planned(iris({ [MODEL_TAGS.canary]: '{"from":"Staging","percent":50}' }), setting)).map(
+        (p) => p.traffic,
+      ),
+    ).toEqual([50, 50]);
+    expect(predictorsOf(planned(iris({ [MODEL_TAGS.canary]: "none" }), setting))).toHaveLength(1);
+  });
+
+  test("a promoted or archived candidate leaves one predictor, as before the rollout", () => {
+    const tag = { [MODEL_TAGS.canary]: '{"from":"Staging","percent":10}' };
+    const single = planned(iris()).desired[0].object;
+    const promoted = planned(
+      iris(tag, [
+        ["4", "Production"],
+        ["3", "Archived"],
+      ]),
+    ).desired[0];
+    expect(promoted.candidate).toBeUndefined();
+    const archived = planned(
+      iris(tag, [
+        ["3", "Production"],
+        ["4", "Archived"],
+      ]),
+    ).desired[0];
+    expect(archived.object).toEqual(single);
+  });
+
+  test("a bad rollout is a problem naming the tag and value; the model's objects are retained", () => {
+    for (const value of [
+      '{"from":"Staging"}',
+      '{"from":"Staging","percent":150}',
+      "ten percent",
+      '{"from":"Staging","percent":10,"to":"Prod uction"}',
+    ]) {
+      const result = planned(iris({ [MODEL_TAGS.canary]: value }));
+      expect(result.desired).toEqual([]);
+      expect(result.problems[0].message).toContain(`mlflow2seldon.canary=${JSON.stringify(value)}`);
+      expect(result.retainedModels.size).toBe(1);
+    }
+  });
+
+  test("a bad rollout setting names the setting", () => {
+    expect(() => s({ canary: { from: "Staging", mode: "shadow", percent: 10 } })).toThrow(/percent/);
   });
 });
