@@ -3,6 +3,7 @@
 //   import { ModelDeployments, SyncService, planModelDeployments } from "mlflow2seldon";
 export { ModelDeployments, type ModelDeploymentsArgs } from "./model-deployments";
 export { SyncService, type SyncServiceArgs } from "./sync-service";
+export { ServingGuardrails, type ServingGuardrailsArgs } from "./serving-guardrails";
 export { ModelDeployment, type ModelDeploymentArgs, type ClusterArgs } from "../provider/model-deployment";
 export { planModelDeployments, type PlanOptions } from "../engine/snapshot";
 export { engineSettingsEnv } from "../service/env";

@@ -1,10 +1,12 @@
 // The continuous sync service on a cluster: ServiceAccount, least-privilege RBAC, a Secret for
 // MLflow credentials, the Deployment (probes, non-root, read-only root filesystem; two replicas
 // electing a leader on a Lease, with a PodDisruptionBudget) and a Service for /metrics and
-// webhooks. Type token mlflow2seldon:index:SyncService.
+// webhooks; and, by default, ServingGuardrails for the deployment namespace.
+// Type token mlflow2seldon:index:SyncService.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { noWaitAnnotations } from "./no-wait";
+import { ServingGuardrails } from "./serving-guardrails";
 
 const PORT = 8080;
 
@@ -30,6 +32,12 @@ export interface SyncServiceArgs {
    * others stay ready to take over (a node failure or a rollout does not stop deployments).
    */
   replicas?: number;
+  /**
+   * Install ServingGuardrails for deploymentNamespace (default true): the API server then refuses
+   * floating images in what the service writes, and warns about Production without 2 replicas
+   * and limits.
+   */
+  guardrails?: boolean;
 }
 
 export class SyncService extends pulumi.ComponentResource {
@@ -209,6 +217,13 @@ export class SyncService extends pulumi.ComponentResource {
       },
       child,
     );
+
+    if (args.guardrails ?? true)
+      new ServingGuardrails(
+        `${name}-guardrails`,
+        { deploymentNamespace: args.deploymentNamespace, skipAwait: args.skipAwait },
+        child,
+      );
 
     this.deploymentName = deployment.metadata.name;
     this.serviceAccountName = account.metadata.name;

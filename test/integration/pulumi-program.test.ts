@@ -1,7 +1,12 @@
 // The Pulumi program with the real CLI on the testbed: service components, the registry snapshot
 // as ModelDeployment resources (create, update on promotion, delete on archive), a blocking
 // policy, coexistence with the sync service, and destroy.
-import { AppsV1Api, CoreV1Api, RbacAuthorizationV1Api } from "@kubernetes/client-node";
+import {
+  AdmissionregistrationV1Api,
+  AppsV1Api,
+  CoreV1Api,
+  RbacAuthorizationV1Api,
+} from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -90,8 +95,8 @@ test("pulumi up creates the service objects and one SeldonDeployment per promote
   expect(pulumiOk(["stack", "export", "--stack", stack])).not.toContain(TOKEN);
 });
 
-test("the sync service, with exactly its deployed RBAC, and the stack share the namespace without touching each other's objects", async () => {
-  // The service runs as the ServiceAccount the stack deployed, so its Role must be enough.
+/** The sync service as the stack deployed it: its ServiceAccount, so its Role must be enough. */
+async function serviceAsDeployed() {
   const { status } = await kubeConfig()
     .makeApiClient(CoreV1Api)
     .createNamespacedServiceAccountToken({
@@ -111,6 +116,11 @@ test("the sync service, with exactly its deployed RBAC, and the stack share the 
     M2S_OWNER: "service",
   });
   process.env.KUBECONFIG = adminKubeconfig;
+  return service;
+}
+
+test("the sync service, with exactly its deployed RBAC, and the stack share the namespace without touching each other's objects", async () => {
+  const service = await serviceAsDeployed();
   const before = (await stackObjects())[0];
   const outcome = await service.runCycle();
   expect(outcome.ok).toBe(true);
@@ -135,6 +145,36 @@ test("the sync service, with exactly its deployed RBAC, and the stack share the 
     (o) => o.metadata.labels[LABELS.owner] === "service",
   );
   expect(again.metadata.resourceVersion).toBe(serviceObject.metadata.resourceVersion);
+});
+
+test("the guardrails deployed with the service: the API server refuses a floating image the service writes, reported per object", async () => {
+  const floating = `${prefix} floating`;
+  await registerModel(floating, 1);
+  await mlflow().setRegisteredModelTag(
+    floating,
+    "deployment-image",
+    "registry.example.com/mlflow-wrapper:latest",
+  );
+  await mlflow().transitionStage(floating, "1", "Production");
+  try {
+    const outcome = await (await serviceAsDeployed()).runCycle();
+    expect(outcome.ok).toBe(false);
+    expect(outcome.report?.failures).toEqual([
+      expect.objectContaining({
+        model: floating,
+        action: "create",
+        message: expect.stringMatching(
+          /denied request: no-floating-image-tags: .* uses an image without a version tag/,
+        ),
+      }),
+    ]);
+    // The other model's object is judged too and passes (its Production warning does not refuse it).
+    expect(outcome.report?.unchanged.map((o) => o.model)).toEqual([serviceModel]);
+    const objects = await listSeldonDeployments(deploymentNamespace);
+    expect(objects.some((o) => o.metadata.annotations[ANNOTATIONS.modelName] === floating)).toBe(false);
+  } finally {
+    await mlflow().transitionStage(floating, "1", "Archived");
+  }
 });
 
 test("the policy pack reports on the stack's model deployments through the CLI", () => {
@@ -210,6 +250,14 @@ test("pulumi destroy leaves none of the stack's objects and no namespace it crea
       .makeApiClient(AppsV1Api)
       .readNamespacedDeployment({ name: "mlflow2seldon", namespace: serviceNamespace }),
   ).rejects.toThrow();
+  // The guardrails are cluster-scoped: none is left for the stack's namespace.
+  const bindings = await kubeConfig()
+    .makeApiClient(AdmissionregistrationV1Api)
+    .listValidatingAdmissionPolicyBinding();
+  const forStack = bindings.items.filter((b) =>
+    JSON.stringify(b.spec?.matchResources?.namespaceSelector).includes(`"${deploymentNamespace}"`),
+  );
+  expect(forStack).toEqual([]);
 });
 
 test("make deploy's settings check fails without a terminal, naming the setting and the command", () => {
