@@ -66,3 +66,34 @@ test("the sync service: least-privilege RBAC, non-root read-only Deployment with
   expect(byType("kubernetes:core/v1:Service")).toHaveLength(1);
   expect(byType("kubernetes:core/v1:Secret")).toHaveLength(1);
 });
+
+test("the guardrails: images refused, Production warned and audited, bound to the deployment namespace", async () => {
+  const bindings = created.filter(
+    (r) => r.type === "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
+  );
+  expect(bindings.map((b) => b.inputs.spec.validationActions)).toEqual([["Deny"], ["Warn", "Audit"]]);
+  for (const binding of bindings)
+    expect(binding.inputs.spec.matchResources.namespaceSelector.matchExpressions).toEqual([
+      { key: "kubernetes.io/metadata.name", operator: "In", values: ["seldon"] },
+    ]);
+  const policies = created.filter(
+    (r) => r.type === "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
+  );
+  expect(policies).toHaveLength(2);
+  for (const policy of policies)
+    expect(policy.inputs.spec.matchConstraints.objectSelector).toEqual({
+      matchLabels: { "app.kubernetes.io/managed-by": "mlflow2seldon" },
+    });
+
+  const before = created.length;
+  const bare = new SyncService("bare", {
+    namespace: "m2s",
+    deploymentNamespace: "other",
+    image: "registry.example.com/mlflow2seldon:0.1.0",
+    env: {},
+    guardrails: false,
+  });
+  await Promise.all([output(bare.deploymentName), output(bare.metricsEndpoint)]);
+  expect(created.slice(before).some((r) => r.type === "kubernetes:apps/v1:Deployment")).toBe(true);
+  expect(created.slice(before).some((r) => r.type.includes("ValidatingAdmissionPolicy"))).toBe(false);
+});
