@@ -115,7 +115,7 @@ export class SeldonDeploymentStore {
   }
 
   /** Server-side apply; `force` takes over fields another manager changed by hand (drift). */
-  async apply(desired: SeldonDeployment): Promise<SeldonDeployment> {
+  async apply(desired: SeldonDeployment, onWarning?: (message: string) => void): Promise<SeldonDeployment> {
     const { name, namespace } = desired.metadata;
     return this.write(name, () =>
       this.call("apply", `${namespace}/${name}`, () =>
@@ -127,6 +127,7 @@ export class SeldonDeploymentStore {
             // JSON is YAML: the apply patch type takes either.
             contentType: "application/apply-patch+yaml",
             query: { fieldManager: this.fieldManager, force: "true" },
+            onWarning,
           },
         ),
       ),

@@ -38,6 +38,8 @@ export interface PlannedChange extends SlotObject {
   previousVersion?: string;
   /** The object's uid once it exists (for Events about it). */
   uid?: string;
+  /** What the API server warned about when it accepted the write (e.g. an admission policy's Warn). */
+  warnings?: string[];
 }
 
 export interface CycleReport {
@@ -159,7 +161,10 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
   const liveByName = new Map(live.map((o) => [o.metadata.name, o]));
   const report: CycleReport = { changes: [], unchanged: [], failures: [], problems, conflicts: [] };
 
-  const work: { change: PlannedChange; run: () => Promise<SeldonDeployment | void> }[] = [];
+  const work: {
+    change: PlannedChange;
+    run: (onWarning: (message: string) => void) => Promise<SeldonDeployment | void>;
+  }[] = [];
   const toCreate: PlannedDeployment[] = [];
   for (const planned of desired) {
     const { object } = planned;
@@ -174,7 +179,7 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
           previousVersion: current.metadata.labels?.[LABELS.version],
           uid: uidOf(current),
         },
-        run: () => store.apply(object),
+        run: (onWarning) => store.apply(object, onWarning),
       });
   }
   // The list holds only this owner's objects: a name to create may be held by someone else.
@@ -187,7 +192,11 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
     const { object } = planned;
     if (ownershipConflict(holders.get(object.metadata.name), settings.owner))
       report.conflicts.push(slotObject(planned));
-    else work.push({ change: { action: "create", ...slotObject(planned) }, run: () => store.apply(object) });
+    else
+      work.push({
+        change: { action: "create", ...slotObject(planned) },
+        run: (onWarning) => store.apply(object, onWarning),
+      });
   });
   const desiredNames = new Set(desired.map((d) => d.object.metadata.name));
   for (const object of live) {
@@ -204,16 +213,22 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
   if (work.length > 0 && options.mayWrite && !options.mayWrite())
     throw new Error("this replica no longer holds the lease; nothing was written");
   // Each object succeeds or fails on its own; the report keeps the planned order.
-  const outcomes = await mapLimited(work, PARALLEL_REQUESTS, ({ run }) =>
-    run().then(
-      (applied) => ({ applied: applied || undefined }),
+  const outcomes = await mapLimited(work, PARALLEL_REQUESTS, ({ run }) => {
+    const warnings: string[] = [];
+    return run((message) => warnings.push(message)).then(
+      (applied) => ({ applied: applied || undefined, warnings }),
       (error: unknown) => ({ error: errorMessage(error) }),
-    ),
-  );
+    );
+  });
   work.forEach(({ change }, i) => {
     const outcome = outcomes[i];
     if ("error" in outcome) report.failures.push({ ...change, message: outcome.error });
-    else report.changes.push({ ...change, uid: uidOf(outcome.applied) ?? change.uid });
+    else
+      report.changes.push({
+        ...change,
+        uid: uidOf(outcome.applied) ?? change.uid,
+        ...(outcome.warnings.length > 0 ? { warnings: outcome.warnings } : {}),
+      });
   });
   return report;
 }

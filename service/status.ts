@@ -40,7 +40,9 @@ const inSync = (o: SlotObject): StatusRow => ({
  */
 export function statusRows(report: CycleReport, options: { applied: boolean }): StatusRow[] {
   const rows = report.unchanged.map(inSync);
-  if (options.applied) rows.push(...report.changes.filter((c) => c.action !== "delete").map(inSync));
+  if (options.applied)
+    for (const c of report.changes.filter((c) => c.action !== "delete"))
+      rows.push({ ...inSync(c), ...(c.warnings ? { detail: `warned: ${c.warnings.join("; ")}` } : {}) });
   const pending: (PlannedChange & { message?: string })[] = options.applied
     ? report.failures
     : report.changes;

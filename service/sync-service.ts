@@ -477,9 +477,12 @@ export class SyncService {
 
   private record(report: CycleReport, dryRun: boolean): void {
     for (const change of report.changes) {
-      this.log.info(
+      (change.warnings ? this.log.warn : this.log.info).call(
+        this.log,
         { ...change, dryRun },
-        dryRun ? `would ${change.action}` : `${change.action}d SeldonDeployment`,
+        dryRun
+          ? `would ${change.action}`
+          : `${change.action}d SeldonDeployment${change.warnings ? " with warnings from the API server" : ""}`,
       );
       if (!dryRun) this.metrics.objects.inc({ outcome: `${change.action}d` });
     }

@@ -50,6 +50,19 @@ export interface KubeRequest {
   body?: unknown;
   contentType?: string;
   query?: Record<string, string | undefined>;
+  /** Receives each warning the API server sends (deprecations, admission policies with Warn). */
+  onWarning?: (message: string) => void;
+}
+
+/** The texts of `Warning: 299 - "text"` response headers (RFC 7234 form, as the API server sends them). */
+function warningsOf(rawHeaders: string[]): string[] {
+  const warnings: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if (rawHeaders[i].toLowerCase() !== "warning") continue;
+    const match = /^\d{3} \S+ "((?:[^"\\]|\\.)*)"/.exec(rawHeaders[i + 1]);
+    warnings.push(match ? match[1].replace(/\\(.)/g, "$1") : rawHeaders[i + 1]);
+  }
+  return warnings;
 }
 
 /** kubeconfig `as`, `as-uid` and `as-groups`: the API server acts as that user (RBAC permitting). */
@@ -254,6 +267,7 @@ export class KubeClient {
             json = undefined;
           }
           if (status >= 200 && status < 300) {
+            if (options.onWarning) warningsOf(res.rawHeaders).forEach(options.onWarning);
             if (json === undefined && text)
               reject(new KubeApiError(`${method} ${url.pathname}: response is not JSON`, status));
             else resolve(json as T);

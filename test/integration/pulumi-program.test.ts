@@ -168,12 +168,30 @@ test("the guardrails deployed with the service: the API server refuses a floatin
         ),
       }),
     ]);
-    // The other model's object is judged too and passes (its Production warning does not refuse it).
     expect(outcome.report?.unchanged.map((o) => o.model)).toEqual([serviceModel]);
     const objects = await listSeldonDeployments(deploymentNamespace);
     expect(objects.some((o) => o.metadata.annotations[ANNOTATIONS.modelName] === floating)).toBe(false);
   } finally {
     await mlflow().transitionStage(floating, "1", "Archived");
+  }
+});
+
+test("a Production object with one replica and no limits is admitted with the guardrails' warnings, reported per object", async () => {
+  const warned = `${prefix} warned`;
+  await registerModel(warned, 1);
+  await mlflow().transitionStage(warned, "1", "Production");
+  try {
+    const outcome = await (await serviceAsDeployed()).runCycle();
+    expect(outcome.ok).toBe(true);
+    const created = outcome.report?.changes.find((c) => c.model === warned);
+    expect(created?.action).toBe("create");
+    expect(created?.warnings).toEqual([
+      expect.stringContaining("production-replicas-and-limits: "),
+      expect.stringContaining("production-replicas-and-limits: "),
+    ]);
+    expect(created?.warnings?.join("\n")).toMatch(/fewer than 2 replicas[^]*without CPU and memory limits/);
+  } finally {
+    await mlflow().transitionStage(warned, "1", "Archived");
   }
 });
 
