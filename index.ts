@@ -1,17 +1,18 @@
 // The Pulumi program: deploys the sync service (namespaces, RBAC, Deployment) and snapshots the
 // MLflow registry into one ModelDeployment per serving slot, so `pulumi preview` shows the
 // planned model deployments and `pulumi destroy` removes everything.
+import { TARGETS } from "./engine/serving-targets";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ModelDeployments } from "./components/model-deployments";
 import { noWaitAnnotations } from "./components/no-wait";
 import { SyncService } from "./components/sync-service";
 import { loadStackConfig, stackEngineSettings, stackSecrets, type StackConfig } from "./deploy/stack-config";
-import { SeldonDeploymentStore, kubeClient } from "./engine/cluster";
+import { ServingObjectStore, kubeClient } from "./engine/cluster";
 import { errorMessage } from "./engine/errors";
 import { fieldManager, STACK_LABEL } from "./engine/inventory";
 import { KubeApiError, type KubeClient } from "./engine/kube/client";
-import type { SeldonDeployment } from "./engine/manifest";
+import type { ServingObject } from "./engine/manifest";
 import { listOwned } from "./engine/reconcile";
 import type { EngineSettings } from "./engine/settings";
 import { planModelDeployments } from "./engine/snapshot";
@@ -52,11 +53,11 @@ async function foreignNamespace(cluster: KubeClient, name: string, stack: string
  * they serve are, so a run where nothing changed asks MLflow only for the registry's pages. Best
  * effort: without them every location is read from MLflow.
  */
-async function stackObjects(cluster: KubeClient, settings: EngineSettings): Promise<SeldonDeployment[]> {
-  const store = new SeldonDeploymentStore(cluster, fieldManager(settings.owner));
+async function stackObjects(cluster: KubeClient, settings: EngineSettings): Promise<ServingObject[]> {
+  const store = new ServingObjectStore(cluster, TARGETS[settings.target], fieldManager(settings.owner));
   return listOwned(store, settings).catch((error: unknown) => {
     pulumi.log.warn(
-      `the stack's SeldonDeployments could not be listed (${errorMessage(error)}); every location is read from MLflow`,
+      `the stack's serving objects could not be listed (${errorMessage(error)}); every location is read from MLflow`,
     );
     return [];
   });
@@ -104,6 +105,7 @@ export = async () => {
       {
         namespace: serviceNamespace,
         deploymentNamespace,
+        target: settings.target,
         image: config.serviceImage,
         env: serviceEnvironment(config, settings),
         secretEnv: {

@@ -2,7 +2,7 @@
 // repetitions, a watch that timestamps what each SeldonDeployment shows, and hand edits.
 import { CoreV1Api, CustomObjectsApi, KubeConfig, Watch } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ANNOTATIONS, type SeldonDeployment } from "../engine/manifest";
+import { ANNOTATIONS, type ServingObject } from "../engine/manifest";
 
 const seldon = { group: "machinelearning.seldon.io", version: "v1", plural: "seldondeployments" };
 
@@ -44,13 +44,13 @@ export class BenchCluster {
   }
 
   /** Some SeldonDeployments of the namespace (the first `limit` listed). */
-  async list(limit: number): Promise<SeldonDeployment[]> {
+  async list(limit: number): Promise<ServingObject[]> {
     const list = (await this.objects.listNamespacedCustomObject({
       ...seldon,
       namespace: this.namespace,
       limit,
     })) as {
-      items: SeldonDeployment[];
+      items: ServingObject[];
     };
     return list.items;
   }
@@ -61,7 +61,7 @@ export class BenchCluster {
       ...seldon,
       namespace: this.namespace,
       name,
-    })) as SeldonDeployment & { spec: { predictors: { replicas?: number }[] } };
+    })) as ServingObject & { spec: { predictors: { replicas?: number }[] } };
     object.spec.predictors[0].replicas = replicas;
     await this.objects.replaceNamespacedCustomObject({
       ...seldon,
@@ -75,7 +75,7 @@ export class BenchCluster {
    * Calls `onObject(object, at)` whenever a SeldonDeployment is added or changed, with the time
    * the event arrived. Returns a function that ends the watch.
    */
-  async watchObjects(onObject: (object: SeldonDeployment, at: number) => void): Promise<() => void> {
+  async watchObjects(onObject: (object: ServingObject, at: number) => void): Promise<() => void> {
     const watch = new Watch(this.kubeConfig);
     let stopped = false;
     let request: AbortController | undefined;
@@ -84,7 +84,7 @@ export class BenchCluster {
       request = await watch.watch(
         `/apis/${seldon.group}/${seldon.version}/namespaces/${this.namespace}/${seldon.plural}`,
         { allowWatchBookmarks: false },
-        (type: string, object: SeldonDeployment) => {
+        (type: string, object: ServingObject) => {
           if (type === "ADDED" || type === "MODIFIED") onObject(object, performance.now());
         },
         () => {
@@ -101,4 +101,4 @@ export class BenchCluster {
 }
 
 /** The version an object serves, as its annotation records it. */
-export const servedVersion = (object: SeldonDeployment) => object.metadata.annotations?.[ANNOTATIONS.version];
+export const servedVersion = (object: ServingObject) => object.metadata.annotations?.[ANNOTATIONS.version];

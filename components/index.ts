@@ -9,6 +9,6 @@ export { planModelDeployments, type PlanOptions } from "../engine/snapshot";
 export { engineSettingsEnv } from "../service/env";
 export type { EngineSettingsInput, EngineSettings } from "../engine/settings";
 export type { MlflowClientOptions } from "../engine/mlflow/client";
-export type { SeldonDeployment } from "../engine/manifest";
+export type { ServingObject } from "../engine/manifest";
 export type { PlannedDeployment } from "../engine/planner";
 export { PlanError } from "../engine/errors";

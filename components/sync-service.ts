@@ -5,6 +5,7 @@
 // Type token mlflow2seldon:index:SyncService.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { TARGETS, type TargetName } from "../engine/serving-targets";
 import { noWaitAnnotations } from "./no-wait";
 import { ServingGuardrails } from "./serving-guardrails";
 
@@ -13,8 +14,10 @@ const PORT = 8080;
 export interface SyncServiceArgs {
   /** Namespace the service runs in (created by the caller). */
   namespace: pulumi.Input<string>;
-  /** Namespace of the SeldonDeployments the service manages. */
+  /** Namespace of the serving objects the service manages. */
   deploymentNamespace: pulumi.Input<string>;
+  /** The serving system the service writes to (its M2S_TARGET; default seldon-v1): its RBAC follows. */
+  target?: TargetName;
   /** Container image of the sync service. */
   image: pulumi.Input<string>;
   /** M2S_* environment of the service (non-secret settings). */
@@ -33,9 +36,9 @@ export interface SyncServiceArgs {
    */
   replicas?: number;
   /**
-   * Install ServingGuardrails for deploymentNamespace (default true): the API server then refuses
-   * floating images in what the service writes, and warns about Production without 2 replicas
-   * and limits.
+   * Install ServingGuardrails for deploymentNamespace (default true; seldon-v1 target): the API
+   * server then refuses floating images in what the service writes, and warns about Production
+   * without 2 replicas and limits.
    */
   guardrails?: boolean;
 }
@@ -57,10 +60,11 @@ export class SyncService extends pulumi.ComponentResource {
       child,
     );
 
+    const target = TARGETS[args.target ?? "seldon-v1"];
     const rules: k8s.types.input.rbac.v1.PolicyRule[] = [
       {
-        apiGroups: ["machinelearning.seldon.io"],
-        resources: ["seldondeployments"],
+        apiGroups: [target.group],
+        resources: [target.plural],
         // Exactly what the service sends: get (who holds a name to create), list and watch,
         // server-side apply (a patch, and a create when the object is new), delete.
         verbs: ["get", "list", "watch", "create", "patch", "delete"],
@@ -218,7 +222,8 @@ export class SyncService extends pulumi.ComponentResource {
       child,
     );
 
-    if (args.guardrails ?? true)
+    // The guardrails judge SeldonDeployments (the pack's rules read their predictors).
+    if ((args.guardrails ?? true) && target.name === "seldon-v1")
       new ServingGuardrails(
         `${name}-guardrails`,
         { deploymentNamespace: args.deploymentNamespace, skipAwait: args.skipAwait },

@@ -19,6 +19,8 @@ export const stackConfigSchema = z.object({
   serviceNamespace: dns1123Label.default("mlflow2seldon"),
   deploymentNamespace: dns1123Label.default("seldon"),
   // Engine settings: validated, with their defaults, by the engine's schema (see index.ts).
+  target: z.string().optional(),
+  serviceAccount: z.string().optional(),
   stages: stringList.optional(),
   aliases: stringList.optional(),
   servingMode: z.string().optional(),
@@ -111,6 +113,7 @@ export function stackSecrets() {
 
 /** The stack config key behind each engine setting (the owner and model filters come from the stack). */
 const ENGINE_SETTING_KEYS: Record<keyof EngineSettings, string> = {
+  target: "target",
   namespace: "deploymentNamespace",
   stages: "stages",
   aliases: "aliases",
@@ -122,6 +125,7 @@ const ENGINE_SETTING_KEYS: Record<keyof EngineSettings, string> = {
   artifactRoot: "artifactRoot",
   modelUriPrefix: "modelUriPrefix",
   credentialsSecret: "credentialsSecret",
+  serviceAccount: "serviceAccount",
   replicas: "replicas",
   resources: "resources",
   canary: "canary",

@@ -1,9 +1,10 @@
-// Reads and writes SeldonDeployments through the Kubernetes API with server-side apply under
+// Reads and writes one target's serving objects through the Kubernetes API with server-side apply under
 // the engine's own field manager. Counts writes so callers can prove a no-op cycle writes nothing.
 import { ClusterError } from "./errors";
 import { KubeApiError, KubeClient } from "./kube/client";
 import { loadKubeTarget, type KubeTargetOptions } from "./kube/config";
-import { API_VERSION, KIND, type SeldonDeployment } from "./manifest";
+import type { ServingObject } from "./manifest";
+import type { ServingTarget } from "./serving-targets";
 
 export type KubeVerb = "list" | "get" | "apply" | "delete" | "watch";
 
@@ -12,18 +13,15 @@ export function kubeClient(options: KubeTargetOptions = {}): KubeClient {
   return new KubeClient(loadKubeTarget(options));
 }
 
-const collection = (namespace: string) =>
-  `/apis/${API_VERSION}/namespaces/${encodeURIComponent(namespace)}/seldondeployments`;
-
 /** Sees each write of the store: a watch tells the echo of these writes from someone else's edit. */
 export interface WriteObserver {
   /** A write of this object is about to be sent. */
   writing(name: string): void;
   /** The write finished: the object as it left it (undefined: deleted), or null: it failed. */
-  written(name: string, object: SeldonDeployment | undefined | null): void;
+  written(name: string, object: ServingObject | undefined | null): void;
 }
 
-export class SeldonDeploymentStore {
+export class ServingObjectStore {
   /** Create, update and delete calls sent. */
   writes = 0;
 
@@ -33,19 +31,22 @@ export class SeldonDeploymentStore {
    */
   constructor(
     private readonly client: KubeClient,
+    readonly target: ServingTarget,
     private readonly fieldManager: string,
     private readonly onRequest: (verb: KubeVerb) => void = () => {},
     private readonly observer?: WriteObserver,
   ) {}
 
+  private collection(namespace: string): string {
+    const { apiVersion, plural } = this.target;
+    return `/apis/${apiVersion}/namespaces/${encodeURIComponent(namespace)}/${plural}`;
+  }
+
   /** Runs one write of `name` between the observer's `writing` and `written`. */
-  private async write<T extends SeldonDeployment | undefined>(
-    name: string,
-    work: () => Promise<T>,
-  ): Promise<T> {
+  private async write<T extends ServingObject | undefined>(name: string, work: () => Promise<T>): Promise<T> {
     this.writes++;
     this.observer?.writing(name);
-    let outcome: SeldonDeployment | undefined | null = null;
+    let outcome: ServingObject | undefined | null = null;
     try {
       outcome = await work();
       return outcome as T;
@@ -64,7 +65,7 @@ export class SeldonDeploymentStore {
     }
   }
 
-  async list(namespace: string, labelSelector?: string): Promise<SeldonDeployment[]> {
+  async list(namespace: string, labelSelector?: string): Promise<ServingObject[]> {
     return (await this.listAt(namespace, labelSelector)).items;
   }
 
@@ -72,12 +73,12 @@ export class SeldonDeploymentStore {
   async listAt(
     namespace: string,
     labelSelector?: string,
-  ): Promise<{ items: SeldonDeployment[]; resourceVersion: string }> {
-    return this.call("list", `${KIND}s in ${namespace}`, async () => {
+  ): Promise<{ items: ServingObject[]; resourceVersion: string }> {
+    return this.call("list", `${this.target.kind}s in ${namespace}`, async () => {
       const list = await this.client.request<{
-        items: SeldonDeployment[];
+        items: ServingObject[];
         metadata?: { resourceVersion?: string };
-      }>("GET", collection(namespace), { query: { labelSelector } });
+      }>("GET", this.collection(namespace), { query: { labelSelector } });
       return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
     });
   }
@@ -90,23 +91,26 @@ export class SeldonDeploymentStore {
     namespace: string,
     labelSelector: string,
     resourceVersion: string,
-    onEvent: (type: string, object: SeldonDeployment) => void,
+    onEvent: (type: string, object: ServingObject) => void,
     signal: AbortSignal,
     timeoutSeconds = 60,
   ): Promise<void> {
     this.onRequest("watch");
     return this.client.watch(
-      collection(namespace),
+      this.collection(namespace),
       { labelSelector, resourceVersion, allowWatchBookmarks: "true", timeoutSeconds: String(timeoutSeconds) },
-      ({ type, object }) => onEvent(type, object as SeldonDeployment),
+      ({ type, object }) => onEvent(type, object as ServingObject),
       signal,
     );
   }
 
-  async get(namespace: string, name: string): Promise<SeldonDeployment | undefined> {
+  async get(namespace: string, name: string): Promise<ServingObject | undefined> {
     try {
       return await this.call("get", `${namespace}/${name}`, () =>
-        this.client.request<SeldonDeployment>("GET", `${collection(namespace)}/${encodeURIComponent(name)}`),
+        this.client.request<ServingObject>(
+          "GET",
+          `${this.collection(namespace)}/${encodeURIComponent(name)}`,
+        ),
       );
     } catch (error) {
       if (error instanceof ClusterError && error.status === 404) return undefined;
@@ -115,13 +119,13 @@ export class SeldonDeploymentStore {
   }
 
   /** Server-side apply; `force` takes over fields another manager changed by hand (drift). */
-  async apply(desired: SeldonDeployment, onWarning?: (message: string) => void): Promise<SeldonDeployment> {
+  async apply(desired: ServingObject, onWarning?: (message: string) => void): Promise<ServingObject> {
     const { name, namespace } = desired.metadata;
     return this.write(name, () =>
       this.call("apply", `${namespace}/${name}`, () =>
-        this.client.request<SeldonDeployment>(
+        this.client.request<ServingObject>(
           "PATCH",
-          `${collection(namespace)}/${encodeURIComponent(name)}`,
+          `${this.collection(namespace)}/${encodeURIComponent(name)}`,
           {
             body: desired,
             // JSON is YAML: the apply patch type takes either.
@@ -139,7 +143,7 @@ export class SeldonDeploymentStore {
     await this.write(name, async () => {
       try {
         await this.call("delete", `${namespace}/${name}`, () =>
-          this.client.request("DELETE", `${collection(namespace)}/${encodeURIComponent(name)}`),
+          this.client.request("DELETE", `${this.collection(namespace)}/${encodeURIComponent(name)}`),
         );
       } catch (error) {
         if (!(error instanceof ClusterError && error.status === 404)) throw error;

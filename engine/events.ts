@@ -2,8 +2,8 @@
 // shows them): each create, update (old -> new version and why), delete and refused write.
 // Best effort: an Event that cannot be written is logged by the caller, never fails a cycle.
 import type { KubeClient } from "./kube/client";
-import { API_VERSION, KIND } from "./manifest";
 import type { PlannedChange } from "./reconcile";
+import type { ServingTarget } from "./serving-targets";
 
 const REASONS = { create: "Created", update: "Updated", delete: "Deleted" } as const;
 const FAILURE_REASONS = { create: "CreateFailed", update: "UpdateFailed", delete: "DeleteFailed" } as const;
@@ -11,6 +11,7 @@ const FAILURE_REASONS = { create: "CreateFailed", update: "UpdateFailed", delete
 /** The Event for one change (or, with `failure`, for a write the API server refused). */
 export function changeEvent(
   change: PlannedChange,
+  target: ServingTarget,
   namespace: string,
   owner: string,
   failure?: string,
@@ -31,7 +32,13 @@ export function changeEvent(
     apiVersion: "v1",
     kind: "Event",
     metadata: { generateName: `${change.name}.`, namespace },
-    involvedObject: { apiVersion: API_VERSION, kind: KIND, name: change.name, namespace, uid: change.uid },
+    involvedObject: {
+      apiVersion: target.apiVersion,
+      kind: target.kind,
+      name: change.name,
+      namespace,
+      uid: change.uid,
+    },
     reason: (failure ? FAILURE_REASONS : REASONS)[change.action],
     message: message.slice(0, 1024),
     type: failure ? "Warning" : "Normal",
@@ -48,11 +55,12 @@ export class EventRecorder {
   constructor(
     private readonly client: KubeClient,
     private readonly owner: string,
+    private readonly target: ServingTarget,
   ) {}
 
   async record(change: PlannedChange, namespace: string, failure?: string): Promise<void> {
     await this.client.request("POST", `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, {
-      body: changeEvent(change, namespace, this.owner, failure),
+      body: changeEvent(change, this.target, namespace, this.owner, failure),
     });
   }
 }

@@ -2,7 +2,7 @@
 // Pulumi provider and the program). An object is an owner's when it carries both labels; the
 // engine lists only those, writes as that owner's field manager, and never takes over a name
 // another owner (or a person) holds.
-import type { SeldonDeployment } from "./manifest";
+import type { ServingObject } from "./manifest";
 
 /** Labels of every object the engine writes: the owner pair, and what it serves (for selection). */
 export const LABELS = {
@@ -43,9 +43,9 @@ export function modelsSelector(owner: string, modelLabels: string[]): string {
 export const fieldManager = (owner: string) => `mlflow2seldon-${owner}`;
 
 /** Why `owner` may not write the object that holds this name, or undefined when it may. */
-export function ownershipConflict(live: SeldonDeployment | undefined, owner: string): string | undefined {
+export function ownershipConflict(live: ServingObject | undefined, owner: string): string | undefined {
   if (!live || isOwnedBy(live, owner)) return undefined;
   const holder = live.metadata.labels?.[LABELS.owner];
   const { namespace, name } = live.metadata;
-  return `SeldonDeployment ${namespace}/${name} exists and is ${holder ? `owned by "${holder}"` : "not managed by mlflow2seldon"}, not by "${owner}"; left untouched`;
+  return `${live.kind} ${namespace}/${name} exists and is ${holder ? `owned by "${holder}"` : "not managed by mlflow2seldon"}, not by "${owner}"; left untouched`;
 }

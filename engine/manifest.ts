@@ -1,14 +1,16 @@
-// Builds the SeldonDeployment of one serving slot (machinelearning.seldon.io/v1). Pure.
+// Builds the serving object of one serving slot for the configured target: the metadata every
+// target shares (owner labels, what is served, the applied hash), the spec from the target's
+// builder. Pure.
 import { createHash } from "node:crypto";
+import { inferenceServiceSpec } from "./builders/kserve";
+import { seldonDeploymentSpec } from "./builders/seldon-v1";
+import { seldonModelSpec } from "./builders/seldon-v2";
 import { LABELS, ownerLabels } from "./inventory";
 import { modelLabel } from "./naming";
 import { describeCandidate, type Candidate } from "./rollout";
+import { TARGETS, type TargetName } from "./serving-targets";
 import type { Resources } from "./settings";
 import { slotDescription, slotKey, type Slot } from "./slots";
-
-export const GROUP = "machinelearning.seldon.io";
-export const API_VERSION = `${GROUP}/v1`;
-export const KIND = "SeldonDeployment";
 
 export const ANNOTATIONS = {
   modelName: "mlflow2seldon.io/model-name",
@@ -25,8 +27,8 @@ export const ANNOTATIONS = {
   appliedHash: "mlflow2seldon.io/applied-hash",
 } as const;
 
-/** A SeldonDeployment as the engine writes and reads it. */
-export interface SeldonDeployment {
+/** A serving object (SeldonDeployment, InferenceService, Model) as the engine writes and reads it. */
+export interface ServingObject {
   apiVersion: string;
   kind: string;
   metadata: {
@@ -44,7 +46,7 @@ export type Serving =
   | { mode: "mlflow-server"; modelUri: string; credentialsSecret?: string };
 
 /** What a predictor serves: one version, read the way `serving` says. */
-interface PredictorInput {
+export interface PredictorInput {
   version: string;
   serving: Serving;
 }
@@ -53,6 +55,7 @@ interface PredictorInput {
 export type CandidateInput = Candidate & PredictorInput;
 
 export interface DeploymentSpecInput {
+  target: TargetName;
   name: string;
   namespace: string;
   owner: string;
@@ -67,14 +70,13 @@ export interface DeploymentSpecInput {
   replicas: number;
   protocol: string;
   resources?: Resources;
+  /** Service account of the serving pods (KServe: the one holding the object store's credentials). */
+  serviceAccount?: string;
   candidate?: CandidateInput;
 }
 
-const CONTAINER = "model";
-const STORAGE_VOLUME = "mlflow-artifacts";
-
 /** The object with its applied-hash annotation: SHA-256 of its canonical JSON without that annotation. */
-function withAppliedHash(object: SeldonDeployment): SeldonDeployment {
+function withAppliedHash(object: ServingObject): ServingObject {
   const digest = createHash("sha256").update(canonicalJson(object)).digest("hex").slice(0, 32);
   object.metadata.annotations[ANNOTATIONS.appliedHash] = digest;
   return object;
@@ -90,73 +92,18 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** One predictor's graph and pod spec serving `version` of the model. */
-function predictorParts(input: DeploymentSpecInput, { version, serving }: PredictorInput) {
-  const resources = input.resources ? { resources: input.resources } : {};
-  const graph: Record<string, unknown> = { name: CONTAINER, type: "MODEL", children: [] };
-  let podSpec: Record<string, unknown> | undefined;
-  if (serving.mode === "wrapper-image") {
-    podSpec = {
-      containers: [
-        {
-          name: CONTAINER,
-          image: serving.image,
-          env: [
-            { name: "MODEL_PATH", value: serving.modelPath },
-            { name: "MODEL_NAME", value: input.model },
-            { name: "MODEL_VERSION", value: version },
-          ],
-          ...(serving.storageClaim
-            ? { volumeMounts: [{ name: STORAGE_VOLUME, mountPath: serving.storageRoot, readOnly: true }] }
-            : {}),
-          ...resources,
-        },
-      ],
-      ...(serving.storageClaim
-        ? {
-            volumes: [
-              {
-                name: STORAGE_VOLUME,
-                persistentVolumeClaim: { claimName: serving.storageClaim, readOnly: true },
-              },
-            ],
-          }
-        : {}),
-    };
-  } else {
-    graph.implementation = "MLFLOW_SERVER";
-    graph.modelUri = serving.modelUri;
-    if (serving.credentialsSecret) graph.envSecretRefName = serving.credentialsSecret;
-    if (input.resources) podSpec = { containers: [{ name: CONTAINER, ...resources }] };
-  }
-  return { replicas: input.replicas, graph, ...(podSpec ? { componentSpecs: [{ spec: podSpec }] } : {}) };
-}
+const BUILDERS: Record<TargetName, (input: DeploymentSpecInput) => Record<string, unknown>> = {
+  "seldon-v1": seldonDeploymentSpec,
+  kserve: inferenceServiceSpec,
+  "seldon-v2": seldonModelSpec,
+};
 
-/**
- * The predictors: the served version alone, or beside its candidate — a canary takes its share
- * of the traffic; a shadow gets a copy of every request (Seldon discards its answers).
- */
-function predictors(input: DeploymentSpecInput): Record<string, unknown>[] {
-  const main = { name: "default", ...predictorParts(input, input) };
+export function buildServingObject(input: DeploymentSpecInput): ServingObject {
   const { candidate } = input;
-  if (!candidate) return [main];
-  const second = { name: candidate.mode, ...predictorParts(input, candidate) };
-  return candidate.mode === "canary"
-    ? [
-        { ...main, traffic: 100 - (candidate.percent ?? 0) },
-        { ...second, traffic: candidate.percent },
-      ]
-    : [
-        { ...main, traffic: 100 },
-        { ...second, shadow: true },
-      ];
-}
-
-export function buildSeldonDeployment(input: DeploymentSpecInput): SeldonDeployment {
-  const { candidate } = input;
+  const target = TARGETS[input.target];
   return withAppliedHash({
-    apiVersion: API_VERSION,
-    kind: KIND,
+    apiVersion: target.apiVersion,
+    kind: target.kind,
     metadata: {
       name: input.name,
       namespace: input.namespace,
@@ -182,6 +129,6 @@ export function buildSeldonDeployment(input: DeploymentSpecInput): SeldonDeploym
           : {}),
       },
     },
-    spec: { name: input.name, protocol: input.protocol, predictors: predictors(input) },
+    spec: BUILDERS[input.target](input),
   });
 }

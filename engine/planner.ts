@@ -1,8 +1,15 @@
-// Registry snapshot + settings -> the desired SeldonDeployments. Pure: no I/O, no clock.
+// Registry snapshot + settings -> the desired serving objects of the target. Pure: no I/O, no clock.
 import { z } from "zod";
-import { buildSeldonDeployment, type SeldonDeployment, type Serving } from "./manifest";
+import { buildServingObject, type ServingObject, type Serving } from "./manifest";
 import { deploymentName, modelLabel } from "./naming";
-import { resourcesSchema, protocols, servingModes, type EngineSettings, type ServingMode } from "./settings";
+import {
+  resourcesSchema,
+  protocols,
+  rolloutUnsupported,
+  servingModes,
+  type EngineSettings,
+  type ServingMode,
+} from "./settings";
 import { CANARY_TAG, type Candidate } from "./rollout";
 import { slotDescription, type ServingSlot } from "./slots";
 
@@ -40,7 +47,7 @@ export interface PlannedDeployment {
   version: string;
   /** A candidate version served beside `version` in the same object. */
   candidate?: Candidate;
-  object: SeldonDeployment;
+  object: ServingObject;
 }
 
 export interface Plan {
@@ -133,23 +140,40 @@ function servingFor(
   return { mode, modelUri, credentialsSecret: settings.credentialsSecret };
 }
 
+/**
+ * How a model is read: KServe and Seldon v2 read its storage URI themselves; a SeldonDeployment
+ * runs the wrapper image or Seldon's MLFLOW_SERVER (tag, setting, else by the default image).
+ */
+function servingModeOf(tags: Record<string, string>, settings: EngineSettings): ServingMode {
+  const chosen = tagOverride(tags, MODEL_TAGS.servingMode);
+  if (settings.target !== "seldon-v1") {
+    if (chosen === "wrapper-image")
+      throw new TagError(
+        `tag ${MODEL_TAGS.servingMode}=wrapper-image needs the seldon-v1 target, not ${settings.target}`,
+      );
+    return "mlflow-server";
+  }
+  return chosen ?? settings.servingMode ?? (settings.defaultImage ? "wrapper-image" : "mlflow-server");
+}
+
 export function plan(snapshot: RegistrySnapshot, settings: EngineSettings): Plan {
   const result: Plan = { desired: [], problems: [], retainedModels: new Set() };
   for (const slot of snapshot.slots) {
     try {
       if (slot.rolloutProblem) throw new TagError(slot.rolloutProblem);
-      const mode =
-        tagOverride(slot.modelTags, MODEL_TAGS.servingMode) ??
-        settings.servingMode ??
-        (settings.defaultImage ? "wrapper-image" : "mlflow-server");
+      const { target } = settings;
+      const mode = servingModeOf(slot.modelTags, settings);
       const serving = (artifactUri: string) => servingFor(slot.modelTags, artifactUri, mode, settings);
       const { candidate, candidateLocation } = slot;
+      const unsupported = candidate && rolloutUnsupported(target, candidate.mode);
+      if (unsupported) throw new TagError(`tag ${MODEL_TAGS.canary}: ${unsupported}`);
       result.desired.push({
         model: slot.model,
         slot: slotDescription(slot.slot),
         version: slot.version,
         ...(candidate ? { candidate } : {}),
-        object: buildSeldonDeployment({
+        object: buildServingObject({
+          target,
           name: deploymentName(slot.model, slot.slot),
           namespace: settings.namespace,
           owner: settings.owner,
@@ -164,6 +188,7 @@ export function plan(snapshot: RegistrySnapshot, settings: EngineSettings): Plan
           replicas: tagOverride(slot.modelTags, MODEL_TAGS.replicas) ?? settings.replicas,
           protocol: tagOverride(slot.modelTags, MODEL_TAGS.protocol) ?? settings.protocol,
           resources: tagOverride(slot.modelTags, MODEL_TAGS.resources) ?? settings.resources,
+          serviceAccount: settings.serviceAccount,
           candidate:
             candidate && candidateLocation
               ? { ...candidate, serving: serving(candidateLocation.artifactUri) }

@@ -1,12 +1,12 @@
 // One sync cycle, level-triggered: read the registry, plan, compare with the live objects this
 // owner labelled, then apply and prune. A registry that cannot be read completely stops the
 // cycle before anything is written; objects of other owners are never touched.
-import type { SeldonDeploymentStore } from "./cluster";
+import type { ServingObjectStore } from "./cluster";
 import { mapLimited, PARALLEL_REQUESTS } from "./concurrency";
 import { errorMessage } from "./errors";
 import { isOwnedBy, LABELS, modelsSelector, ownerSelector, ownershipConflict } from "./inventory";
 import { modelLabel } from "./naming";
-import { ANNOTATIONS, type SeldonDeployment } from "./manifest";
+import { ANNOTATIONS, type ServingObject } from "./manifest";
 import { plan, type PlannedDeployment, type PlanProblem, type RegistrySnapshot } from "./planner";
 import { describeCandidate } from "./rollout";
 import type { EngineSettings } from "./settings";
@@ -74,7 +74,7 @@ export function isSubset(desired: unknown, live: unknown): boolean {
  * manager owns and the new object leaves out), and every desired field unchanged (else someone
  * edited a field the engine owns). Fields other managers add are not the engine's concern.
  */
-export function matchesLive(desired: SeldonDeployment, live: SeldonDeployment): boolean {
+export function matchesLive(desired: ServingObject, live: ServingObject): boolean {
   return (
     live.metadata.annotations?.[ANNOTATIONS.appliedHash] ===
       desired.metadata.annotations[ANNOTATIONS.appliedHash] &&
@@ -84,11 +84,11 @@ export function matchesLive(desired: SeldonDeployment, live: SeldonDeployment): 
   );
 }
 
-const uidOf = (object: SeldonDeployment | undefined) =>
+const uidOf = (object: ServingObject | undefined) =>
   object?.metadata.uid === undefined ? undefined : String(object.metadata.uid);
 
 /** A deletion is described from the live object: what it served, as the engine recorded it. */
-function describeDeletion(object: SeldonDeployment): PlannedChange {
+function describeDeletion(object: ServingObject): PlannedChange {
   const a = object.metadata.annotations ?? {};
   return {
     uid: uidOf(object),
@@ -102,22 +102,22 @@ function describeDeletion(object: SeldonDeployment): PlannedChange {
 }
 
 export interface ReconcileOptions {
-  store: SeldonDeploymentStore;
+  store: ServingObjectStore;
   settings: EngineSettings;
   /** Plan only: report the changes without writing. */
   dryRun?: boolean;
   /** This owner's live objects (`listOwned`), listed by the caller before reading the registry. */
-  live: SeldonDeployment[];
+  live: ServingObject[];
   /** Asked right before the writes (a replica checks it still holds its lease); false: none. */
   mayWrite?: () => boolean;
 }
 
 /** This owner's objects in its namespace (one LIST by label selector). */
-export const listOwned = (store: SeldonDeploymentStore, settings: EngineSettings) =>
+export const listOwned = (store: ServingObjectStore, settings: EngineSettings) =>
   store.list(settings.namespace, ownerSelector(settings.owner));
 
 /** The same, with the list's resourceVersion (where a watch of the owner's objects can start). */
-export const listOwnedAt = (store: SeldonDeploymentStore, settings: EngineSettings) =>
+export const listOwnedAt = (store: ServingObjectStore, settings: EngineSettings) =>
   store.listAt(settings.namespace, ownerSelector(settings.owner));
 
 /** Beyond this many models, a selector naming each would be long: the owner's whole list is read. */
@@ -128,10 +128,10 @@ const MODELS_PER_SELECTOR = 50;
  * their model labels, then the exact names (labels are shortened names and may collide).
  */
 export async function listServing(
-  store: SeldonDeploymentStore,
+  store: ServingObjectStore,
   settings: EngineSettings,
   models: ReadonlySet<string>,
-): Promise<SeldonDeployment[]> {
+): Promise<ServingObject[]> {
   const live =
     models.size > MODELS_PER_SELECTOR
       ? await listOwned(store, settings)
@@ -144,10 +144,10 @@ const GETS_PER_LIST = 10;
 
 /** The objects holding `names` in the namespace, whoever owns them. */
 async function holdersOf(
-  store: SeldonDeploymentStore,
+  store: ServingObjectStore,
   namespace: string,
   names: string[],
-): Promise<Map<string, SeldonDeployment>> {
+): Promise<Map<string, ServingObject>> {
   if (names.length === 0) return new Map();
   if (names.length > GETS_PER_LIST)
     return new Map((await store.list(namespace)).map((o) => [o.metadata.name, o]));
@@ -163,7 +163,7 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
 
   const work: {
     change: PlannedChange;
-    run: (onWarning: (message: string) => void) => Promise<SeldonDeployment | void>;
+    run: (onWarning: (message: string) => void) => Promise<ServingObject | void>;
   }[] = [];
   const toCreate: PlannedDeployment[] = [];
   for (const planned of desired) {

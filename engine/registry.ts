@@ -4,7 +4,7 @@
 // request per page of registered models.
 import type { MlflowClient } from "./mlflow/client";
 import type { RegisteredModel } from "./mlflow/schemas";
-import { ANNOTATIONS, type SeldonDeployment } from "./manifest";
+import { ANNOTATIONS, type ServingObject } from "./manifest";
 import type { RegistrySnapshot, ResolvedSlot, VersionLocation } from "./planner";
 import type { EngineSettings } from "./settings";
 import { mapLimited, PARALLEL_REQUESTS } from "./concurrency";
@@ -30,7 +30,7 @@ export class RegistryReader {
   }
 
   /** Takes the locations the live objects record (a version is identified by model, number and model creation). */
-  seed(objects: SeldonDeployment[]): void {
+  seed(objects: ServingObject[]): void {
     for (const object of objects) {
       const a = object.metadata.annotations ?? {};
       const [model, version, created] = [

@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { ConfigError } from "./errors";
 import { rolloutSchema } from "./rollout";
+import { targetNames, type TargetName } from "./serving-targets";
 
 export const dns1123Label = z
   .string()
@@ -26,7 +27,9 @@ export const protocols = ["seldon", "v2"] as const;
 
 export const engineSettingsSchema = z
   .object({
-    /** Namespace of the SeldonDeployments. */
+    /** The serving system written to: SeldonDeployment, KServe InferenceService or Seldon v2 Model. */
+    target: z.enum(targetNames).default("seldon-v1"),
+    /** Namespace of the serving objects. */
     namespace: dns1123Label,
     /** Stages whose latest version is served. */
     stages: z.array(z.string().min(1)).default(["Staging", "Production"]),
@@ -46,8 +49,10 @@ export const engineSettingsSchema = z
     artifactRoot: z.string().min(1).default("mlflow-artifacts:/"),
     /** Object-store URI the pod reads artifactRoot as, for modelUri (mode b), e.g. s3://bucket/mlartifacts. */
     modelUriPrefix: z.string().min(1).optional(),
-    /** Secret with object-store credentials for MLFLOW_SERVER (envSecretRefName). */
+    /** Secret with object-store credentials: envSecretRefName (seldon-v1), secretName (seldon-v2). */
     credentialsSecret: dns1123Label.optional(),
+    /** Service account of the serving pods, holding the object store's credentials (kserve). */
+    serviceAccount: dns1123Label.optional(),
     replicas: z.number().int().min(0).default(1),
     resources: resourcesSchema.optional(),
     protocol: z.enum(protocols).default("seldon"),
@@ -60,9 +65,27 @@ export const engineSettingsSchema = z
     /** Glob patterns of model names left to another owner. */
     excludeModels: z.array(z.string()).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    // KServe and Seldon v2 read the model from its storage URI themselves.
+    if (s.target !== "seldon-v1" && s.servingMode === "wrapper-image")
+      ctx.addIssue({
+        code: "custom",
+        path: ["servingMode"],
+        message: `wrapper-image serving needs the seldon-v1 target, not ${s.target}`,
+      });
+    const unsupported = s.canary && rolloutUnsupported(s.target, s.canary.mode);
+    if (unsupported) ctx.addIssue({ code: "custom", path: ["canary"], message: unsupported });
+  });
 export type EngineSettings = z.infer<typeof engineSettingsSchema>;
 export type EngineSettingsInput = z.input<typeof engineSettingsSchema>;
+
+/** Why a target cannot serve a rollout of this mode (undefined: it can). */
+export function rolloutUnsupported(target: TargetName, mode: "canary" | "shadow"): string | undefined {
+  if (target === "seldon-v2") return "the seldon-v2 target serves one version per Model: no canary or shadow";
+  if (target === "kserve" && mode === "shadow") return "the kserve target has no shadow: use a canary";
+  return undefined;
+}
 
 /**
  * Parses engine settings given under a front's own names (M2S_* variables, stack config keys):

@@ -2,7 +2,7 @@
 // once (the Pulumi program and programs using the components): any slot that cannot be planned
 // stops the run, since leaving it out would delete its deployment.
 import { PlanError } from "./errors";
-import type { SeldonDeployment } from "./manifest";
+import type { ServingObject } from "./manifest";
 import { MlflowClient, type MlflowClientOptions } from "./mlflow/client";
 import { plan, type PlannedDeployment } from "./planner";
 import { RegistryReader } from "./registry";
@@ -13,10 +13,10 @@ export interface PlanOptions {
    * Objects already serving versions (the caller's own, e.g. `listOwned`): the locations they
    * record are reused, so an unchanged version costs no MLflow request.
    */
-  known?: SeldonDeployment[];
+  known?: ServingObject[];
 }
 
-/** Reads the registry now and returns the SeldonDeployments the engine wants for `settings`. */
+/** Reads the registry now and returns the serving objects the engine wants for `settings`. */
 export async function planModelDeployments(
   mlflow: MlflowClientOptions,
   settings: EngineSettingsInput,

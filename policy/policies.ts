@@ -50,6 +50,8 @@ export const productionReplicasAndLimits: ResourceValidationPolicy = {
   enforcementLevel: "advisory",
   validateResource: (args, reportViolation) => {
     if (args.type !== MODEL_DEPLOYMENT_TYPE || args.props.slot !== "stage:Production") return;
+    // Predictors with containers are a SeldonDeployment's; other targets size their pods themselves.
+    if (args.props.manifest?.kind !== "SeldonDeployment") return;
     for (const predictor of args.props.manifest?.spec?.predictors ?? []) {
       if ((predictor.replicas ?? 1) < 2) {
         reportViolation(

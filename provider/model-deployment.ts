@@ -62,7 +62,7 @@ export interface ModelDeploymentArgs extends ClusterArgs {
   candidate?: pulumi.Input<string>;
   /** Owner label value of the stack's objects. */
   owner: pulumi.Input<string>;
-  /** The SeldonDeployment the engine planned. */
+  /** The serving object the engine planned (SeldonDeployment, InferenceService or Model). */
   manifest: pulumi.Input<Record<string, unknown>>;
 }
 

@@ -4,10 +4,11 @@
 // so it keeps one Kubernetes client per cluster.
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { SeldonDeploymentStore, kubeClient } from "../engine/cluster";
+import { ServingObjectStore, kubeClient } from "../engine/cluster";
 import type { KubeClient } from "../engine/kube/client";
 import { fieldManager, isOwnedBy, LABELS, MANAGED_BY, ownershipConflict } from "../engine/inventory";
-import { API_VERSION, KIND, type SeldonDeployment } from "../engine/manifest";
+import type { ServingObject } from "../engine/manifest";
+import { targetOf, TARGETS } from "../engine/serving-targets";
 import { dns1123Label } from "../engine/settings";
 
 export const modelDeploymentInputsSchema = z.object({
@@ -19,8 +20,8 @@ export const modelDeploymentInputsSchema = z.object({
   kubeContext: z.string().optional(),
   kubeconfig: z.string().optional(),
   manifest: z.object({
-    apiVersion: z.literal(API_VERSION),
-    kind: z.literal(KIND),
+    apiVersion: z.enum(Object.values(TARGETS).map((t) => t.apiVersion)),
+    kind: z.enum(Object.values(TARGETS).map((t) => t.kind)),
     metadata: z.looseObject({
       name: dns1123Label,
       namespace: dns1123Label,
@@ -96,13 +97,16 @@ function clusterClient(inputs: Pick<ModelDeploymentInputs, "kubeContext" | "kube
 }
 
 function store(
-  inputs: Pick<ModelDeploymentInputs, "kubeContext" | "kubeconfig" | "owner">,
-): SeldonDeploymentStore {
-  return new SeldonDeploymentStore(clusterClient(inputs), fieldManager(inputs.owner));
+  inputs: Pick<ModelDeploymentInputs, "kubeContext" | "kubeconfig" | "owner" | "manifest">,
+): ServingObjectStore {
+  const target = targetOf(inputs.manifest);
+  if (!target)
+    throw new Error(`no serving target writes ${inputs.manifest.apiVersion} ${inputs.manifest.kind}`);
+  return new ServingObjectStore(clusterClient(inputs), target, fieldManager(inputs.owner));
 }
 
 export async function applyDeployment(inputs: ModelDeploymentInputs): Promise<ModelDeploymentOutputs> {
-  const manifest = inputs.manifest as SeldonDeployment;
+  const manifest = inputs.manifest as ServingObject;
   const { namespace, name } = manifest.metadata;
   const cluster = store(inputs);
   // The same rule as the service's; a resource cannot be skipped, so the conflict fails it.
@@ -148,7 +152,7 @@ export async function deleteDeployment(
   const deadline = Date.now() + timeoutMs;
   while (await cluster.get(namespace, name)) {
     if (Date.now() > deadline)
-      throw new Error(`SeldonDeployment ${id} still exists after ${timeoutMs / 1000}s`);
+      throw new Error(`${cluster.target.kind} ${id} still exists after ${timeoutMs / 1000}s`);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }

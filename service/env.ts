@@ -90,6 +90,8 @@ export const serviceEnvSchema = z.object({
   M2S_MLFLOW_DEPLOY_IMG_TAG: optional,
   M2S_SELDON_NEURO_DEF_IMAGE: optional,
   M2S_SELDON_DEPLOYMENT_NS: z.string().default("seldon"),
+  M2S_TARGET: optional,
+  M2S_SERVICE_ACCOUNT: optional,
   M2S_SRC_NEURO_CLUSTER: optional,
   M2S_SERVING_MODE: optional,
   M2S_MODEL_URI_PREFIX: optional,
@@ -132,6 +134,7 @@ export const serviceEnvSchema = z.object({
 
 /** The M2S_* variable behind each engine setting (both directions use it). */
 export const ENGINE_SETTING_ENV = {
+  target: "M2S_TARGET",
   namespace: "M2S_SELDON_DEPLOYMENT_NS",
   stages: "M2S_STAGES",
   aliases: "M2S_ALIASES",
@@ -143,6 +146,7 @@ export const ENGINE_SETTING_ENV = {
   artifactRoot: "M2S_MLFLOW_ARTIFACT_ROOT",
   modelUriPrefix: "M2S_MODEL_URI_PREFIX",
   credentialsSecret: "M2S_SELDON_CREDENTIALS_SECRET",
+  serviceAccount: "M2S_SERVICE_ACCOUNT",
   replicas: "M2S_REPLICAS",
   resources: "M2S_RESOURCES",
   canary: "M2S_CANARY",

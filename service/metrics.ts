@@ -36,7 +36,7 @@ export function createMetrics() {
     }),
     objects: new Counter({
       name: "mlflow2seldon_objects_total",
-      help: "SeldonDeployments handled, by outcome",
+      help: "Serving objects handled, by outcome",
       labelNames: ["outcome"],
       registers: [registry],
     }),
@@ -65,7 +65,7 @@ export function createMetrics() {
     }),
     kubeRequests: new Counter({
       name: "mlflow2seldon_kube_requests_total",
-      help: "Kubernetes API requests for SeldonDeployments, by verb (apply and delete are writes)",
+      help: "Kubernetes API requests for serving objects, by verb (apply and delete are writes)",
       labelNames: ["verb"],
       registers: [registry],
     }),
@@ -103,7 +103,7 @@ export function createMetrics() {
     }),
     managed: new Gauge({
       name: "mlflow2seldon_managed_deployments",
-      help: "SeldonDeployments desired after the last cycle",
+      help: "Serving objects desired after the last cycle",
       registers: [registry],
     }),
   };

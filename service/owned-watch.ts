@@ -7,10 +7,10 @@
 // keep the resume point fresh; a resume point the server no longer has (410) means listing again
 // and comparing, since events may have been missed.
 import { setTimeout as sleep } from "node:timers/promises";
-import type { SeldonDeploymentStore, WriteObserver } from "../engine/cluster";
+import type { ServingObjectStore, WriteObserver } from "../engine/cluster";
 import { ClusterError, errorMessage } from "../engine/errors";
 import { ownerSelector } from "../engine/inventory";
-import { ANNOTATIONS, type SeldonDeployment } from "../engine/manifest";
+import { ANNOTATIONS, type ServingObject } from "../engine/manifest";
 import type { EngineSettings } from "../engine/settings";
 import type { Logger } from "./logger";
 
@@ -21,7 +21,7 @@ interface Seen {
   model: string;
 }
 
-const seenOf = (object: SeldonDeployment): Seen => ({
+const seenOf = (object: ServingObject): Seen => ({
   generation: object.metadata.generation,
   meta: JSON.stringify([object.metadata.labels ?? {}, object.metadata.annotations ?? {}]),
   model: object.metadata.annotations?.[ANNOTATIONS.modelName] ?? "",
@@ -36,7 +36,7 @@ export class OwnedObjectsWatch implements WriteObserver {
   private resourceVersion = "";
 
   constructor(
-    private readonly store: SeldonDeploymentStore,
+    private readonly store: ServingObjectStore,
     private readonly settings: EngineSettings,
     /** A model whose object someone else changed or deleted: reconcile it. */
     private readonly onDrift: (model: string, object: string) => void,
@@ -47,7 +47,7 @@ export class OwnedObjectsWatch implements WriteObserver {
     this.writes.set(name, (this.writes.get(name) ?? 0) + 1);
   }
 
-  written(name: string, object: SeldonDeployment | undefined | null): void {
+  written(name: string, object: ServingObject | undefined | null): void {
     const left = (this.writes.get(name) ?? 1) - 1;
     if (left > 0) this.writes.set(name, left);
     else this.writes.delete(name);
@@ -56,7 +56,7 @@ export class OwnedObjectsWatch implements WriteObserver {
   }
 
   /** The owner's objects as a full read listed them; the first list is where the watch starts. */
-  listed(objects: SeldonDeployment[], resourceVersion: string): void {
+  listed(objects: ServingObject[], resourceVersion: string): void {
     this.seen = new Map(objects.map((o) => [o.metadata.name, seenOf(o)]));
     this.resourceVersion ||= resourceVersion;
   }
@@ -99,7 +99,7 @@ export class OwnedObjectsWatch implements WriteObserver {
     this.resourceVersion = resourceVersion;
   }
 
-  private event(type: string, object: SeldonDeployment): void {
+  private event(type: string, object: ServingObject): void {
     if (type === "ERROR") {
       // The server ends the watch after this; 410: resume from a fresh list.
       if ((object as unknown as { code?: number }).code === 410) this.resourceVersion = "";

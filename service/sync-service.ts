@@ -1,7 +1,8 @@
 // The continuous sync service: runs reconcile cycles on an interval with jitter, backs off
 // exponentially while MLflow or the cluster fails, and reports through logs and metrics.
+import { TARGETS } from "../engine/serving-targets";
 import type { IncomingHttpHeaders } from "node:http";
-import { SeldonDeploymentStore, kubeClient } from "../engine/cluster";
+import { ServingObjectStore, kubeClient } from "../engine/cluster";
 import { mapLimited, PARALLEL_REQUESTS, pause } from "../engine/concurrency";
 import { EventRecorder } from "../engine/events";
 import { ClusterError, errorMessage, RegistryError } from "../engine/errors";
@@ -43,7 +44,7 @@ export const WRITE_BACK_TAGS = {
 
 export class SyncService {
   readonly client: MlflowClient;
-  readonly store: SeldonDeploymentStore;
+  readonly store: ServingObjectStore;
   readonly metrics: Metrics;
   private readonly registry: RegistryReader;
   private readonly events: EventRecorder;
@@ -77,8 +78,9 @@ export class SyncService {
       connection: () => metrics.mlflowConnections.inc(),
     });
     const cluster = kubeClient({ context: config.kubeContext });
-    this.store = new SeldonDeploymentStore(
+    this.store = new ServingObjectStore(
       cluster,
+      TARGETS[config.engine.target],
       fieldManager(config.engine.owner),
       (verb) => metrics.kubeRequests.inc({ verb }),
       {
@@ -100,7 +102,7 @@ export class SyncService {
         },
         log,
       );
-    this.events = new EventRecorder(cluster, config.engine.owner);
+    this.events = new EventRecorder(cluster, config.engine.owner, this.store.target);
     if (config.leaderElection)
       this.leader = new LeaderElector(cluster, config.leaderElection, log, (leading) =>
         this.metrics.leader.set(leading ? 1 : 0),
@@ -482,19 +484,22 @@ export class SyncService {
         { ...change, dryRun },
         dryRun
           ? `would ${change.action}`
-          : `${change.action}d SeldonDeployment${change.warnings ? " with warnings from the API server" : ""}`,
+          : `${change.action}d ${this.store.target.kind}${change.warnings ? " with warnings from the API server" : ""}`,
       );
       if (!dryRun) this.metrics.objects.inc({ outcome: `${change.action}d` });
     }
     this.metrics.objects.inc({ outcome: "unchanged" }, report.unchanged.length);
     for (const failure of report.failures) {
       this.metrics.objects.inc({ outcome: "failed" });
-      this.log.error(failure, `could not ${failure.action} SeldonDeployment`);
+      this.log.error(failure, `could not ${failure.action} ${this.store.target.kind}`);
     }
     for (const problem of report.problems)
       this.log.warn(problem, "model skipped; its existing deployment is kept");
     for (const conflict of report.conflicts) {
-      this.log.warn(conflict, "a SeldonDeployment of that name exists and is not ours; left untouched");
+      this.log.warn(
+        conflict,
+        `a ${this.store.target.kind} of that name exists and is not ours; left untouched`,
+      );
     }
   }
 

@@ -5,7 +5,8 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { kubeClient, SeldonDeploymentStore } from "../../engine/cluster";
+import { kubeClient, ServingObjectStore } from "../../engine/cluster";
+import { TARGETS } from "../../engine/serving-targets";
 import {
   core as coreApi,
   freshNamespace,
@@ -69,7 +70,7 @@ function execPluginKubeconfig(validMs: number) {
 test("credentials from an exec plugin reach the API server, and the plugin runs once", async () => {
   const namespace = await freshNamespace("kube-client");
   const { calls, kubeconfig } = execPluginKubeconfig(3_600_000);
-  const store = new SeldonDeploymentStore(kubeClient({ kubeconfig }), "exec-test");
+  const store = new ServingObjectStore(kubeClient({ kubeconfig }), TARGETS["seldon-v1"], "exec-test");
   expect(await store.list(namespace)).toEqual([]);
   expect(await store.get(namespace, "absent")).toBeUndefined();
   const invocations = readFileSync(calls, "utf8").trim().split("\n");
@@ -83,7 +84,11 @@ test("a kubeconfig proxy-url tunnels every request through the proxy, on kept-al
   try {
     const { admin } = kubeconfigWith({});
     const { file } = kubeconfigWith(admin, { "proxy-url": proxy.url });
-    const store = new SeldonDeploymentStore(kubeClient({ kubeconfig: file }), "proxy-test");
+    const store = new ServingObjectStore(
+      kubeClient({ kubeconfig: file }),
+      TARGETS["seldon-v1"],
+      "proxy-test",
+    );
     for (let i = 0; i < 5; i++) expect(await store.list(namespace)).toEqual([]);
     expect(proxy.tunnels.length).toBeGreaterThanOrEqual(1);
     expect(proxy.tunnels.length).toBeLessThan(5);
@@ -105,7 +110,7 @@ test("a token file relative to the kubeconfig's folder authenticates; impersonat
   const { dir, file } = kubeconfigWith({ tokenFile: "token" });
   writeFileSync(join(dir, "token"), token.status!.token!);
   // Authenticated as the service account, which may not list SeldonDeployments: 403, not 401.
-  const store = new SeldonDeploymentStore(kubeClient({ kubeconfig: file }), "token-test");
+  const store = new ServingObjectStore(kubeClient({ kubeconfig: file }), TARGETS["seldon-v1"], "token-test");
   await expect(store.list(namespace)).rejects.toThrow(/HTTP 403.*system:serviceaccount:.*:reader/);
 
   // The admin impersonating that service account gets the same refusal, naming it.
@@ -117,7 +122,11 @@ test("a token file relative to the kubeconfig's folder authenticates; impersonat
     "as-groups": ["system:serviceaccounts"],
   };
   writeFileSync(impersonating, stringify(config));
-  const asReader = new SeldonDeploymentStore(kubeClient({ kubeconfig: impersonating }), "as-test");
+  const asReader = new ServingObjectStore(
+    kubeClient({ kubeconfig: impersonating }),
+    TARGETS["seldon-v1"],
+    "as-test",
+  );
   await expect(asReader.list(namespace)).rejects.toThrow(/HTTP 403.*system:serviceaccount:.*:reader/);
 });
 
@@ -125,7 +134,7 @@ test("an exec credential that expired is fetched again before the next request",
   const namespace = await freshNamespace("kube-exec-expiry");
   // Already inside the refresh margin: every request needs a new credential.
   const { calls, kubeconfig } = execPluginKubeconfig(5_000);
-  const store = new SeldonDeploymentStore(kubeClient({ kubeconfig }), "expiry-test");
+  const store = new ServingObjectStore(kubeClient({ kubeconfig }), TARGETS["seldon-v1"], "expiry-test");
   await store.list(namespace);
   await store.list(namespace);
   expect(readFileSync(calls, "utf8").trim().split("\n")).toHaveLength(2);
@@ -150,13 +159,14 @@ test("a revoked exec credential (401) is fetched again once, and the request the
   const config = parse(readFileSync(kubeconfig, "utf8"));
   config.users[0].user = { exec: { apiVersion: "client.authentication.k8s.io/v1", command: plugin } };
   writeFileSync(kubeconfig, stringify(config));
-  const store = new SeldonDeploymentStore(kubeClient({ kubeconfig }), "exec-401-test");
+  const store = new ServingObjectStore(kubeClient({ kubeconfig }), TARGETS["seldon-v1"], "exec-401-test");
   expect(await store.list(namespace)).toEqual([]);
 
   // Deleting the Secret the token is bound to revokes it; the plugin now has a new one.
   await coreApi().deleteNamespacedSecret({ namespace, name: "first-credential" });
-  const revoked = new SeldonDeploymentStore(
+  const revoked = new ServingObjectStore(
     kubeClient({ kubeconfig: kubeconfigWith({ token: readFileSync(tokenFile, "utf8") }).file }),
+    TARGETS["seldon-v1"],
     "revoked",
   );
   for (

@@ -7,6 +7,7 @@ import {
   type V1PolicyRule,
 } from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
+import type { ServingTarget } from "../../engine/serving-targets";
 
 export function kubeConfig(): KubeConfig {
   const kc = new KubeConfig();
@@ -85,4 +86,16 @@ export async function createForeignSeldonDeployment(
       spec: { predictors: [] },
     },
   });
+}
+
+/** The objects of a serving target in `namespace`, whoever owns them. */
+export async function listServingObjects(target: ServingTarget, namespace: string): Promise<any[]> {
+  const [group, version] = target.apiVersion.split("/");
+  const list = (await customObjects().listNamespacedCustomObject({
+    group,
+    version,
+    plural: target.plural,
+    namespace,
+  })) as { items: any[] };
+  return list.items;
 }

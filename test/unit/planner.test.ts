@@ -285,3 +285,74 @@ describe("progressive rollout", () => {
     expect(() => s({ canary: { from: "Staging", mode: "shadow", percent: 10 } })).toThrow(/percent/);
   });
 });
+
+describe("targets", () => {
+  const s = (target: "kserve" | "seldon-v2", overrides: Partial<EngineSettingsInput> = {}) =>
+    settings({
+      target,
+      stages: ["Production"],
+      artifactRoot: "mlflow-artifacts:/",
+      modelUriPrefix: "s3://models/artifacts",
+      ...overrides,
+    });
+  const iris = (tags: Record<string, string> = {}) =>
+    model({ latest_versions: [version("3", "Production"), version("4", "Staging")], tags });
+  const planned = (m: RegisteredModel, used: ReturnType<typeof s>) =>
+    plan({ slots: resolved(servingSlots([m], used)) }, used);
+
+  test("kserve: an InferenceService of KServe's mlflow format reading the version's storage URI", () => {
+    const [object] = planned(iris(), s("kserve", { serviceAccount: "reader", replicas: 2 })).desired.map(
+      (d) => d.object,
+    );
+    expect(object.apiVersion).toBe("serving.kserve.io/v1beta1");
+    expect(object.kind).toBe("InferenceService");
+    expect(object.spec).toEqual({
+      predictor: {
+        minReplicas: 2,
+        serviceAccountName: "reader",
+        model: {
+          modelFormat: { name: "mlflow" },
+          protocolVersion: "v2",
+          storageUri: "s3://models/artifacts/1/run3/artifacts/model",
+        },
+      },
+    });
+  });
+
+  test("kserve: a canary names the candidate with canaryTrafficPercent; a shadow is a problem naming the tag", () => {
+    const canary = planned(iris({ [MODEL_TAGS.canary]: '{"from":"Staging","percent":20}' }), s("kserve"));
+    expect(canary.desired[0].object.spec.predictor).toMatchObject({
+      canaryTrafficPercent: 20,
+      model: { storageUri: "s3://models/artifacts/1/run4/artifacts/model" },
+    });
+    const shadow = planned(iris({ [MODEL_TAGS.canary]: '{"from":"Staging","mode":"shadow"}' }), s("kserve"));
+    expect(shadow.desired).toEqual([]);
+    expect(shadow.problems[0].message).toBe(
+      "tag mlflow2seldon.canary: the kserve target has no shadow: use a canary",
+    );
+  });
+
+  test("seldon-v2: a Model with the mlflow requirement, its secret and the memory limit", () => {
+    const used = s("seldon-v2", { credentialsSecret: "s3-creds", resources: { limits: { memory: "2Gi" } } });
+    expect(planned(iris(), used).desired[0].object).toMatchObject({
+      apiVersion: "mlops.seldon.io/v1alpha1",
+      kind: "Model",
+      spec: {
+        storageUri: "s3://models/artifacts/1/run3/artifacts/model",
+        requirements: ["mlflow"],
+        replicas: 1,
+        secretName: "s3-creds",
+        memory: "2Gi",
+      },
+    });
+  });
+
+  test("settings a target cannot honour name the setting; a tag asking for them is a problem", () => {
+    expect(() => s("seldon-v2", { canary: { from: "Staging", percent: 10 } })).toThrow(/seldon-v2 target/);
+    expect(() => s("kserve", { servingMode: "wrapper-image" })).toThrow(/needs the seldon-v1 target/);
+    const wrapped = planned(iris({ [MODEL_TAGS.servingMode]: "wrapper-image" }), s("kserve"));
+    expect(wrapped.problems[0].message).toContain(
+      "mlflow2seldon.serving-mode=wrapper-image needs the seldon-v1 target",
+    );
+  });
+});

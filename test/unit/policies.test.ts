@@ -21,6 +21,7 @@ const modelDeployment = (overrides: {
     model: "iris",
     slot: overrides.slot ?? "stage:Production",
     manifest: {
+      kind: "SeldonDeployment",
       metadata: { namespace: overrides.namespace ?? "seldon" },
       spec: {
         predictors: [

@@ -1,12 +1,13 @@
 import { parseStackConfig } from "../../deploy/stack-config";
 import { ConfigError } from "../../engine/errors";
-import { buildSeldonDeployment } from "../../engine/manifest";
+import { buildServingObject } from "../../engine/manifest";
 import { checkInputs, diffInputs, type ModelDeploymentInputs } from "../../provider/runtime";
 
 const inputs = (
   overrides: { version?: string; image?: string; name?: string } = {},
 ): ModelDeploymentInputs => {
-  const manifest = buildSeldonDeployment({
+  const manifest = buildServingObject({
+    target: "seldon-v1",
     name: overrides.name ?? "iris-production-12345678",
     namespace: "seldon",
     owner: "stack-dev",
