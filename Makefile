@@ -2,6 +2,8 @@
 # is the embedded default target: `make demo` needs nothing but this repository.
 SHELL := /bin/bash
 STACK ?= dev
+# Serving target of `make demo`: seldon-v1, kserve or seldon-v2.
+TARGET ?= seldon-v1
 TESTBED_ENV := .testbed/env
 # Node.js >= 22.19 first on PATH: the machine's, or Node.js 24 installed into the cache.
 NODE_BIN := $(shell testbed/node.sh)
@@ -56,7 +58,7 @@ sync: build
 	@$(WITH_ENV) node bin/mlflow2seldon.js sync
 
 demo: install
-	demo/run.sh
+	TARGET=$(TARGET) demo/run.sh
 demo-clean:
 	demo/clean.sh
 

@@ -4,6 +4,7 @@
                                   prints {"versions": ["1", "2"]}
   python iris.py predict URI      predictions of the model at URI (models:/…, a path) for SAMPLE
   python iris.py sample -         SAMPLE as a dataframe_split request body for /invocations
+  python iris.py v2 -             SAMPLE as a V2 inference request (one input per column, pandas codec)
 """
 import json
 import sys
@@ -46,6 +47,14 @@ def sample(_: str) -> None:
     print(json.dumps({"dataframe_split": {"columns": columns(), "data": SAMPLE}}))
 
 
+def v2(_: str) -> None:
+    inputs = [
+        {"name": column, "shape": [len(SAMPLE), 1], "datatype": "FP64", "data": [row[i] for row in SAMPLE]}
+        for i, column in enumerate(columns())
+    ]
+    print(json.dumps({"parameters": {"content_type": "pd"}, "inputs": inputs}))
+
+
 if __name__ == "__main__":
     command, argument = sys.argv[1], sys.argv[2]
-    {"train": train, "predict": predict, "sample": sample}[command](argument)
+    {"train": train, "predict": predict, "sample": sample, "v2": v2}[command](argument)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Brings the local testbed up on loopback: real MLflow servers, etcd + kube-apiserver with the
-# serving CRDs installed, and the Pulumi CLI (language host, Kubernetes plugin) with a local
-# file:// backend. Writes .testbed/env
+# Brings the local testbed up on loopback: real MLflow servers (one storing its artifacts in an
+# S3-compatible object store), etcd + kube-apiserver with the serving CRDs installed, the Pulumi
+# CLI (language host, Kubernetes plugin) with a local file:// backend, and the Python
+# environments of what a serving pod runs (KServe's storage initializer, MLServer). Writes .testbed/env
 # (export lines for tests, the demo and a person's shell). Running it again while the testbed
 # is healthy changes nothing.
 set -euo pipefail
@@ -20,6 +21,10 @@ crd_dir="${M2S_CRD_DIR:-$root/../shared/fixtures/crds}"
 mlflow_port="${M2S_TESTBED_MLFLOW_PORT:-5811}"
 # An MLflow 2.x server as well, so the client is proven against both API generations.
 mlflow2_port="${M2S_TESTBED_MLFLOW2_PORT:-5813}"
+# moto's S3 server, and an MLflow server whose artifacts live in its bucket.
+s3_port="${M2S_TESTBED_S3_PORT:-5815}"
+mlflow_s3_port="${M2S_TESTBED_MLFLOW_S3_PORT:-5817}"
+s3_bucket=mlflow
 etcd_port="${M2S_TESTBED_ETCD_PORT:-2389}"
 etcd_peer_port="${M2S_TESTBED_ETCD_PEER_PORT:-2390}"
 apiserver_port="${M2S_TESTBED_APISERVER_PORT:-6553}"
@@ -36,6 +41,9 @@ step "1/5 binaries (cached in ${M2S_CACHE_DIR:-$HOME/.cache/mlflow2seldon})"
 "$here/build-binaries.sh"
 venv="$("$here/python-env.sh")"
 venv2="$("$here/python-env.sh" "$here/requirements-mlflow2.txt")"
+venv_moto="$("$here/python-env.sh" "$here/requirements-moto.txt")"
+venv_storage="$("$here/python-env.sh" "$here/requirements-kserve-storage.txt")"
+venv_mlserver="$("$here/python-env.sh" "$here/requirements-mlserver.txt")"
 chromium="$("$here/chromium.sh")"
 bin="${M2S_CACHE_DIR:-$HOME/.cache/mlflow2seldon}/bin"
 [[ -d "$crd_dir" ]] || fail "CRD folder not found: $crd_dir (set M2S_CRD_DIR)"
@@ -134,7 +142,7 @@ served() {
 }
 wait_for "custom resources served" 60 served
 
-step "5/5 MLflow servers ($("$venv/bin/mlflow" --version | awk '{print $3}'), $("$venv2/bin/mlflow" --version | awk '{print $3}')) and Pulumi $PULUMI_VERSION"
+step "5/5 MLflow servers ($("$venv/bin/mlflow" --version | awk '{print $3}'), $("$venv2/bin/mlflow" --version | awk '{print $3}'); one on an S3 object store) and Pulumi $PULUMI_VERSION"
 mkdir -p "$data/mlflow/artifacts"
 # MLflow 3.5+ checks the Host header: allow any loopback port (tests put a fault proxy in front).
 # Webhooks to the sync service on loopback (http), with the server's webhook list cached for 1 s
@@ -147,8 +155,20 @@ start_service mlflow env MLFLOW_WEBHOOK_ALLOWED_SCHEMES=http,https MLFLOW_WEBHOO
 mkdir -p "$data/mlflow2/artifacts"
 start_service mlflow2 "$venv2/bin/mlflow" server --backend-store-uri "sqlite:///$data/mlflow2/mlflow.db" \
   --artifacts-destination "$data/mlflow2/artifacts" --serve-artifacts --host 127.0.0.1 --port "$mlflow2_port"
+# The object store's credentials are the testbed's own (moto accepts any).
+s3_access_key=testbed s3_secret_key=testbed-secret
+s3_env=(AWS_ACCESS_KEY_ID="$s3_access_key" AWS_SECRET_ACCESS_KEY="$s3_secret_key" AWS_DEFAULT_REGION=us-east-1)
+start_service objectstore "$venv_moto/bin/moto_server" -H 127.0.0.1 -p "$s3_port"
+wait_for objectstore 60 curl -fsS "http://127.0.0.1:$s3_port/"
+curl -fsS -X PUT "http://127.0.0.1:$s3_port/$s3_bucket" > /dev/null
+mkdir -p "$data/mlflow-s3"
+start_service mlflow-s3 env "${s3_env[@]}" MLFLOW_S3_ENDPOINT_URL="http://127.0.0.1:$s3_port" \
+  "$venv/bin/mlflow" server --backend-store-uri "sqlite:///$data/mlflow-s3/mlflow.db" \
+  --artifacts-destination "s3://$s3_bucket/artifacts" --host 127.0.0.1 --port "$mlflow_s3_port" --workers 1 \
+  --allowed-hosts "127.0.0.1:*,localhost:*"
 wait_for mlflow 120 curl -fsS "http://127.0.0.1:$mlflow_port/health"
 wait_for mlflow2 120 curl -fsS "http://127.0.0.1:$mlflow2_port/health"
+wait_for mlflow-s3 120 curl -fsS "http://127.0.0.1:$mlflow_s3_port/health"
 
 # Pulumi finds plugins on PATH: the CLI, its Node.js language host, the Kubernetes provider and
 # the dynamic-provider shim shipped in @pulumi/pulumi.
@@ -168,6 +188,13 @@ export M2S_TESTBED_MLFLOW2_URI=http://127.0.0.1:$mlflow2_port
 export M2S_TESTBED_ARTIFACTS_ROOT=$data/mlflow/artifacts
 export M2S_TESTBED_DATA_DIR=$data
 export M2S_TESTBED_PYTHON=$venv/bin/python
+export M2S_TESTBED_S3_ENDPOINT=http://127.0.0.1:$s3_port
+export M2S_TESTBED_S3_MLFLOW_URI=http://127.0.0.1:$mlflow_s3_port
+export M2S_TESTBED_S3_ARTIFACTS=s3://$s3_bucket/artifacts
+export M2S_TESTBED_S3_ACCESS_KEY_ID=$s3_access_key
+export M2S_TESTBED_S3_SECRET_ACCESS_KEY=$s3_secret_key
+export M2S_TESTBED_STORAGE_PYTHON=$venv_storage/bin/python
+export M2S_TESTBED_MLSERVER_PYTHON=$venv_mlserver/bin/python
 export KUBECONFIG=$kubeconfig
 export M2S_TESTBED_CHROMIUM=$chromium
 export PATH=$tools:$node_bin:\$PATH

@@ -4,8 +4,10 @@
 import { pulumi, runOk } from "../support/pulumi";
 
 afterAll(() => {
-  pulumi(["destroy", "--yes", "--stack", "demo"]);
-  pulumi(["stack", "rm", "--yes", "--force", "--stack", "demo"]);
+  for (const stack of ["demo", "demo-kserve"]) {
+    pulumi(["destroy", "--yes", "--stack", stack]);
+    pulumi(["stack", "rm", "--yes", "--force", "--stack", stack]);
+  }
 });
 
 test("make demo runs every step and serves a prediction from the SeldonDeployment's model path", () => {
@@ -17,4 +19,16 @@ test("make demo runs every step and serves a prediction from the SeldonDeploymen
     /champion -> version \d+: the service updated fraud-detector-champion-\w+ to version \d+/,
   );
   expect(output).toMatch(/-> \{"predictions": \[0, 1, 2, 2\]\}/);
+});
+
+test("make demo TARGET=kserve tells the story with InferenceServices and serves a V2 prediction from MLServer", () => {
+  const output = runOk("make", ["demo", "TARGET=kserve"]);
+  for (let step = 1; step <= 7; step++) expect(output).toContain(`[${step}/7 +`);
+  expect(output).toContain("kind: InferenceService");
+  expect(output).toMatch(/~ .*pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment/);
+  expect(output).toMatch(
+    /champion -> version \d+: the service updated fraud-detector-champion-\w+ to version \d+/,
+  );
+  expect(output).toMatch(/storageUri: s3:\/\/mlflow\/artifacts\//);
+  expect(output).toContain("-> predictions [0,1,2,2]");
 });

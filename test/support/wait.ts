@@ -13,8 +13,12 @@ export async function freePort(): Promise<number> {
 }
 
 /** Polls `check` every 100 ms for up to 20 s; its first truthy value, else an error naming `what`. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined | false>): Promise<T> {
-  for (let i = 0; i < 200; i++) {
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  for (let i = 0; i < timeoutMs / 100; i++) {
     const value = await check().catch(() => undefined);
     if (value) return value;
     await new Promise((resolve) => setTimeout(resolve, 100));
