@@ -4,7 +4,7 @@
 import { pulumi, runOk } from "../support/pulumi";
 
 afterAll(() => {
-  for (const stack of ["demo", "demo-kserve"]) {
+  for (const stack of ["demo", "demo-kserve", "demo-seldon-v2"]) {
     pulumi(["destroy", "--yes", "--stack", stack]);
     pulumi(["stack", "rm", "--yes", "--force", "--stack", stack]);
   }
@@ -21,14 +21,20 @@ test("make demo runs every step and serves a prediction from the SeldonDeploymen
   expect(output).toMatch(/-> \{"predictions": \[0, 1, 2, 2\]\}/);
 });
 
-test("make demo TARGET=kserve tells the story with InferenceServices and serves a V2 prediction from MLServer", () => {
-  const output = runOk("make", ["demo", "TARGET=kserve"]);
-  for (let step = 1; step <= 7; step++) expect(output).toContain(`[${step}/7 +`);
-  expect(output).toContain("kind: InferenceService");
-  expect(output).toMatch(/~ .*pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment/);
-  expect(output).toMatch(
-    /champion -> version \d+: the service updated fraud-detector-champion-\w+ to version \d+/,
-  );
-  expect(output).toMatch(/storageUri: s3:\/\/mlflow\/artifacts\//);
-  expect(output).toContain("-> predictions [0,1,2,2]");
-});
+test.each([
+  ["kserve", "InferenceService"],
+  ["seldon-v2", "Model"],
+])(
+  "make demo TARGET=%s tells the story with %ss and serves a V2 prediction from MLServer",
+  (target, kind) => {
+    const output = runOk("make", ["demo", `TARGET=${target}`]);
+    for (let step = 1; step <= 7; step++) expect(output).toContain(`[${step}/7 +`);
+    expect(output).toContain(`kind: ${kind}`);
+    expect(output).toMatch(/~ .*pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment/);
+    expect(output).toMatch(
+      /champion -> version \d+: the service updated fraud-detector-champion-\w+ to version \d+/,
+    );
+    expect(output).toMatch(/storageUri: s3:\/\/mlflow\/artifacts\//);
+    expect(output).toContain("-> predictions [0,1,2,2]");
+  },
+);
