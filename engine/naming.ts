@@ -19,12 +19,15 @@ export function shortHash(...parts: string[]): string {
 }
 
 /**
- * The SeldonDeployment name of one (model, slot): at most 44 characters, so the names Seldon
- * derives from it (`<name>-<predictor>-0-<container>`) stay within 63.
+ * The serving object's name of one (model, slot): at most 44 characters, so the names Seldon
+ * derives from it (`<name>-<predictor>-0-<container>`) stay within 63; starting with a letter,
+ * since the Services Seldon and KServe derive from it are DNS-1035 labels (KServe's admission
+ * refuses an InferenceService name starting with a digit).
  */
 export function deploymentName(model: string, slot: Slot): string {
+  const modelSlug = slug(model, 24) || "model";
   const parts = [
-    slug(model, 24) || "model",
+    /^[a-z]/.test(modelSlug) ? modelSlug : `m-${slug(modelSlug, 22)}`,
     slug(slot.name, 10) || "slot",
     shortHash(model, slot.kind, slot.name),
   ];

@@ -2,7 +2,7 @@ import { deploymentName, modelLabel } from "../../engine/naming";
 import type { Slot } from "../../engine/slots";
 
 const production: Slot = { kind: "stage", name: "Production" };
-const dns1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const dns1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
 // Twenty awkward MLflow model names: unicode, spaces, underscores, case, length, punctuation.
 const awkwardNames = [
@@ -31,7 +31,8 @@ const awkwardNames = [
 test("awkward model names give valid, distinct, deterministic names within 44 characters", () => {
   const names = awkwardNames.map((model) => deploymentName(model, production));
   for (const name of names) {
-    expect(name).toMatch(dns1123);
+    // DNS-1035: what the Services derived from the name must be, and KServe asks of its objects.
+    expect(name).toMatch(dns1035);
     expect(name.length).toBeLessThanOrEqual(44);
   }
   expect(new Set(names).size).toBe(awkwardNames.length);
@@ -46,6 +47,7 @@ test("a stage and an alias of the same name are different slots", () => {
 
 test("names read like the model and slot", () => {
   expect(deploymentName("Iris Classifier", production)).toMatch(/^iris-classifier-production-[0-9a-f]{8}$/);
+  expect(deploymentName("2024 churn", production)).toMatch(/^m-2024-churn-production-[0-9a-f]{8}$/);
 });
 
 test("model labels are valid label values and distinct", () => {
