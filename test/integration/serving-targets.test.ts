@@ -1,6 +1,6 @@
 // KServe InferenceServices and Seldon Core v2 Models as targets, against the testbed's MLflow and
 // kube-apiserver with both CRDs installed (their schemas judge every object): the same lifecycle
-// and safety rules as SeldonDeployments, one service instance per target.
+// and safety rules as SeldonDeployments (drift repair included), one service instance per target.
 import { LABELS } from "../../engine/inventory";
 import { ANNOTATIONS } from "../../engine/manifest";
 import { TARGETS, type TargetName } from "../../engine/serving-targets";
@@ -112,6 +112,34 @@ describe.each(["kserve", "seldon-v2"] as const)("target %s", (targetName) => {
     await mlflow().transitionStage(name, "2", "Archived");
     await cycle();
     expect(await objectsOf(name)).toEqual([]);
+  });
+
+  test("a hand edit of a field the engine owns is reverted, in place", async () => {
+    const name = `${fx.prefix} drift`;
+    await registerModel(name, 1);
+    await mlflow().transitionStage(name, "1", "Production");
+    await cycle();
+    const [before] = await objectsOf(name);
+    const edited = structuredClone(before);
+    if (targetName === "kserve") edited.spec.predictor.minReplicas = 5;
+    else edited.spec.replicas = 5;
+    await customObjects().replaceNamespacedCustomObject({
+      group,
+      version,
+      plural: target.plural,
+      namespace: fx.namespace,
+      name: before.metadata.name,
+      body: edited,
+    });
+    const outcome = await cycle();
+    expect(outcome.report?.changes).toEqual([
+      expect.objectContaining({ action: "update", name: before.metadata.name }),
+    ]);
+    const [after] = await objectsOf(name);
+    expect(after.metadata.uid).toBe(before.metadata.uid);
+    expect(targetName === "kserve" ? after.spec.predictor.minReplicas : after.spec.replicas).toBe(1);
+    await mlflow().transitionStage(name, "1", "Archived");
+    await cycle();
   });
 
   test("an MLflow outage or a malformed page deletes nothing", async () => {
