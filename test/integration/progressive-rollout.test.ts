@@ -7,7 +7,7 @@ import { MODEL_TAGS } from "../../engine/planner";
 import { freshNamespace, listSeldonDeployments } from "../support/cluster";
 import { mlflow, registerModel } from "../support/mlflow";
 import { serviceBin, serviceEnv } from "../support/service";
-import { syncFixture, type SyncFixture } from "../support/sync";
+import { cycleOk, syncFixture, type SyncFixture } from "../support/sync";
 
 let fx: SyncFixture;
 beforeAll(async () => {
@@ -40,12 +40,6 @@ async function split(model: string) {
   }));
 }
 
-async function cycle(service: ReturnType<SyncFixture["service"]>) {
-  const outcome = await service.runCycle();
-  if (!outcome.ok) throw new Error(`cycle failed: ${JSON.stringify(outcome)}`);
-  return outcome;
-}
-
 test("a canary from Staging: split created, weights changed, candidate promoted, next candidate archived", async () => {
   const name = `${fx.prefix} canary`;
   const client = mlflow();
@@ -55,7 +49,7 @@ test("a canary from Staging: split created, weights changed, candidate promoted,
   await client.setRegisteredModelTag(name, MODEL_TAGS.canary, '{"from":"Staging","percent":10}');
   const service = fx.service();
 
-  await cycle(service);
+  await cycleOk(service);
   expect(await split(name)).toEqual([
     { name: "default", version: "1", traffic: 90 },
     { name: "canary", version: "2", traffic: 10 },
@@ -74,7 +68,7 @@ test("a canary from Staging: split created, weights changed, candidate promoted,
   expect(dryRun.stdout).toContain(
     `update ${fx.namespace}/${created?.metadata.name}  ${name}@1 (stage:Production) with canary 25% of version 2 (stage:Staging)`,
   );
-  await cycle(service);
+  await cycleOk(service);
   expect(await split(name)).toEqual([
     { name: "default", version: "1", traffic: 75 },
     { name: "canary", version: "2", traffic: 25 },
@@ -83,18 +77,18 @@ test("a canary from Staging: split created, weights changed, candidate promoted,
 
   // Promoted: one predictor again, and the fields of the split are gone from the live object.
   await client.transitionStage(name, "2", "Production", true);
-  await cycle(service);
+  await cycleOk(service);
   expect(await split(name)).toEqual([{ name: "default", version: "2" }]);
   expect((await productionObject(name))?.metadata.annotations[ANNOTATIONS.candidate]).toBeUndefined();
 
   await client.transitionStage(name, "3", "Staging");
-  await cycle(service);
+  await cycleOk(service);
   expect(await split(name)).toEqual([
     { name: "default", version: "2", traffic: 75 },
     { name: "canary", version: "3", traffic: 25 },
   ]);
   await client.transitionStage(name, "3", "Archived");
-  await cycle(service);
+  await cycleOk(service);
   expect(await split(name)).toEqual([{ name: "default", version: "2" }]);
 });
 
@@ -106,13 +100,13 @@ test("a shadow from an alias, set for every model: every request mirrored to the
   await client.setAlias(name, "challenger", "2");
   const service = fx.service({ M2S_CANARY: '{"from":"@challenger","mode":"shadow"}' });
 
-  await cycle(service);
+  await cycleOk(service);
   expect(await split(name)).toEqual([
     { name: "default", version: "1", traffic: 100 },
     { name: "shadow", version: "2", shadow: true },
   ]);
   await client.deleteAlias(name, "challenger");
-  await cycle(service);
+  await cycleOk(service);
   expect(await split(name)).toEqual([{ name: "default", version: "1" }]);
 });
 
@@ -124,7 +118,7 @@ test("a bad rollout tag is reported naming the tag, and the model's objects are 
   await client.transitionStage(name, "2", "Staging");
   await client.setRegisteredModelTag(name, MODEL_TAGS.canary, '{"from":"Staging","percent":10}');
   const service = fx.service();
-  await cycle(service);
+  await cycleOk(service);
   const before = await listSeldonDeployments(fx.namespace);
 
   await client.setRegisteredModelTag(name, MODEL_TAGS.canary, '{"from":"Staging","percent":"half"}');

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { ANNOTATIONS } from "../../engine/manifest";
 import { TARGETS } from "../../engine/serving-targets";
-import { freshNamespace, listServingObjects } from "../support/cluster";
+import { freshNamespace, listServingObjects, storageUriOf } from "../support/cluster";
 import { mlflow, uniqueModelName } from "../support/mlflow";
 import { syncFixture } from "../support/sync";
 import { repoRoot } from "../support/testbed-env";
@@ -64,11 +64,6 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const storageUriOf: Record<"kserve" | "seldon-v2", (o: any) => string> = {
-  kserve: (o) => o.spec.predictor.model.storageUri,
-  "seldon-v2": (o) => o.spec.storageUri,
-};
-
 test.each(["kserve", "seldon-v2"] as const)(
   "%s: the object's storage URI, fetched as the storage initializer does, serves the model's predictions in MLServer over REST and gRPC",
   async (target) => {
@@ -82,7 +77,7 @@ test.each(["kserve", "seldon-v2"] as const)(
     const [object] = (await listServingObjects(TARGETS[target], service.config.engine.namespace)).filter(
       (o) => o.metadata.annotations[ANNOTATIONS.modelName] === model,
     );
-    const storageUri = storageUriOf[target](object);
+    const storageUri = storageUriOf(object);
     expect(storageUri).toMatch(/^s3:\/\/mlflow\/artifacts\//);
 
     const modelDir = join(work, target, "model");

@@ -4,16 +4,10 @@
 import { LABELS } from "../../engine/inventory";
 import { ANNOTATIONS } from "../../engine/manifest";
 import { TARGETS, type TargetName } from "../../engine/serving-targets";
-import { customObjects, freshNamespace, listServingObjects } from "../support/cluster";
+import { customObjects, freshNamespace, listServingObjects, storageUriOf } from "../support/cluster";
 import { FaultProxy } from "../support/fault-proxy";
 import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
-import { syncFixture, type SyncFixture } from "../support/sync";
-
-/** Where each target's object reads the model: its storage URI. */
-const storageUri: Record<Exclude<TargetName, "seldon-v1">, (o: any) => string> = {
-  kserve: (o) => o.spec.predictor.model.storageUri,
-  "seldon-v2": (o) => o.spec.storageUri,
-};
+import { cycleOk, syncFixture, type SyncFixture } from "../support/sync";
 
 /** A wrong object per target, that the CRD's schema refuses. */
 const invalid: Record<Exclude<TargetName, "seldon-v1">, Record<string, unknown>> = {
@@ -32,11 +26,7 @@ describe.each(["kserve", "seldon-v2"] as const)("target %s", (targetName) => {
     (await listServingObjects(target, fx.namespace)).filter(
       (o) => o.metadata.annotations?.[ANNOTATIONS.modelName] === model,
     );
-  async function cycle() {
-    const outcome = await service.runCycle();
-    if (!outcome.ok) throw new Error(`cycle failed: ${JSON.stringify(outcome)}`);
-    return outcome;
-  }
+  const cycle = () => cycleOk(service);
 
   beforeAll(async () => {
     fx = syncFixture(await freshNamespace(targetName), `${targetName} model`);
@@ -78,7 +68,7 @@ describe.each(["kserve", "seldon-v2"] as const)("target %s", (targetName) => {
     const [created] = await objectsOf(name);
     expect(created.kind).toBe(target.kind);
     expect(created.metadata.labels).toMatchObject({ [LABELS.owner]: fx.owner, [LABELS.version]: "1" });
-    expect(storageUri[targetName](created)).toMatch(/^s3:\/\/models\/artifacts\/.+/);
+    expect(storageUriOf(created)).toMatch(/^s3:\/\/models\/artifacts\/.+/);
     if (targetName === "kserve")
       expect(created.spec.predictor).toMatchObject({
         minReplicas: 1,
@@ -102,7 +92,7 @@ describe.each(["kserve", "seldon-v2"] as const)("target %s", (targetName) => {
     const [updated] = await objectsOf(name);
     expect(updated.metadata.uid).toBe(created.metadata.uid);
     expect(updated.metadata.labels[LABELS.version]).toBe("2");
-    expect(storageUri[targetName](updated)).not.toBe(storageUri[targetName](created));
+    expect(storageUriOf(updated)).not.toBe(storageUriOf(created));
 
     // A second cycle with no change writes nothing.
     const writes = service.store.writes;

@@ -7,7 +7,7 @@ import { MODEL_TAGS } from "../../engine/planner";
 import { core, customObjects, freshNamespace, listSeldonDeployments, seldon } from "../support/cluster";
 import { FaultProxy } from "../support/fault-proxy";
 import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
-import { syncFixture, type SyncFixture } from "../support/sync";
+import { cycleOk, syncFixture, type SyncFixture } from "../support/sync";
 
 let fx: SyncFixture;
 beforeAll(async () => {
@@ -18,12 +18,6 @@ const byModel = async (model: string) =>
   (await listSeldonDeployments(fx.namespace)).filter(
     (o) => o.metadata.annotations?.[ANNOTATIONS.modelName] === model,
   );
-/** Runs one cycle and fails with the cycle's own report when it did not fully succeed. */
-async function cycle(service: ReturnType<SyncFixture["service"]>) {
-  const outcome = await service.runCycle();
-  if (!outcome.ok) throw new Error(`cycle failed: ${JSON.stringify(outcome)}`);
-  return outcome;
-}
 const container = (sdep: any) => sdep.spec.predictors[0].componentSpecs[0].spec.containers[0];
 
 test("promote, promote a newer version, archive: created, updated in place, removed", async () => {
@@ -33,7 +27,7 @@ test("promote, promote a newer version, archive: created, updated in place, remo
   const client = mlflow();
 
   await client.transitionStage(name, "1", "Production");
-  await cycle(service);
+  await cycleOk(service);
   const [created] = await byModel(name);
   expect(created.metadata.labels).toMatchObject({
     [LABELS.managedBy]: "mlflow2seldon",
@@ -79,14 +73,14 @@ test("a fresh process takes served versions' locations from the live objects: a 
   await mlflow().transitionStage(name, "1", "Production");
   await mlflow().setAlias(name, "champion", "2");
   const first = fx.service({ M2S_ALIASES: "champion" });
-  await cycle(first);
+  await cycleOk(first);
   const cold = first.client.requestCount;
   first.client.requestCount = 0;
-  await cycle(first);
+  await cycleOk(first);
   const searchPages = first.client.requestCount;
   // A new process (as `sync --once` in a CronJob): no version lookups, only the search pages.
   const fresh = fx.service({ M2S_ALIASES: "champion" });
-  const outcome = await cycle(fresh);
+  const outcome = await cycleOk(fresh);
   expect(outcome.report!.changes).toEqual([]);
   expect(fresh.client.requestCount).toBe(searchPages);
   expect(cold).toBeGreaterThan(searchPages);
@@ -275,7 +269,7 @@ describe("MLflow failures never delete a running deployment", () => {
     (proxied.client as unknown as { backoffMs: number }).backoffMs = 10;
     await registerModel(name(), 1);
     await mlflow().transitionStage(name(), "1", "Production");
-    await cycle(proxied);
+    await cycleOk(proxied);
   });
   afterAll(() => proxy.stop());
 
@@ -343,21 +337,21 @@ describe("a field the engine applied and no longer wants is removed from the liv
     await mlflow().transitionStage(name, "1", "Production");
     // mlflow-server mode needs an object-store URI for the artifacts.
     const service = fx.service({ M2S_MODEL_URI_PREFIX: "s3://bucket/artifacts" });
-    await cycle(service);
+    await cycleOk(service);
     const before = field(await spec(name));
 
     await mlflow().setRegisteredModelTag(name, tag, value);
-    await cycle(service);
+    await cycleOk(service);
     const tagged = field(await spec(name));
     expect(tagged).not.toEqual(before);
 
     await mlflow().deleteRegisteredModelTag(name, tag);
-    const outcome = await cycle(service);
+    const outcome = await cycleOk(service);
     expect(outcome.report!.changes.map((c) => c.action)).toEqual(["update"]);
     expect(field(await spec(name))).toEqual(before);
     // Converged: the next cycle writes nothing.
     const writes = service.store.writes;
-    await cycle(service);
+    await cycleOk(service);
     expect(service.store.writes).toBe(writes);
   });
 
@@ -386,11 +380,11 @@ describe("a field the engine applied and no longer wants is removed from the liv
       M2S_MODEL_URI_PREFIX: "s3://bucket/artifacts",
       ...(env.M2S_SERVING_MODE ? { M2S_SERVING_MODE: env.M2S_SERVING_MODE } : {}),
     };
-    await cycle(fx.service(base));
+    await cycleOk(fx.service(base));
     const before = field(await spec(name));
-    await cycle(fx.service({ ...base, ...env }));
+    await cycleOk(fx.service({ ...base, ...env }));
     expect(field(await spec(name))).not.toEqual(before);
-    await cycle(fx.service(base));
+    await cycleOk(fx.service(base));
     expect(field(await spec(name))).toEqual(before);
   });
 });
@@ -400,12 +394,12 @@ test("each create, update and delete leaves a Kubernetes Event on the object, as
   await registerModel(name, 2);
   const service = fx.service();
   await mlflow().transitionStage(name, "1", "Production");
-  await cycle(service);
+  await cycleOk(service);
   const [object] = await byModel(name);
   await mlflow().transitionStage(name, "2", "Production", true);
-  await cycle(service);
+  await cycleOk(service);
   await mlflow().transitionStage(name, "2", "Archived");
-  await cycle(service);
+  await cycleOk(service);
   // kubectl describe selects the object's Events by kind, name, namespace and uid.
   const { items } = await core().listNamespacedEvent({
     namespace: fx.namespace,

@@ -7,7 +7,7 @@ import {
   type V1PolicyRule,
 } from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
-import type { ServingTarget } from "../../engine/serving-targets";
+import { TARGETS, type ServingTarget } from "../../engine/serving-targets";
 
 export function kubeConfig(): KubeConfig {
   const kc = new KubeConfig();
@@ -27,12 +27,8 @@ export async function freshNamespace(prefix: string): Promise<string> {
 
 export const seldon = { group: "machinelearning.seldon.io", version: "v1", plural: "seldondeployments" };
 
-export async function listSeldonDeployments(namespace: string): Promise<any[]> {
-  const list = (await customObjects().listNamespacedCustomObject({ ...seldon, namespace })) as {
-    items: any[];
-  };
-  return list.items;
-}
+export const listSeldonDeployments = (namespace: string) =>
+  listServingObjects(TARGETS["seldon-v1"], namespace);
 
 /** A ServiceAccount bound to a Role of its own with `rules`, in `namespace`. */
 export async function serviceAccountWithRole(namespace: string, name: string, rules: V1PolicyRule[]) {
@@ -87,6 +83,10 @@ export async function createForeignSeldonDeployment(
     },
   });
 }
+
+/** Where an InferenceService or a Seldon v2 Model reads its model. */
+export const storageUriOf = (object: any): string =>
+  object.spec.predictor?.model?.storageUri ?? object.spec.storageUri;
 
 /** The objects of a serving target in `namespace`, whoever owns them. */
 export async function listServingObjects(target: ServingTarget, namespace: string): Promise<any[]> {

@@ -37,3 +37,10 @@ export function syncFixture(namespace: string, stem: string): SyncFixture {
       ),
   };
 }
+
+/** Runs one cycle and fails with the cycle's own report when it did not fully succeed. */
+export async function cycleOk(service: SyncService) {
+  const outcome = await service.runCycle();
+  if (!outcome.ok) throw new Error(`cycle failed: ${JSON.stringify(outcome)}`);
+  return outcome;
+}
