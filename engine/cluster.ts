@@ -42,6 +42,10 @@ export class ServingObjectStore {
     return `/apis/${apiVersion}/namespaces/${encodeURIComponent(namespace)}/${plural}`;
   }
 
+  private objectPath(namespace: string, name: string): string {
+    return `${this.collection(namespace)}/${encodeURIComponent(name)}`;
+  }
+
   /** Runs one write of `name` between the observer's `writing` and `written`. */
   private async write<T extends ServingObject | undefined>(name: string, work: () => Promise<T>): Promise<T> {
     this.writes++;
@@ -107,10 +111,7 @@ export class ServingObjectStore {
   async get(namespace: string, name: string): Promise<ServingObject | undefined> {
     try {
       return await this.call("get", `${namespace}/${name}`, () =>
-        this.client.request<ServingObject>(
-          "GET",
-          `${this.collection(namespace)}/${encodeURIComponent(name)}`,
-        ),
+        this.client.request<ServingObject>("GET", this.objectPath(namespace, name)),
       );
     } catch (error) {
       if (error instanceof ClusterError && error.status === 404) return undefined;
@@ -123,17 +124,13 @@ export class ServingObjectStore {
     const { name, namespace } = desired.metadata;
     return this.write(name, () =>
       this.call("apply", `${namespace}/${name}`, () =>
-        this.client.request<ServingObject>(
-          "PATCH",
-          `${this.collection(namespace)}/${encodeURIComponent(name)}`,
-          {
-            body: desired,
-            // JSON is YAML: the apply patch type takes either.
-            contentType: "application/apply-patch+yaml",
-            query: { fieldManager: this.fieldManager, force: "true" },
-            onWarning,
-          },
-        ),
+        this.client.request<ServingObject>("PATCH", this.objectPath(namespace, name), {
+          body: desired,
+          // JSON is YAML: the apply patch type takes either.
+          contentType: "application/apply-patch+yaml",
+          query: { fieldManager: this.fieldManager, force: "true" },
+          onWarning,
+        }),
       ),
     );
   }
@@ -143,7 +140,7 @@ export class ServingObjectStore {
     await this.write(name, async () => {
       try {
         await this.call("delete", `${namespace}/${name}`, () =>
-          this.client.request("DELETE", `${this.collection(namespace)}/${encodeURIComponent(name)}`),
+          this.client.request("DELETE", this.objectPath(namespace, name)),
         );
       } catch (error) {
         if (!(error instanceof ClusterError && error.status === 404)) throw error;

@@ -13,8 +13,6 @@ const slotReference = z
   .string()
   .regex(/^@?[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a stage such as "Staging" or an alias such as "@challenger"');
 
-export const rolloutModes = ["canary", "shadow"] as const;
-
 export const rolloutSchema = z
   .object({
     /** The candidate: the latest version in a stage ("Staging") or an alias's version ("@challenger"). */
@@ -22,7 +20,7 @@ export const rolloutSchema = z
     /** The serving slot whose object the candidate joins. */
     to: slotReference.default("Production"),
     /** canary: `percent` of the requests; shadow: a copy of every request, its answers discarded. */
-    mode: z.enum(rolloutModes).default("canary"),
+    mode: z.enum(["canary", "shadow"]).default("canary"),
     /** The candidate's share of the requests (canary only). */
     percent: z.number().int().min(1).max(99).optional(),
   })
@@ -31,7 +29,6 @@ export const rolloutSchema = z
     message: "a canary takes percent (1 to 99), a shadow none",
   });
 export type Rollout = z.infer<typeof rolloutSchema>;
-export type RolloutInput = z.input<typeof rolloutSchema>;
 
 /** A candidate version in a slot's object, as planned. */
 export interface Candidate {

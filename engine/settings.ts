@@ -2,7 +2,7 @@
 // Pulumi program (from stack config). Each front maps its own names onto this one schema.
 import { z } from "zod";
 import { ConfigError } from "./errors";
-import { rolloutSchema } from "./rollout";
+import { rolloutSchema, type Rollout } from "./rollout";
 import { targetNames, type TargetName } from "./serving-targets";
 
 export const dns1123Label = z
@@ -81,7 +81,7 @@ export type EngineSettings = z.infer<typeof engineSettingsSchema>;
 export type EngineSettingsInput = z.input<typeof engineSettingsSchema>;
 
 /** Why a target cannot serve a rollout of this mode (undefined: it can). */
-export function rolloutUnsupported(target: TargetName, mode: "canary" | "shadow"): string | undefined {
+export function rolloutUnsupported(target: TargetName, mode: Rollout["mode"]): string | undefined {
   if (target === "seldon-v2") return "the seldon-v2 target serves one version per Model: no canary or shadow";
   if (target === "kserve" && mode === "shadow") return "the kserve target has no shadow: use a canary";
   return undefined;

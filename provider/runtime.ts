@@ -19,19 +19,27 @@ export const modelDeploymentInputsSchema = z.object({
   owner: z.string().min(1),
   kubeContext: z.string().optional(),
   kubeconfig: z.string().optional(),
-  manifest: z.object({
-    apiVersion: z.enum(Object.values(TARGETS).map((t) => t.apiVersion)),
-    kind: z.enum(Object.values(TARGETS).map((t) => t.kind)),
-    metadata: z.looseObject({
-      name: dns1123Label,
-      namespace: dns1123Label,
-      labels: z.record(z.string(), z.string()).refine((l) => l[LABELS.managedBy] === MANAGED_BY, {
-        message: `must carry ${LABELS.managedBy}=${MANAGED_BY}`,
+  manifest: z
+    .object({
+      apiVersion: z.string(),
+      kind: z.string(),
+      metadata: z.looseObject({
+        name: dns1123Label,
+        namespace: dns1123Label,
+        labels: z.record(z.string(), z.string()).refine((l) => l[LABELS.managedBy] === MANAGED_BY, {
+          message: `must carry ${LABELS.managedBy}=${MANAGED_BY}`,
+        }),
+        annotations: z.record(z.string(), z.string()),
       }),
-      annotations: z.record(z.string(), z.string()),
+      spec: z.record(z.string(), z.unknown()),
+    })
+    // The pair names the target, and so the API path the object is written to.
+    .refine((manifest) => targetOf(manifest) !== undefined, {
+      path: ["kind"],
+      message: `apiVersion and kind of a serving target: ${Object.values(TARGETS)
+        .map((t) => `${t.apiVersion} ${t.kind}`)
+        .join(", ")}`,
     }),
-    spec: z.record(z.string(), z.unknown()),
-  }),
 });
 export type ModelDeploymentInputs = z.infer<typeof modelDeploymentInputsSchema>;
 

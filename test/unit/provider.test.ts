@@ -52,6 +52,16 @@ describe("ModelDeployment check", () => {
       ]),
     );
   });
+  test("refuses an apiVersion and kind that name no serving target together", () => {
+    const mixed = inputs();
+    mixed.manifest.apiVersion = "serving.kserve.io/v1beta1";
+    expect(checkInputs(mixed).failures).toEqual([
+      {
+        property: "manifest.kind",
+        reason: expect.stringContaining("serving.kserve.io/v1beta1 InferenceService"),
+      },
+    ]);
+  });
   test("refuses a manifest labelled for another owner", () => {
     const foreign = inputs();
     foreign.owner = "stack-other";
