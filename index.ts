@@ -8,15 +8,15 @@ import { ModelDeployments } from "./components/model-deployments";
 import { noWaitAnnotations } from "./components/no-wait";
 import { SyncService } from "./components/sync-service";
 import { loadStackConfig, stackEngineSettings, stackSecrets, type StackConfig } from "./deploy/stack-config";
-import { ServingObjectStore, kubeClient } from "./engine/cluster";
+import { ServingObjectStore, kubeClient } from "./engine/apply/store";
 import { errorMessage } from "./engine/errors";
-import { fieldManager, STACK_LABEL } from "./engine/inventory";
+import { fieldManager } from "./engine/inventory";
 import { KubeApiError, type KubeClient } from "./engine/kube/client";
-import type { ServingObject } from "./engine/manifest";
-import { listOwned } from "./engine/reconcile";
+import { listOwned } from "./engine/apply/reconcile";
 import type { EngineSettings } from "./engine/settings";
 import { planModelDeployments } from "./engine/snapshot";
 import { engineSettingsEnv } from "./service/env";
+import { STACK_LABEL, type ServingObject } from "./engine/vocabulary";
 
 /** The deployed sync service's M2S_* environment: the same settings, the models the stack leaves it. */
 function serviceEnvironment(config: StackConfig, settings: EngineSettings): Record<string, string> {

@@ -2,7 +2,7 @@
 // repetitions, a watch that timestamps what each SeldonDeployment shows, and hand edits.
 import { CoreV1Api, CustomObjectsApi, KubeConfig, Watch } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ANNOTATIONS, type ServingObject } from "../engine/manifest";
+import { ANNOTATIONS, type ServingObject } from "../engine/vocabulary";
 
 const seldon = { group: "machinelearning.seldon.io", version: "v1", plural: "seldondeployments" };
 

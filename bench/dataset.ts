@@ -2,7 +2,7 @@
 // version in Production, a sixth one in Staging and a tenth hold the `champion` alias, so a
 // registry of N models serves about 0.6 N SeldonDeployments. Pure: population and the
 // promotion benchmark both read it.
-import { deploymentName } from "../engine/naming";
+import { deploymentName } from "../engine/plan/naming";
 
 /** Bumped whenever the data below changes, so cached registries are rebuilt. */
 export const DATASET_VERSION = 1;

@@ -8,7 +8,7 @@ export { ModelDeployment, type ModelDeploymentArgs, type ClusterArgs } from "../
 export { planModelDeployments, type PlanOptions } from "../engine/snapshot";
 export { engineSettingsEnv } from "../service/env";
 export type { EngineSettingsInput, EngineSettings } from "../engine/settings";
-export type { MlflowClientOptions } from "../engine/mlflow/client";
-export type { ServingObject } from "../engine/manifest";
-export type { PlannedDeployment } from "../engine/planner";
+export type { MlflowClientOptions } from "../engine/registry/mlflow-client";
+export type { ServingObject } from "../engine/vocabulary";
+export type { PlannedDeployment } from "../engine/plan/planner";
 export { PlanError } from "../engine/errors";

@@ -2,8 +2,8 @@
 // planned, so preview lists creates, updates (old -> new version) and deletes.
 // Type token mlflow2seldon:index:ModelDeployments.
 import * as pulumi from "@pulumi/pulumi";
-import type { PlannedDeployment } from "../engine/planner";
-import { describeCandidate } from "../engine/rollout";
+import type { PlannedDeployment } from "../engine/plan/planner";
+import { describeCandidate } from "../engine/registry/rollout";
 import { ModelDeployment, type ClusterArgs } from "../provider/model-deployment";
 
 export interface ModelDeploymentsArgs extends ClusterArgs {

@@ -2,20 +2,7 @@
 // Pulumi provider and the program). An object is an owner's when it carries both labels; the
 // engine lists only those, writes as that owner's field manager, and never takes over a name
 // another owner (or a person) holds.
-import type { ServingObject } from "./manifest";
-
-/** Labels of every object the engine writes: the owner pair, and what it serves (for selection). */
-export const LABELS = {
-  managedBy: "app.kubernetes.io/managed-by",
-  owner: "mlflow2seldon.io/owner",
-  model: "mlflow2seldon.io/model",
-  slot: "mlflow2seldon.io/slot",
-  version: "mlflow2seldon.io/version",
-} as const;
-export const MANAGED_BY = "mlflow2seldon";
-
-/** Label of the namespaces a Pulumi stack created (it deletes only those). */
-export const STACK_LABEL = "mlflow2seldon.io/stack";
+import { LABELS, MANAGED_BY, type ServingObject } from "./vocabulary";
 
 /** The labels that make an object this owner's. */
 export function ownerLabels(owner: string): Record<string, string> {

@@ -2,8 +2,9 @@
 // Pulumi program (from stack config). Each front maps its own names onto this one schema.
 import { z } from "zod";
 import { ConfigError } from "./errors";
-import { rolloutSchema, type Rollout } from "./rollout";
+import { rolloutSchema, type Rollout } from "./registry/rollout";
 import { targetNames, type TargetName } from "./serving-targets";
+import type { Resources } from "./vocabulary";
 
 export const dns1123Label = z
   .string()
@@ -16,8 +17,7 @@ export const resourcesSchema = z
     requests: z.record(z.string(), quantity).optional(),
     limits: z.record(z.string(), quantity).optional(),
   })
-  .strict();
-export type Resources = z.infer<typeof resourcesSchema>;
+  .strict() satisfies z.ZodType<Resources>;
 
 /** (a) a wrapper image reading the model from mounted storage; (b) Seldon's prepackaged MLFLOW_SERVER. */
 export const servingModes = ["wrapper-image", "mlflow-server"] as const;

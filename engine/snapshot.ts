@@ -2,11 +2,11 @@
 // once (the Pulumi program and programs using the components): any slot that cannot be planned
 // stops the run, since leaving it out would delete its deployment.
 import { PlanError } from "./errors";
-import type { ServingObject } from "./manifest";
-import { MlflowClient, type MlflowClientOptions } from "./mlflow/client";
-import { plan, type PlannedDeployment } from "./planner";
-import { RegistryReader } from "./registry";
+import { MlflowClient, type MlflowClientOptions } from "./registry/mlflow-client";
+import { plan, type PlannedDeployment } from "./plan/planner";
+import { RegistryReader } from "./registry/reader";
 import { engineSettingsSchema, type EngineSettingsInput } from "./settings";
+import type { ServingObject } from "./vocabulary";
 
 export interface PlanOptions {
   /**

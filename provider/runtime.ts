@@ -4,12 +4,12 @@
 // so it keeps one Kubernetes client per cluster.
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { ServingObjectStore, kubeClient } from "../engine/cluster";
+import { ServingObjectStore, kubeClient } from "../engine/apply/store";
 import type { KubeClient } from "../engine/kube/client";
-import { fieldManager, isOwnedBy, LABELS, MANAGED_BY, ownershipConflict } from "../engine/inventory";
-import type { ServingObject } from "../engine/manifest";
+import { fieldManager, isOwnedBy, ownershipConflict } from "../engine/inventory";
 import { targetOf, TARGETS } from "../engine/serving-targets";
 import { dns1123Label } from "../engine/settings";
+import { LABELS, MANAGED_BY, type ServingObject } from "../engine/vocabulary";
 
 export const modelDeploymentInputsSchema = z.object({
   model: z.string().min(1),

@@ -3,7 +3,7 @@
 import { accessSync, constants } from "node:fs";
 import { hostname } from "node:os";
 import { z } from "zod";
-import type { MlflowClientOptions } from "../engine/mlflow/client";
+import type { MlflowClientOptions } from "../engine/registry/mlflow-client";
 import { ConfigError } from "../engine/errors";
 import { parseEngineSettings, type EngineSettings } from "../engine/settings";
 import type { LeaderElectionSettings } from "./leader";

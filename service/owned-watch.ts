@@ -7,12 +7,12 @@
 // keep the resume point fresh; a resume point the server no longer has (410) means listing again
 // and comparing, since events may have been missed.
 import { setTimeout as sleep } from "node:timers/promises";
-import type { ServingObjectStore, WriteObserver } from "../engine/cluster";
+import type { ServingObjectStore, WriteObserver } from "../engine/apply/store";
 import { ClusterError, errorMessage } from "../engine/errors";
 import { ownerSelector } from "../engine/inventory";
-import { ANNOTATIONS, type ServingObject } from "../engine/manifest";
 import type { EngineSettings } from "../engine/settings";
 import type { Logger } from "./logger";
+import { ANNOTATIONS, type ServingObject } from "../engine/vocabulary";
 
 interface Seen {
   generation: unknown;

@@ -1,7 +1,7 @@
 // One row per serving slot of the registry and per owned object: what is wanted, what is served,
 // and whether they agree. `mlflow2seldon status` reads them from a dry-run cycle (nothing is
 // written); the running service's page from its last cycle, after its writes.
-import type { CycleReport, PlannedChange, SlotObject } from "../engine/reconcile";
+import type { CycleReport, PlannedChange, SlotObject } from "../engine/apply/reconcile";
 
 export type SlotState = "in sync" | "drifted" | "missing" | "conflict" | "orphan" | "invalid";
 

@@ -2,15 +2,15 @@
 // exponentially while MLflow or the cluster fails, and reports through logs and metrics.
 import { TARGETS } from "../engine/serving-targets";
 import type { IncomingHttpHeaders } from "node:http";
-import { ServingObjectStore, kubeClient } from "../engine/cluster";
+import { ServingObjectStore, kubeClient } from "../engine/apply/store";
 import { mapLimited, PARALLEL_REQUESTS, pause } from "../engine/concurrency";
-import { EventRecorder } from "../engine/events";
+import { EventRecorder } from "../engine/apply/events";
 import { ClusterError, errorMessage, RegistryError } from "../engine/errors";
 import { fieldManager } from "../engine/inventory";
-import { MlflowClient } from "../engine/mlflow/client";
-import { listOwnedAt, listServing, reconcile, type CycleReport } from "../engine/reconcile";
-import { RegistryReader } from "../engine/registry";
-import type { RegisteredModel } from "../engine/mlflow/schemas";
+import { MlflowClient } from "../engine/registry/mlflow-client";
+import { listOwnedAt, listServing, reconcile, type CycleReport } from "../engine/apply/reconcile";
+import { RegistryReader } from "../engine/registry/reader";
+import type { RegisteredModel } from "../engine/registry/schemas";
 import type { ServiceConfig } from "./env";
 import type { Logger } from "./logger";
 import { createMetrics, type Metrics } from "./metrics";

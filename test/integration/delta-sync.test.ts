@@ -3,13 +3,12 @@
 // own, or through the watch of the owned objects; an MLflow outage during the polls deletes nothing.
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { LABELS } from "../../engine/inventory";
-import { ANNOTATIONS } from "../../engine/manifest";
 import { customObjects, freshNamespace, listSeldonDeployments, seldon } from "../support/cluster";
 import { FaultProxy } from "../support/fault-proxy";
 import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
 import { eventually, freePort } from "../support/wait";
 import { serviceBin, serviceEnv, metricValue } from "../support/service";
+import { LABELS, ANNOTATIONS } from "../../engine/vocabulary";
 
 /** Polls `check` every 100 ms for up to 20 s. */
 

@@ -6,11 +6,11 @@ import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { ANNOTATIONS } from "../../engine/manifest";
 import { freshNamespace, listSeldonDeployments } from "../support/cluster";
 import { mlflow, uniqueModelName } from "../support/mlflow";
 import { syncFixture } from "../support/sync";
 import { repoRoot } from "../support/testbed-env";
+import { ANNOTATIONS } from "../../engine/vocabulary";
 
 const python = () => process.env.M2S_TESTBED_PYTHON as string;
 const iris = (...args: string[]) => {

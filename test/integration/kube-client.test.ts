@@ -5,7 +5,7 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { kubeClient, ServingObjectStore } from "../../engine/cluster";
+import { kubeClient, ServingObjectStore } from "../../engine/apply/store";
 import { TARGETS } from "../../engine/serving-targets";
 import {
   core as coreApi,

@@ -3,12 +3,11 @@
 // duration; stopped (SIGTERM), it releases the lease and the standby takes over at once.
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { LABELS } from "../../engine/inventory";
-import { ANNOTATIONS } from "../../engine/manifest";
 import { freshNamespace, listSeldonDeployments } from "../support/cluster";
 import { mlflow, registerModel, uniqueModelName } from "../support/mlflow";
 import { eventually, freePort } from "../support/wait";
 import { serviceBin, serviceEnv, metricValue } from "../support/service";
+import { LABELS, ANNOTATIONS } from "../../engine/vocabulary";
 
 const LEASE_SECONDS = 4;
 

@@ -1,11 +1,10 @@
 // The engine against the older API generation: a real MLflow 2.x server (testbed's second
 // MLflow), with pagination, stages and aliases, driving a real kube-apiserver.
-import { LABELS } from "../../engine/inventory";
-import { ANNOTATIONS } from "../../engine/manifest";
 import { mlflow } from "../support/mlflow";
 import { freshNamespace, listSeldonDeployments } from "../support/cluster";
 import { uniqueModelName } from "../support/mlflow";
 import { syncFixture } from "../support/sync";
+import { LABELS, ANNOTATIONS } from "../../engine/vocabulary";
 
 test("an MLflow 2.x registry is followed: every page, stages and aliases, promotion and archive", async () => {
   const url = process.env.M2S_TESTBED_MLFLOW2_URI as string;

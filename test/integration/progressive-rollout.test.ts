@@ -2,12 +2,12 @@
 // kube-apiserver (whose schema for SeldonDeployment judges every object): the split follows the
 // candidate's stage or alias and the model's tag, and ends when the candidate is promoted or archived.
 import { spawnSync } from "node:child_process";
-import { ANNOTATIONS } from "../../engine/manifest";
-import { MODEL_TAGS } from "../../engine/planner";
+import { MODEL_TAGS } from "../../engine/plan/planner";
 import { freshNamespace, listSeldonDeployments } from "../support/cluster";
 import { mlflow, registerModel } from "../support/mlflow";
 import { serviceBin, serviceEnv } from "../support/service";
 import { cycleOk, syncFixture, type SyncFixture } from "../support/sync";
+import { ANNOTATIONS } from "../../engine/vocabulary";
 
 let fx: SyncFixture;
 beforeAll(async () => {

@@ -6,11 +6,11 @@ import { randomBytes } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LABELS } from "../../engine/inventory";
 import { listSeldonDeployments } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
 import { pulumiOk, run, runOk } from "../support/pulumi";
 import { repoRoot } from "../support/testbed-env";
+import { LABELS } from "../../engine/vocabulary";
 
 const id = randomBytes(3).toString("hex");
 const stack = `lib-${id}`;

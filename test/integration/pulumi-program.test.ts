@@ -12,13 +12,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { LABELS } from "../../engine/inventory";
-import { ANNOTATIONS } from "../../engine/manifest";
-import { MODEL_TAGS } from "../../engine/planner";
+import { MODEL_TAGS } from "../../engine/plan/planner";
 import { customObjects, kubeConfig, listSeldonDeployments, seldon } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel, versionRequestsDuring } from "../support/mlflow";
 import { pulumi, pulumiOk, repositoryStack, run } from "../support/pulumi";
 import { syncFixture } from "../support/sync";
+import { LABELS, ANNOTATIONS } from "../../engine/vocabulary";
 
 const id = randomBytes(3).toString("hex");
 const stack = `it-${id}`;

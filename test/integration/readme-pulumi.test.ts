@@ -4,12 +4,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LABELS } from "../../engine/inventory";
 import { listSeldonDeployments } from "../support/cluster";
 import { mlflow } from "../support/mlflow";
 import { pulumiOk, run, runOk } from "../support/pulumi";
 import { readmeCommands, withoutComments } from "../support/readme";
 import { repoRoot } from "../support/testbed-env";
+import { LABELS } from "../../engine/vocabulary";
 
 const [cliBlock, makeBlock] = readmeCommands("## The Pulumi program");
 const clone = join(mkdtempSync(join(tmpdir(), "mlflow2seldon-clone-")), "mlflow2seldon");

@@ -2,12 +2,12 @@
 // service's M2S_* settings for a namespace of this test in the environment.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { LABELS } from "../../engine/inventory";
 import { freshNamespace, listSeldonDeployments } from "../support/cluster";
 import { mlflow, registerModel, uniqueModelName } from "../support/mlflow";
 import { runOk } from "../support/pulumi";
 import { readmeCommands, withoutComments } from "../support/readme";
 import { repoRoot } from "../support/testbed-env";
+import { LABELS } from "../../engine/vocabulary";
 
 const [commands] = readmeCommands("## The sync service");
 

@@ -1,6 +1,5 @@
 // `mlflow2seldon status` on the testbed: every state a slot or an owned object can be in, as a
 // table and as JSON, exit 1 until a cycle brings everything in sync, then exit 0.
-import { LABELS } from "../../engine/inventory";
 import {
   createForeignSeldonDeployment,
   customObjects,
@@ -12,6 +11,7 @@ import { mlflow, registerModel } from "../support/mlflow";
 import { run } from "../support/pulumi";
 import { syncFixture } from "../support/sync";
 import { repoRoot } from "../support/testbed-env";
+import { LABELS } from "../../engine/vocabulary";
 
 test("status reports in sync, drifted, missing, orphan and conflict, then all in sync after a cycle", async () => {
   const namespace = await freshNamespace("status");

@@ -10,13 +10,13 @@ import { once } from "node:events";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { ANNOTATIONS } from "../../engine/manifest";
 import { TARGETS } from "../../engine/serving-targets";
 import { freshNamespace, listServingObjects, storageUriOf } from "../support/cluster";
 import { mlflow, uniqueModelName } from "../support/mlflow";
 import { syncFixture } from "../support/sync";
 import { repoRoot } from "../support/testbed-env";
 import { eventually, freePort } from "../support/wait";
+import { ANNOTATIONS } from "../../engine/vocabulary";
 
 const env = (name: string) => {
   const value = process.env[name];

@@ -1,13 +1,12 @@
 // KServe InferenceServices and Seldon Core v2 Models as targets, against the testbed's MLflow and
 // kube-apiserver with both CRDs installed (their schemas judge every object): the same lifecycle
 // and safety rules as SeldonDeployments (drift repair included), one service instance per target.
-import { LABELS } from "../../engine/inventory";
-import { ANNOTATIONS } from "../../engine/manifest";
 import { TARGETS, type TargetName } from "../../engine/serving-targets";
 import { customObjects, freshNamespace, listServingObjects, storageUriOf } from "../support/cluster";
 import { FaultProxy } from "../support/fault-proxy";
 import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
 import { cycleOk, syncFixture, type SyncFixture } from "../support/sync";
+import { LABELS, ANNOTATIONS } from "../../engine/vocabulary";
 
 /** A wrong object per target, that the CRD's schema refuses. */
 const invalid: Record<Exclude<TargetName, "seldon-v1">, Record<string, unknown>> = {

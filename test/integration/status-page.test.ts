@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { MODEL_TAGS } from "../../engine/planner";
+import { MODEL_TAGS } from "../../engine/plan/planner";
 import { createForeignSeldonDeployment, freshNamespace } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
 import { syncFixture } from "../support/sync";

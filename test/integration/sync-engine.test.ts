@@ -1,13 +1,12 @@
 // The sync engine against the testbed: a real MLflow registry and a real kube-apiserver with the
 // Seldon CRD. Each test shapes the registry through MLflow's REST API and checks the cluster.
-import { LABELS } from "../../engine/inventory";
-import { ANNOTATIONS } from "../../engine/manifest";
-import { MlflowClient } from "../../engine/mlflow/client";
-import { MODEL_TAGS } from "../../engine/planner";
+import { MlflowClient } from "../../engine/registry/mlflow-client";
+import { MODEL_TAGS } from "../../engine/plan/planner";
 import { core, customObjects, freshNamespace, listSeldonDeployments, seldon } from "../support/cluster";
 import { FaultProxy } from "../support/fault-proxy";
 import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
 import { cycleOk, syncFixture, type SyncFixture } from "../support/sync";
+import { LABELS, ANNOTATIONS } from "../../engine/vocabulary";
 
 let fx: SyncFixture;
 beforeAll(async () => {

@@ -4,7 +4,6 @@ import { once } from "node:events";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ANNOTATIONS } from "../../engine/manifest";
 import { WRITE_BACK_TAGS } from "../../service/sync-service";
 import {
   freshNamespace,
@@ -16,6 +15,7 @@ import {
 import { mlflow, registerModel, uniqueModelName } from "../support/mlflow";
 import { serviceBin, serviceEnv } from "../support/service";
 import { freePort } from "../support/wait";
+import { ANNOTATIONS } from "../../engine/vocabulary";
 
 const bin = serviceBin;
 const TOKEN = "s3cr3t-token-never-logged";

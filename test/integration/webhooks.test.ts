@@ -5,12 +5,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { LABELS } from "../../engine/inventory";
-import { ANNOTATIONS } from "../../engine/manifest";
 import { freshNamespace, listSeldonDeployments } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
 import { eventually, freePort } from "../support/wait";
 import { serviceBin, serviceEnv, metricValue } from "../support/service";
+import { LABELS, ANNOTATIONS } from "../../engine/vocabulary";
 
 const SECRET = `whsec-${randomUUID()}`;
 

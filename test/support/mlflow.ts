@@ -5,14 +5,14 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { Agent } from "node:http";
 import { join } from "node:path";
-import { MlflowClient } from "../../engine/mlflow/client";
+import { MlflowClient } from "../../engine/registry/mlflow-client";
 import {
   modelVersionResponseSchema,
   modelVersionsPageSchema,
   registeredModelResponseSchema,
   type ModelVersion,
   type RegisteredModel,
-} from "../../engine/mlflow/schemas";
+} from "../../engine/registry/schemas";
 import { repoRoot } from "./testbed-env";
 
 export const mlflowUrl = () => {

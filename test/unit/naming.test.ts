@@ -1,5 +1,5 @@
-import { deploymentName, modelLabel } from "../../engine/naming";
-import type { Slot } from "../../engine/slots";
+import { deploymentName, modelLabel } from "../../engine/plan/naming";
+import type { Slot } from "../../engine/vocabulary";
 
 const production: Slot = { kind: "stage", name: "Production" };
 const dns1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;

@@ -1,9 +1,9 @@
-import { LABELS } from "../../engine/inventory";
-import { ANNOTATIONS } from "../../engine/manifest";
-import type { RegisteredModel } from "../../engine/mlflow/schemas";
-import { MODEL_TAGS, plan, type ResolvedSlot } from "../../engine/planner";
+import type { RegisteredModel } from "../../engine/registry/schemas";
+import { MODEL_TAGS, plan } from "../../engine/plan/planner";
+import type { ResolvedSlot } from "../../engine/registry/slots";
 import { engineSettingsSchema, type EngineSettingsInput } from "../../engine/settings";
-import { servingSlots } from "../../engine/slots";
+import { servingSlots } from "../../engine/registry/slots";
+import { LABELS, ANNOTATIONS } from "../../engine/vocabulary";
 
 const settings = (overrides: Partial<EngineSettingsInput> = {}) =>
   engineSettingsSchema.parse({ namespace: "models", owner: "service", aliases: ["champion"], ...overrides });

@@ -1,6 +1,6 @@
 import { parseStackConfig } from "../../deploy/stack-config";
 import { ConfigError } from "../../engine/errors";
-import { buildServingObject } from "../../engine/manifest";
+import { buildServingObject } from "../../engine/plan/manifest";
 import { checkInputs, diffInputs, type ModelDeploymentInputs } from "../../provider/runtime";
 
 const inputs = (

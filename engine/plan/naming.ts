@@ -1,7 +1,7 @@
 // Kubernetes names and label values for MLflow names: valid DNS-1123, deterministic, and
 // collision-free for any model name (unicode, spaces, case) thanks to a short hash of the full name.
 import { createHash } from "node:crypto";
-import type { Slot } from "./slots";
+import type { Slot } from "../vocabulary";
 
 /** Lower-case a-z0-9 and single dashes, diacritics folded, no leading or trailing dash. */
 export function slug(text: string, maxLength: number): string {

@@ -2,13 +2,18 @@
 // version's location never changes, so it is fetched once per version, or not at all when a live
 // object already records it: a steady-state cycle, even a fresh process's first, costs one
 // request per page of registered models.
-import type { MlflowClient } from "./mlflow/client";
-import type { RegisteredModel } from "./mlflow/schemas";
-import { ANNOTATIONS, type ServingObject } from "./manifest";
-import type { RegistrySnapshot, ResolvedSlot, VersionLocation } from "./planner";
-import type { EngineSettings } from "./settings";
-import { mapLimited, PARALLEL_REQUESTS } from "./concurrency";
-import { modelFilter, servingSlots } from "./slots";
+import type { MlflowClient } from "./mlflow-client";
+import type { RegisteredModel } from "./schemas";
+import type { EngineSettings } from "../settings";
+import { mapLimited, PARALLEL_REQUESTS } from "../concurrency";
+import {
+  modelFilter,
+  servingSlots,
+  type RegistrySnapshot,
+  type ResolvedSlot,
+  type VersionLocation,
+} from "./slots";
+import { ANNOTATIONS, type ServingObject } from "../vocabulary";
 
 // A model deleted and registered again restarts at version 1: its creation time is in the key.
 const locationKey = (model: string, version: string, modelCreated: number) =>

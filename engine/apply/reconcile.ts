@@ -1,15 +1,16 @@
 // One sync cycle, level-triggered: read the registry, plan, compare with the live objects this
 // owner labelled, then apply and prune. A registry that cannot be read completely stops the
 // cycle before anything is written; objects of other owners are never touched.
-import type { ServingObjectStore } from "./cluster";
-import { mapLimited, PARALLEL_REQUESTS } from "./concurrency";
-import { errorMessage } from "./errors";
-import { isOwnedBy, LABELS, modelsSelector, ownerSelector, ownershipConflict } from "./inventory";
-import { modelLabel } from "./naming";
-import { ANNOTATIONS, type ServingObject } from "./manifest";
-import { plan, type PlannedDeployment, type PlanProblem, type RegistrySnapshot } from "./planner";
-import { describeCandidate } from "./rollout";
-import type { EngineSettings } from "./settings";
+import type { ServingObjectStore } from "./store";
+import { mapLimited, PARALLEL_REQUESTS } from "../concurrency";
+import { errorMessage } from "../errors";
+import { isOwnedBy, modelsSelector, ownerSelector, ownershipConflict } from "../inventory";
+import { modelLabel } from "../plan/naming";
+import { plan, type PlannedDeployment, type PlanProblem } from "../plan/planner";
+import type { RegistrySnapshot } from "../registry/slots";
+import { describeCandidate } from "../registry/rollout";
+import type { EngineSettings } from "../settings";
+import { LABELS, ANNOTATIONS, type ServingObject } from "../vocabulary";
 
 export type Action = "create" | "update" | "delete";
 

@@ -3,8 +3,8 @@
 // of every request with its answers discarded (shadow). Set for every model by the `canary`
 // setting, or for one model by its `mlflow2seldon.canary` tag ("none" turns it off). Pure.
 import { z } from "zod";
-import type { RegisteredModel } from "./mlflow/schemas";
-import type { Slot } from "./slots";
+import type { RegisteredModel } from "./schemas";
+import type { Candidate, Slot } from "../vocabulary";
 
 /** The registered-model tag holding a model's rollout (JSON), or "none". */
 export const CANARY_TAG = "mlflow2seldon.canary";
@@ -29,15 +29,6 @@ export const rolloutSchema = z
     message: "a canary takes percent (1 to 99), a shadow none",
   });
 export type Rollout = z.infer<typeof rolloutSchema>;
-
-/** A candidate version in a slot's object, as planned. */
-export interface Candidate {
-  version: string;
-  /** Where the candidate comes from (stage:Staging or alias:challenger). */
-  from: Slot;
-  mode: Rollout["mode"];
-  percent?: number;
-}
 
 const slotOf = (reference: string): Slot =>
   reference.startsWith("@")

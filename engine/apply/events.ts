@@ -1,9 +1,9 @@
 // Kubernetes Events about the objects the engine writes (`kubectl describe seldondeployment X`
 // shows them): each create, update (old -> new version and why), delete and refused write.
 // Best effort: an Event that cannot be written is logged by the caller, never fails a cycle.
-import type { KubeClient } from "./kube/client";
+import type { KubeClient } from "../kube/client";
 import type { PlannedChange } from "./reconcile";
-import type { ServingTarget } from "./serving-targets";
+import type { ServingTarget } from "../serving-targets";
 
 const REASONS = { create: "Created", update: "Updated", delete: "Deleted" } as const;
 const FAILURE_REASONS = { create: "CreateFailed", update: "UpdateFailed", delete: "DeleteFailed" } as const;

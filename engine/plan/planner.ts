@@ -1,6 +1,6 @@
 // Registry snapshot + settings -> the desired serving objects of the target. Pure: no I/O, no clock.
 import { z } from "zod";
-import { buildServingObject, type ServingObject, type Serving } from "./manifest";
+import { buildServingObject } from "./manifest";
 import { deploymentName, modelLabel } from "./naming";
 import {
   resourcesSchema,
@@ -9,28 +9,10 @@ import {
   servingModes,
   type EngineSettings,
   type ServingMode,
-} from "./settings";
-import { CANARY_TAG, type Candidate } from "./rollout";
-import { slotDescription, type ServingSlot } from "./slots";
-
-/** Where a version's model lives: immutable for a version, so callers may cache it. */
-export interface VersionLocation {
-  source: string;
-  runId: string;
-  artifactUri: string;
-  /** Creation time (ms) of the registered model: a re-registered model restarts at version 1. */
-  modelCreated: number;
-}
-
-export type ResolvedSlot = ServingSlot & {
-  location: VersionLocation;
-  /** Where the candidate version lives (with a candidate). */
-  candidateLocation?: VersionLocation;
-};
-
-export interface RegistrySnapshot {
-  slots: ResolvedSlot[];
-}
+} from "../settings";
+import { CANARY_TAG } from "../registry/rollout";
+import type { RegistrySnapshot } from "../registry/slots";
+import { type ServingObject, type Serving, type Candidate, slotDescription } from "../vocabulary";
 
 /** A slot that could not be planned; its existing deployment is kept, never deleted. */
 export interface PlanProblem {

@@ -1,7 +1,7 @@
+import type { DeploymentSpecInput, PredictorInput } from "../../vocabulary";
 // The SeldonDeployment (machinelearning.seldon.io/v1) of a serving slot: one predictor, or two
 // for a rollout. The model is read by a wrapper image from mounted storage, or by Seldon's
 // prepackaged MLFLOW_SERVER from a model URI. Pure.
-import type { DeploymentSpecInput, PredictorInput } from "../manifest";
 
 const CONTAINER = "model";
 const STORAGE_VOLUME = "mlflow-artifacts";

@@ -1,14 +1,9 @@
 // Which model versions serve: the latest version in each configured stage (MLflow's
 // latest_versions semantics) and the version behind each configured alias. Pure.
-import type { RegisteredModel } from "./mlflow/schemas";
-import { candidateFor, rolloutOf, RolloutError, type Candidate, type Rollout } from "./rollout";
-import type { EngineSettings } from "./settings";
-
-export interface Slot {
-  kind: "stage" | "alias";
-  /** Stage as MLflow spells it (Production) or alias name (champion). */
-  name: string;
-}
+import type { RegisteredModel } from "./schemas";
+import { candidateFor, rolloutOf, RolloutError, type Rollout } from "./rollout";
+import type { EngineSettings } from "../settings";
+import type { Candidate, Slot } from "../vocabulary";
 
 export interface ServingSlot {
   model: string;
@@ -21,12 +16,23 @@ export interface ServingSlot {
   rolloutProblem?: string;
 }
 
-export function slotKey(slot: Slot): string {
-  return slot.kind === "stage" ? slot.name.toLowerCase() : slot.name;
+/** Where a version's model lives: immutable for a version, so callers may cache it. */
+export interface VersionLocation {
+  source: string;
+  runId: string;
+  artifactUri: string;
+  /** Creation time (ms) of the registered model: a re-registered model restarts at version 1. */
+  modelCreated: number;
 }
 
-export function slotDescription(slot: Slot): string {
-  return `${slot.kind}:${slot.name}`;
+export type ResolvedSlot = ServingSlot & {
+  location: VersionLocation;
+  /** Where the candidate version lives (with a candidate). */
+  candidateLocation?: VersionLocation;
+};
+
+export interface RegistrySnapshot {
+  slots: ResolvedSlot[];
 }
 
 function globToRegExp(pattern: string): RegExp {

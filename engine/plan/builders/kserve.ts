@@ -2,8 +2,8 @@
 // model format (served by MLServer, V2 protocol) read from the version's storage URI. A canary
 // follows KServe's own rollout: the spec names the candidate with `canaryTrafficPercent`, and
 // KServe keeps the previously rolled-out revision for the rest of the traffic. Pure.
-import type { DeploymentSpecInput } from "../manifest";
 import { storageUriOf } from "./storage-uri";
+import type { DeploymentSpecInput } from "../../vocabulary";
 
 export function inferenceServiceSpec(input: DeploymentSpecInput): Record<string, unknown> {
   const { candidate } = input;

@@ -1,4 +1,4 @@
-import type { PredictorInput } from "../manifest";
+import type { PredictorInput } from "../../vocabulary";
 
 /** The object-store URI a predictor reads (the planner gives KServe and Seldon v2 nothing else). */
 export function storageUriOf({ serving }: PredictorInput): string {

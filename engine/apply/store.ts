@@ -1,10 +1,10 @@
 // Reads and writes one target's serving objects through the Kubernetes API with server-side apply under
 // the engine's own field manager. Counts writes so callers can prove a no-op cycle writes nothing.
-import { ClusterError } from "./errors";
-import { KubeApiError, KubeClient } from "./kube/client";
-import { loadKubeTarget, type KubeTargetOptions } from "./kube/config";
-import type { ServingObject } from "./manifest";
-import type { ServingTarget } from "./serving-targets";
+import { ClusterError } from "../errors";
+import { KubeApiError, KubeClient } from "../kube/client";
+import { loadKubeTarget, type KubeTargetOptions } from "../kube/config";
+import type { ServingTarget } from "../serving-targets";
+import type { ServingObject } from "../vocabulary";
 
 export type KubeVerb = "list" | "get" | "apply" | "delete" | "watch";
 
