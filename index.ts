@@ -19,10 +19,15 @@ import { engineSettingsEnv } from "./service/env";
 import { STACK_LABEL, type ServingObject } from "./engine/vocabulary";
 
 /** The deployed sync service's M2S_* environment: the same settings, the models the stack leaves it. */
-function serviceEnvironment(config: StackConfig, settings: EngineSettings): Record<string, string> {
+function serviceEnvironment(
+  config: StackConfig,
+  settings: EngineSettings,
+  stack: string,
+): Record<string, string> {
   const service = {
     ...settings,
-    owner: "service",
+    // One owner per stack: two stacks' services sharing a deployment namespace leave each other alone.
+    owner: `service-${stack}`.slice(0, 63).replace(/[-_.]+$/, ""),
     includeModels: ["*"],
     excludeModels: config.snapshotModels ? config.stackModels : [],
   };
@@ -107,7 +112,7 @@ export = async () => {
         deploymentNamespace,
         target: settings.target,
         image: config.serviceImage,
-        env: serviceEnvironment(config, settings),
+        env: serviceEnvironment(config, settings, stack),
         secretEnv: {
           M2S_MLFLOW_TOKEN: secrets.mlflowToken,
           M2S_MLFLOW_PASSWORD: secrets.mlflowPassword,

@@ -46,6 +46,14 @@ export class ClusterError extends Error {
   }
 }
 
+/** A write was not sent: this process may not write now (a replica without the lease, or stopping). */
+export class WriteNotAllowedError extends Error {
+  override readonly name = "WriteNotAllowedError";
+  constructor(object: string, why: string) {
+    super(`${object} not written: ${why}`);
+  }
+}
+
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

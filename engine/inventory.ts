@@ -2,7 +2,7 @@
 // Pulumi provider and the program). An object is an owner's when it carries both labels; the
 // engine lists only those, writes as that owner's field manager, and never takes over a name
 // another owner (or a person) holds.
-import { LABELS, MANAGED_BY, type ServingObject } from "./vocabulary";
+import { ANNOTATIONS, LABELS, MANAGED_BY, type ServingObject } from "./vocabulary";
 
 /** The labels that make an object this owner's. */
 export function ownerLabels(owner: string): Record<string, string> {
@@ -36,3 +36,7 @@ export function ownershipConflict(live: ServingObject | undefined, owner: string
   const { namespace, name } = live.metadata;
   return `${live.kind} ${namespace}/${name} exists and is ${holder ? `owned by "${holder}"` : "not managed by mlflow2seldon"}, not by "${owner}"; left untouched`;
 }
+
+/** The registered model an object serves, as the engine recorded it. */
+export const servedModel = (object: ServingObject): string =>
+  object.metadata.annotations?.[ANNOTATIONS.modelName] ?? "";

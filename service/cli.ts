@@ -8,6 +8,7 @@ import { ConfigError } from "../engine/errors";
 import { parseServiceEnv } from "./env";
 import { startHttpServer } from "./http";
 import { createLogger } from "./logger";
+import { Scheduler } from "./scheduler";
 import { statusRows, statusTable } from "./status";
 import { SyncService } from "./sync-service";
 
@@ -18,7 +19,7 @@ commands:
   sync --once       one cycle; exit 0 only if it fully succeeded
   sync --dry-run    print the plan (create/update/delete) without writing
   status            one row per serving slot and owned object: wanted and served version, state
-                    (in sync, drifted, missing, conflict, orphan, invalid); exit 0 only when all
+                    (in sync, drifted, missing, conflict, orphan, invalid, withheld); exit 0 only when all
                     are in sync; --output json for a JSON array
   help, --help      this text
 
@@ -82,14 +83,24 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   if (flags.includes("--once")) return (await service.runCycle()).ok ? 0 : 1;
 
-  const server = await startHttpServer({
-    port: config.httpPort,
-    metrics: service.metrics,
-    isReady: () => service.isReady(),
-    statusPage: () => service.statusPage(),
-    webhook: config.webhook ? (headers, body) => service.receiveWebhook(headers, body) : undefined,
-  });
-  await service.registerWebhook();
+  const scheduler = new Scheduler(service, log);
+  const endpoints = { metrics: service.metrics, isReady: () => service.isReady() };
+  const statusPage = () => service.statusPage();
+  const servers = [
+    await startHttpServer({
+      ...endpoints,
+      port: config.httpPort,
+      statusPage: config.statusPage === "http-port" ? statusPage : undefined,
+      webhook: config.webhook
+        ? {
+            admit: () => scheduler.admitDelivery(),
+            receive: (headers, body) => scheduler.receiveDelivery(headers, body),
+          }
+        : undefined,
+    }),
+  ];
+  if (typeof config.statusPage === "object")
+    servers.push(await startHttpServer({ ...endpoints, port: config.statusPage.port, statusPage }));
   const stop = new AbortController();
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
@@ -98,11 +109,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     });
   }
   log.info(
-    { namespace: config.engine.namespace, owner: config.engine.owner, intervalMs: config.intervalMs },
+    {
+      namespace: config.engine.namespace,
+      owner: config.engine.owner,
+      intervalMs: config.intervalMs,
+      statusPage: config.statusPage,
+    },
     "sync service started",
   );
-  await service.run(stop.signal);
-  server.close();
+  await scheduler.run(stop.signal);
+  for (const server of servers) server.close();
   log.info("sync service stopped");
   return 0;
 }

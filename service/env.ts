@@ -4,6 +4,7 @@ import { accessSync, constants } from "node:fs";
 import { hostname } from "node:os";
 import { z } from "zod";
 import type { MlflowClientOptions } from "../engine/registry/mlflow-client";
+import { DEFAULT_MAX_DELETIONS } from "../engine/deletion";
 import { ConfigError } from "../engine/errors";
 import { parseEngineSettings, type EngineSettings } from "../engine/settings";
 import type { LeaderElectionSettings } from "./leader";
@@ -64,6 +65,7 @@ const readableFile = z
       return false;
     }
   }, "a readable file");
+const port = z.coerce.number().int().min(0).max(65535);
 const positive = (fallback: number) => z.coerce.number().positive().default(fallback);
 const flag = z
   .enum(["true", "false", "1", "0", "yes", "no"], { message: "true or false" })
@@ -102,7 +104,8 @@ export const serviceEnvSchema = z.object({
   M2S_PROTOCOL: optional,
   M2S_RESOURCES: json('{"limits":{"cpu":"1","memory":"1Gi"}}'),
   M2S_CANARY: json('{"from":"Staging","percent":10}'),
-  M2S_OWNER: z.string().default("service"),
+  /** Default: service-<POD_NAMESPACE> (one per install), or service outside a cluster. */
+  M2S_OWNER: optional,
   M2S_INCLUDE_MODELS: list,
   M2S_EXCLUDE_MODELS: list,
   M2S_SYNC_INTERVAL_SECONDS: positive(30),
@@ -127,7 +130,11 @@ export const serviceEnvSchema = z.object({
   M2S_SYNC_JITTER: z.coerce.number().min(0).max(1).default(0.1),
   M2S_MAX_BACKOFF_SECONDS: positive(300),
   M2S_WRITE_BACK: flag,
-  M2S_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  M2S_HTTP_PORT: port.default(8080),
+  /** A port of its own for the status page; without it the page is on M2S_HTTP_PORT unless webhooks are on. */
+  M2S_STATUS_PORT: port.optional(),
+  /** Deletions one cycle may make: more planned and it makes none (0: never delete). */
+  M2S_MAX_DELETIONS: z.coerce.number().int().min(0).default(DEFAULT_MAX_DELETIONS),
   M2S_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),
   M2S_KUBE_CONTEXT: optional,
 });
@@ -187,10 +194,23 @@ export interface ServiceConfig {
   jitter: number;
   maxBackoffMs: number;
   writeBack: boolean;
+  /** Deletions one cycle may make (engine/deletion.ts). */
+  maxDeletions: number;
+  /** Health, readiness, metrics and webhook deliveries. */
   httpPort: number;
+  /** Where the status page is served: a port of its own, the HTTP port, or nowhere. */
+  statusPage: { port: number } | "http-port" | "off";
   logLevel: string;
   kubeContext?: string;
   sourceCluster?: string;
+}
+
+/**
+ * The owner label of an install that sets none: one per namespace it runs in, so two installs
+ * writing to one deployment namespace never take each other's objects for their own.
+ */
+function defaultOwner(podNamespace: string | undefined): string {
+  return podNamespace ? `service-${podNamespace}`.slice(0, 63).replace(/[-_.]+$/, "") : "service";
 }
 
 function issuesOf(error: z.ZodError, values: Record<string, unknown>) {
@@ -220,7 +240,10 @@ export function parseServiceEnv(env: NodeJS.ProcessEnv): ServiceConfig {
       keyof typeof serviceEnvSchema.shape,
     ][];
     engine = parseEngineSettings(
-      Object.fromEntries(fields.map(([field, name]) => [field, mapped(name)])),
+      {
+        ...Object.fromEntries(fields.map(([field, name]) => [field, mapped(name)])),
+        owner: mapped("M2S_OWNER") ?? defaultOwner(mapped("POD_NAMESPACE") as string | undefined),
+      },
       ENGINE_SETTING_ENV,
     );
   } catch (error) {
@@ -273,7 +296,15 @@ export function parseServiceEnv(env: NodeJS.ProcessEnv): ServiceConfig {
     jitter: e.M2S_SYNC_JITTER,
     maxBackoffMs: e.M2S_MAX_BACKOFF_SECONDS * 1000,
     writeBack: e.M2S_WRITE_BACK,
+    maxDeletions: e.M2S_MAX_DELETIONS,
     httpPort: e.M2S_HTTP_PORT,
+    // Where MLflow reaches the webhook port, so may anyone: the page moves off it (or away).
+    statusPage:
+      e.M2S_STATUS_PORT !== undefined
+        ? { port: e.M2S_STATUS_PORT }
+        : e.M2S_WEBHOOK_SECRET
+          ? "off"
+          : "http-port",
     logLevel: e.M2S_LOG_LEVEL,
     kubeContext: e.M2S_KUBE_CONTEXT,
     sourceCluster: e.M2S_SRC_NEURO_CLUSTER,

@@ -3,6 +3,7 @@
 // duration (by its own clock, so clocks need not agree); a leader that cannot renew within the
 // renew deadline stops leading. Updates carry the resourceVersion they read, so two candidates
 // can never both win. Releasing (on SIGTERM) empties the holder so a standby takes over at once.
+// Durations are measured on the monotonic clock: a wall-clock step on a node changes nothing.
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { errorMessage } from "../engine/errors";
@@ -38,7 +39,7 @@ const microTime = (ms: number) => new Date(ms).toISOString().replace("Z", "000Z"
 export class LeaderElector {
   private leading = false;
   private lastRenewMs = 0;
-  /** The lease record last read and when this process first saw it (its own clock). */
+  /** The lease record last read and when this process first saw it (its own monotonic clock). */
   private observed?: { key: string; atMs: number };
 
   constructor(
@@ -55,7 +56,7 @@ export class LeaderElector {
 
   /** True while this process holds the lease and renewed it within the renew deadline. */
   holdsLease(): boolean {
-    return this.leading && Date.now() - this.lastRenewMs < this.settings.renewDeadlineMs;
+    return this.leading && performance.now() - this.lastRenewMs < this.settings.renewDeadlineMs;
   }
 
   /** Tries to acquire or renew every retry period until `signal` aborts, then releases the lease. */
@@ -73,13 +74,16 @@ export class LeaderElector {
   }
 
   private async tryAcquireOrRenew(): Promise<void> {
-    const now = Date.now();
+    // Timestamps written in the Lease are wall-clock (for people and other clients); every
+    // duration this process measures is monotonic.
+    const now = performance.now();
+    const wallNow = Date.now();
     const { identity, leaseDurationMs } = this.settings;
     const existing = await this.read();
     const spec = {
       holderIdentity: identity,
       leaseDurationSeconds: Math.ceil(leaseDurationMs / 1000),
-      renewTime: microTime(now),
+      renewTime: microTime(wallNow),
     };
     if (!existing) {
       await this.client.request("POST", this.path.replace(/\/[^/]+$/, ""), {
@@ -87,7 +91,7 @@ export class LeaderElector {
           apiVersion: "coordination.k8s.io/v1",
           kind: "Lease",
           metadata: { name: this.settings.name, namespace: this.settings.namespace },
-          spec: { ...spec, acquireTime: microTime(now), leaseTransitions: 0 },
+          spec: { ...spec, acquireTime: microTime(wallNow), leaseTransitions: 0 },
         },
       });
       return this.renewed(now);
@@ -105,7 +109,7 @@ export class LeaderElector {
     await this.update(existing, {
       ...spec,
       ...(takeover
-        ? { acquireTime: microTime(now), leaseTransitions: (existing.spec.leaseTransitions ?? 0) + 1 }
+        ? { acquireTime: microTime(wallNow), leaseTransitions: (existing.spec.leaseTransitions ?? 0) + 1 }
         : {}),
     });
     this.renewed(now);

@@ -101,6 +101,12 @@ export function createMetrics() {
       help: "End of the last fully successful cycle",
       registers: [registry],
     }),
+    deletionsWithheld: new Counter({
+      name: "mlflow2seldon_deletions_withheld_total",
+      help: "Deletions the plan wanted and the deletion rule kept, by cause (unconfirmed: the model's absence was not confirmed by a direct read; cap: more than one cycle may make)",
+      labelNames: ["cause"] as const,
+      registers: [registry],
+    }),
     managed: new Gauge({
       name: "mlflow2seldon_managed_deployments",
       help: "Serving objects desired after the last cycle",

@@ -3,7 +3,15 @@
 // written); the running service's page from its last cycle, after its writes.
 import type { CycleReport, PlannedChange, SlotObject } from "../engine/apply/reconcile";
 
-export type SlotState = "in sync" | "drifted" | "missing" | "conflict" | "orphan" | "invalid";
+export type SlotState =
+  | "in sync"
+  | "drifted"
+  | "missing"
+  | "conflict"
+  | "orphan"
+  | "invalid"
+  /** An object the registry may no longer want, kept: its deletion is unconfirmed or over the cap. */
+  | "withheld";
 
 export interface StatusRow {
   model: string;
@@ -53,6 +61,8 @@ export function statusRows(report: CycleReport, options: { applied: boolean }): 
       rows.push({ ...rowOf(c), wanted: c.version, served: c.previousVersion, state: "drifted", ...detail });
     if (c.action === "delete") rows.push({ ...rowOf(c), served: c.version, state: "orphan", ...detail });
   }
+  for (const w of report.withheld)
+    rows.push({ ...rowOf(w), served: w.version, state: "withheld", detail: w.reason });
   for (const c of report.conflicts) rows.push({ ...rowOf(c), wanted: c.version, state: "conflict" });
   for (const p of report.problems)
     rows.push({ model: p.model, slot: p.slot, object: "", state: "invalid", detail: p.message });

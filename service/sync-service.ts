@@ -1,40 +1,48 @@
-// The continuous sync service: runs reconcile cycles on an interval with jitter, backs off
-// exponentially while MLflow or the cluster fails, and reports through logs and metrics.
-import { TARGETS } from "../engine/serving-targets";
+// The sync service's cycles: a full read of the registry, a delta poll's models, or the models a
+// webhook delivery or the watch named, each reconciled and reported (logs, metrics, Events,
+// write-back, the status page). When they run is the scheduler's business (scheduler.ts).
 import type { IncomingHttpHeaders } from "node:http";
 import { ServingObjectStore, kubeClient } from "../engine/apply/store";
-import { mapLimited, PARALLEL_REQUESTS, pause } from "../engine/concurrency";
 import { EventRecorder } from "../engine/apply/events";
-import { ClusterError, errorMessage, RegistryError } from "../engine/errors";
-import { fieldManager } from "../engine/inventory";
-import { MlflowClient } from "../engine/registry/mlflow-client";
 import { listOwnedAt, listServing, reconcile, type CycleReport } from "../engine/apply/reconcile";
+import { mapLimited, PARALLEL_REQUESTS } from "../engine/concurrency";
+import { ClusterError, errorMessage, RegistryError } from "../engine/errors";
+import { fieldManager, servedModel } from "../engine/inventory";
+import { MlflowClient } from "../engine/registry/mlflow-client";
 import { RegistryReader } from "../engine/registry/reader";
 import type { RegisteredModel } from "../engine/registry/schemas";
+import { TARGETS } from "../engine/serving-targets";
 import type { ServiceConfig } from "./env";
+import { LeaderElector } from "./leader";
 import type { Logger } from "./logger";
 import { createMetrics, type Metrics } from "./metrics";
-import type { CycleSummary, StatusPageContent } from "./status-page";
-import { byModelAndSlot, statusRows, type StatusRow } from "./status";
-import { LeaderElector } from "./leader";
 import { OwnedObjectsWatch } from "./owned-watch";
-import { WEBHOOK_EVENTS, WebhookVerifier } from "./webhook";
+import { byModelAndSlot, statusRows, type StatusRow } from "./status";
+import type { CycleSummary, StatusPageContent } from "./status-page";
+import { WEBHOOK_EVENTS, WebhookVerifier, type WebhookVerdict } from "./webhook";
 
 /** Cycles the status page lists (the history is bounded: the process runs for months). */
 const RECENT_CYCLES = 20;
 /** Models per delta poll: more changed than this between two polls and a full read follows. */
 const DELTA_PAGE_SIZE = 25;
-/** With delta polling, full reads take at most 1/20 of the time (at least the interval apart). */
-const FULL_READ_COST_FACTOR = 20;
 
 const fullySucceeded = (report: CycleReport) =>
-  report.failures.length === 0 && report.problems.length === 0 && report.conflicts.length === 0;
+  report.failures.length === 0 &&
+  report.problems.length === 0 &&
+  report.conflicts.length === 0 &&
+  report.withheld.length === 0;
 
 export interface CycleOutcome {
   ok: boolean;
   report?: CycleReport;
   error?: string;
+  /** Where a failed cycle stopped (nothing was written then). */
+  stage?: "registry" | "cluster";
+  durationMs: number;
 }
+
+/** What one delta poll found: nothing, changes it reconciled (or failed to), or more than it can tell. */
+export type DeltaResult = "unchanged" | "changed" | "failure" | "overflow";
 
 /** Version tags written on a served model version when write-back is enabled. */
 export const WRITE_BACK_TAGS = {
@@ -46,24 +54,21 @@ export class SyncService {
   readonly client: MlflowClient;
   readonly store: ServingObjectStore;
   readonly metrics: Metrics;
+  readonly leader?: LeaderElector;
+  readonly ownedWatch?: OwnedObjectsWatch;
   private readonly registry: RegistryReader;
   private readonly events: EventRecorder;
-  private consecutiveFailures = 0;
+  private readonly webhooks?: WebhookVerifier;
   /** Whether the location cache took what the live objects record (first cycle). */
   private seeded = false;
   /** Whether the last full read of the registry succeeded: delta polls compare with it. */
-  private registryRead = false;
-  private lastCycleMs = 0;
+  registryRead = false;
   /** True once a cycle fully succeeded: /readyz. */
-  ready = false;
-  /** One reconcile at a time (full, delta, webhook): each waits for the one before. */
-  private turn: Promise<unknown> = Promise.resolve();
-  private readonly webhooks?: WebhookVerifier;
-  private readonly ownedWatch?: OwnedObjectsWatch;
-  private readonly leader?: LeaderElector;
-  /** Models named by webhook deliveries or drift, not yet reconciled: a burst is one reconcile. */
-  private readonly pendingModels = new Set<string>();
-  private draining = false;
+  private ready = false;
+  /** Set on SIGTERM: a replica electing a leader starts no write before it releases the lease. */
+  private stopping = false;
+  /** Receives the models whose objects someone else changed (the scheduler queues them). */
+  private onDrift: (model: string) => void = () => {};
   private lastRows?: StatusRow[];
   private readonly recentCycles: CycleSummary[] = [];
 
@@ -82,10 +87,13 @@ export class SyncService {
       cluster,
       TARGETS[config.engine.target],
       fieldManager(config.engine.owner),
-      (verb) => metrics.kubeRequests.inc({ verb }),
       {
-        writing: (name) => this.ownedWatch?.writing(name),
-        written: (name, object) => this.ownedWatch?.written(name, object),
+        onRequest: (verb) => metrics.kubeRequests.inc({ verb }),
+        observer: {
+          writing: (name) => this.ownedWatch?.writing(name),
+          written: (name, object) => this.ownedWatch?.written(name, object),
+        },
+        writeBlocked: () => this.writeBlocked(),
       },
     );
     if (config.watch)
@@ -98,7 +106,7 @@ export class SyncService {
             { model, object },
             "an owned object was changed or deleted by someone else; reconciling its model",
           );
-          this.queueModel(model);
+          this.onDrift(model);
         },
         log,
       );
@@ -111,9 +119,21 @@ export class SyncService {
     if (config.webhook) this.webhooks = new WebhookVerifier(config.webhook.secret);
   }
 
-  /** Whether this process may write: always, or while it holds the lease. */
+  /** Whether this process may write: always, or while it holds the lease and is not stopping. */
   leading(): boolean {
-    return this.leader?.holdsLease() ?? true;
+    return this.writeBlocked() === undefined;
+  }
+
+  /** Why this process may not write now, or undefined (asked before every write attempt). */
+  writeBlocked(): string | undefined {
+    if (!this.leader) return undefined;
+    if (this.stopping) return "this replica is stopping and releases its lease";
+    return this.leader.holdsLease() ? undefined : "this replica does not hold the lease";
+  }
+
+  /** SIGTERM: with leader election, no write starts from now on (the lease is released after). */
+  stopWriting(): void {
+    this.stopping = true;
   }
 
   /** /readyz: a fully successful cycle, or a standby replica (ready to take over). */
@@ -121,26 +141,22 @@ export class SyncService {
     return this.ready || !this.leading();
   }
 
-  private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.turn.then(work);
-    this.turn = result.catch(() => undefined);
-    return result;
+  /** Where drift found by the watch goes (the scheduler's queue of models). */
+  handleDrift(onDrift: (model: string) => void): void {
+    this.onDrift = onDrift;
   }
 
+  /** One full cycle: every owned object against a full read of the registry. */
   async runCycle(options: { dryRun?: boolean } = {}): Promise<CycleOutcome> {
     const endCycle = this.metrics.cycleSeconds.startTimer();
     const cpuBefore = process.cpuUsage();
-    const outcome = await this.exclusive(() => this.cycle(options));
+    const outcome = await this.fullCycle(options);
     const seconds = endCycle();
     const cpu = process.cpuUsage(cpuBefore);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     this.metrics.cycleCpuSeconds.observe(cpuSeconds);
-    this.lastCycleMs = seconds * 1000;
-    this.remember(outcome, {
-      kind: "full",
-      dryRun: options.dryRun ?? false,
-      durationMs: Math.round(seconds * 1000),
-    });
+    outcome.durationMs = Math.round(seconds * 1000);
+    this.remember(outcome, { kind: "full", dryRun: options.dryRun ?? false });
     // Logged last, once every metric of the cycle is recorded.
     this.log.info(
       {
@@ -148,7 +164,8 @@ export class SyncService {
         changes: outcome.report?.changes.length ?? 0,
         unchanged: outcome.report?.unchanged.length ?? 0,
         failures: outcome.report?.failures.length ?? 0,
-        durationMs: Math.round(seconds * 1000),
+        withheld: outcome.report?.withheld.length ?? 0,
+        durationMs: outcome.durationMs,
         cpuMs: Math.round(cpuSeconds * 1000),
         dryRun: options.dryRun ?? false,
       },
@@ -157,8 +174,9 @@ export class SyncService {
     return outcome;
   }
 
-  private async cycle(options: { dryRun?: boolean }): Promise<CycleOutcome> {
-    // The live objects first: they also tell a fresh process where the served versions are.
+  private async fullCycle(options: { dryRun?: boolean }): Promise<CycleOutcome> {
+    // The live objects first: they tell a fresh process where the served versions are, and
+    // which models a listing must not leave out unconfirmed.
     let live;
     try {
       const listed = await listOwnedAt(this.store, this.config.engine);
@@ -174,7 +192,7 @@ export class SyncService {
     const endRegistry = this.metrics.registryLatency.startTimer();
     let snapshot;
     try {
-      snapshot = await this.registry.snapshot();
+      snapshot = await this.registry.snapshot(live.map(servedModel));
       this.registryRead = true;
     } catch (error) {
       this.registryRead = false;
@@ -190,7 +208,7 @@ export class SyncService {
         settings: this.config.engine,
         dryRun: options.dryRun,
         live,
-        mayWrite: () => this.leading(),
+        maxDeletions: this.config.maxDeletions,
       });
     } catch (error) {
       return this.failed("cluster", error);
@@ -204,177 +222,59 @@ export class SyncService {
     const ok = fullySucceeded(report);
     this.metrics.cycles.inc({ result: ok ? "success" : "partial" });
     if (ok) {
-      this.consecutiveFailures = 0;
       this.ready = true;
       this.metrics.lastSuccess.setToCurrentTime();
-    } else {
-      this.consecutiveFailures++;
     }
-    return { ok, report };
-  }
-
-  /** What the page at `/` shows. */
-  statusPage(): StatusPageContent {
-    const { namespace, owner } = this.config.engine;
-    return { namespace, owner, rows: this.lastRows, cycles: this.recentCycles };
-  }
-
-  /** Keeps a cycle for the page; one of some models only (`models`) replaces only their rows. */
-  private remember(
-    outcome: CycleOutcome,
-    {
-      kind,
-      dryRun,
-      durationMs,
-      models,
-    }: { kind: CycleSummary["kind"]; dryRun: boolean; durationMs: number; models?: ReadonlySet<string> },
-  ): void {
-    const report = outcome.report;
-    if (report) {
-      const rows = statusRows(report, { applied: !dryRun });
-      this.lastRows = models
-        ? [...(this.lastRows ?? []).filter((r) => !models.has(r.model)), ...rows].sort(byModelAndSlot)
-        : rows;
-    }
-    const failures = report
-      ? [
-          ...report.failures.map((f) => `${f.action} ${f.name} (${f.model}@${f.version}): ${f.message}`),
-          ...report.problems.map((p) => `${p.model} ${p.slot}: ${p.message}`),
-          ...report.conflicts.map((c) => `${c.name}: held by another owner`),
-        ]
-      : [outcome.error ?? "failed"];
-    const changes = report?.changes.length ?? 0;
-    this.recentCycles.unshift({
-      kind,
-      finishedAt: new Date(),
-      ok: outcome.ok,
-      dryRun,
-      durationMs,
-      changes,
-      failures,
-    });
-    this.recentCycles.length = Math.min(this.recentCycles.length, RECENT_CYCLES);
-  }
-
-  /**
-   * Delay before the next full read: the interval with jitter, or exponential backoff after
-   * failures. With delta polling, full reads are the safety net, paced by their measured cost.
-   */
-  nextDelayMs(random: () => number = Math.random): number {
-    const { intervalMs, jitter, maxBackoffMs, deltaPollMs } = this.config;
-    const paced =
-      deltaPollMs > 0 ? Math.max(intervalMs, FULL_READ_COST_FACTOR * this.lastCycleMs) : intervalMs;
-    const base =
-      this.consecutiveFailures === 0
-        ? paced
-        : Math.min(maxBackoffMs, intervalMs * 2 ** this.consecutiveFailures);
-    return Math.round(base * (1 + jitter * (2 * random() - 1)));
-  }
-
-  /**
-   * Runs full cycles until `signal` aborts, and between them delta polls (after a successful full
-   * read, which they compare with); the cycle in progress always finishes first.
-   */
-  async run(signal: AbortSignal): Promise<void> {
-    let watching: Promise<void> | undefined;
-    const electing = this.leader?.run(signal);
-    while (!signal.aborted) {
-      if (!this.leading()) {
-        // A standby reads nothing and writes nothing; it checks again every retry period.
-        await pause(this.config.leaderElection!.retryPeriodMs, signal);
-        continue;
-      }
-      await this.runCycle();
-      if (signal.aborted) break;
-      // The watch starts after the first full read, which tells it what the objects should be.
-      watching ??= this.ownedWatch?.run(signal);
-      const delay = this.nextDelayMs();
-      this.log.debug({ delayMs: delay }, "next full read scheduled");
-      this.metrics.fullReadInterval.set(delay / 1000);
-      const due = Date.now() + delay;
-      const polling = this.config.deltaPollMs > 0 && this.registryRead;
-      while (!signal.aborted && Date.now() < due) {
-        await pause(Math.min(polling ? this.config.deltaPollMs : Infinity, due - Date.now()), signal);
-        if (!this.leading()) break;
-        if (polling && !signal.aborted && Date.now() < due && !(await this.deltaCycle())) break;
-      }
-    }
-    await watching;
-    await electing;
+    return { ok, report, durationMs: 0 };
   }
 
   /**
    * One delta poll: the managed models updated since they were last read are reconciled on their
-   * own (their objects only). False when only a full read can tell what changed. A failure
-   * changes nothing; the next full read catches up.
+   * own (their objects only). A failure changes nothing; the next full read catches up.
    */
-  async deltaCycle(): Promise<boolean> {
-    return this.exclusive(async () => {
-      let changed;
-      try {
-        changed = await this.registry.recentChanges(DELTA_PAGE_SIZE);
-      } catch (error) {
-        return this.deltaFailed(error);
-      }
-      if (changed === undefined) {
-        this.metrics.deltaPolls.inc({ result: "overflow" });
-        return false;
-      }
-      if (changed.length === 0) {
-        this.metrics.deltaPolls.inc({ result: "unchanged" });
-        return true;
-      }
-      const names = new Set(changed.map((m) => m.name));
-      const done = await this.reconcileModels(names, "delta", async () => changed);
-      this.metrics.deltaPolls.inc({ result: done ? "changed" : "failure" });
-      return true;
-    });
-  }
-
-  /**
-   * Answers a webhook delivery at once (202, or why it is refused); the model it names is read
-   * from MLflow and reconciled right after, deliveries that arrive meanwhile coalescing.
-   */
-  receiveWebhook(headers: IncomingHttpHeaders, body: Buffer): { status: number; text: string } {
-    if (!this.webhooks) return { status: 404, text: "webhooks are off" };
-    // MLflow retries a 503 (after Retry-After), and a retry may reach the leader; the poll and
-    // the full read cover a delivery that never does.
-    if (!this.leading()) return { status: 503, text: "standby replica: the leader receives deliveries" };
-    const verdict = this.webhooks.verify(headers, body);
-    this.metrics.webhookDeliveries.inc({ result: String(verdict.status) });
-    if (verdict.status !== 202) {
-      this.log.warn({ status: verdict.status, reason: verdict.reason }, "webhook delivery refused");
-      return { status: verdict.status, text: verdict.reason };
-    }
-    this.log.debug({ model: verdict.model, event: verdict.event }, "webhook delivery accepted");
-    this.queueModel(verdict.model);
-    return { status: 202, text: "accepted" };
-  }
-
-  /** Reads `model` from MLflow and reconciles it soon; requests that arrive meanwhile coalesce. */
-  private queueModel(model: string): void {
-    if (!this.registry.manages(model) || !this.leading()) return;
-    this.pendingModels.add(model);
-    if (!this.draining) void this.drainQueuedModels();
-  }
-
-  private async drainQueuedModels(): Promise<void> {
-    this.draining = true;
+  async deltaCycle(): Promise<DeltaResult> {
+    let changed;
     try {
-      while (this.pendingModels.size > 0) {
-        const names = new Set(this.pendingModels);
-        this.pendingModels.clear();
-        await this.exclusive(() =>
-          this.reconcileModels(names, "targeted", async () =>
-            (
-              await mapLimited([...names], PARALLEL_REQUESTS, (n) => this.client.getRegisteredModel(n))
-            ).filter((m) => m !== undefined),
-          ),
-        );
-      }
-    } finally {
-      this.draining = false;
+      changed = await this.registry.recentChanges(DELTA_PAGE_SIZE);
+    } catch (error) {
+      this.log.warn(
+        { err: errorMessage(error) },
+        "delta poll failed; nothing was changed, the next full read catches up",
+      );
+      this.metrics.deltaPolls.inc({ result: "failure" });
+      return "failure";
     }
+    const result: DeltaResult =
+      changed === undefined
+        ? "overflow"
+        : changed.length === 0
+          ? "unchanged"
+          : (await this.reconcileModels(new Set(changed.map((m) => m.name)), "delta", async () => changed))
+            ? "changed"
+            : "failure";
+    this.metrics.deltaPolls.inc({ result });
+    return result;
+  }
+
+  /** Reads `names` from MLflow one by one and reconciles them (webhook deliveries, drift). */
+  async targetedCycle(names: ReadonlySet<string>): Promise<boolean> {
+    return this.reconcileModels(names, "targeted", async () =>
+      (await mapLimited([...names], PARALLEL_REQUESTS, (n) => this.client.getRegisteredModel(n))).filter(
+        (m) => m !== undefined,
+      ),
+    );
+  }
+
+  /** Whether this owner manages the model (its include and exclude patterns). */
+  manages(model: string): boolean {
+    return this.registry.manages(model);
+  }
+
+  /** Checks a webhook delivery (signature, freshness, replay); undefined when webhooks are off. */
+  verifyDelivery(headers: IncomingHttpHeaders, body: Buffer): WebhookVerdict | undefined {
+    const verdict = this.webhooks?.verify(headers, body);
+    if (verdict) this.metrics.webhookDeliveries.inc({ result: String(verdict.status) });
+    return verdict;
   }
 
   /**
@@ -395,7 +295,7 @@ export class SyncService {
         store: this.store,
         settings: this.config.engine,
         live,
-        mayWrite: () => this.leading(),
+        maxDeletions: this.config.maxDeletions,
       });
     } catch (error) {
       this.log.warn(
@@ -407,8 +307,8 @@ export class SyncService {
     await this.publish(report, false);
     const durationMs = Math.round(performance.now() - started);
     this.remember(
-      { ok: fullySucceeded(report), report },
-      { kind: trigger, dryRun: false, durationMs, models: names },
+      { ok: fullySucceeded(report), report, durationMs },
+      { kind: trigger, dryRun: false, models: names },
     );
     this.log.info(
       {
@@ -423,16 +323,57 @@ export class SyncService {
     return true;
   }
 
-  /** Registers the service's webhook in MLflow unless one of that name and URL exists (best effort). */
-  async registerWebhook(): Promise<void> {
+  /** What the page at `/` shows. */
+  statusPage(): StatusPageContent {
+    const { namespace, owner } = this.config.engine;
+    return { namespace, owner, rows: this.lastRows, cycles: this.recentCycles };
+  }
+
+  /** Keeps a cycle for the page; one of some models only (`models`) replaces only their rows. */
+  private remember(
+    outcome: CycleOutcome,
+    { kind, dryRun, models }: { kind: CycleSummary["kind"]; dryRun: boolean; models?: ReadonlySet<string> },
+  ): void {
+    const report = outcome.report;
+    if (report) {
+      const rows = statusRows(report, { applied: !dryRun });
+      this.lastRows = models
+        ? [...(this.lastRows ?? []).filter((r) => !models.has(r.model)), ...rows].sort(byModelAndSlot)
+        : rows;
+    }
+    const failures = report
+      ? [
+          ...report.failures.map((f) => `${f.action} ${f.name} (${f.model}@${f.version}): ${f.message}`),
+          ...report.problems.map((p) => `${p.model} ${p.slot}: ${p.message}`),
+          ...report.conflicts.map((c) => `${c.name}: held by another owner`),
+          ...report.withheld.map((w) => `delete ${w.name} (${w.model}@${w.version}) withheld: ${w.reason}`),
+        ]
+      : [outcome.error ?? "failed"];
+    this.recentCycles.unshift({
+      kind,
+      finishedAt: new Date(),
+      ok: outcome.ok,
+      dryRun,
+      durationMs: outcome.durationMs,
+      changes: report?.changes.length ?? 0,
+      failures,
+    });
+    this.recentCycles.length = Math.min(this.recentCycles.length, RECENT_CYCLES);
+  }
+
+  /**
+   * Registers the service's webhook in MLflow unless one of that name and URL exists (best
+   * effort); only the leader calls it. True when the webhook is in place.
+   */
+  async registerWebhook(): Promise<boolean> {
     const webhook = this.config.webhook;
-    if (!webhook?.url) return;
+    if (!webhook?.url) return true;
     const name = `mlflow2seldon-${this.config.engine.owner}`;
     try {
       const existing = await this.client.listWebhooks();
       if (existing.some((w) => w.name === name && w.url === webhook.url)) {
         this.log.info({ name, url: webhook.url }, "webhook already registered in MLflow");
-        return;
+        return true;
       }
       await this.client.createWebhook({
         name,
@@ -441,25 +382,17 @@ export class SyncService {
         events: [...WEBHOOK_EVENTS],
       });
       this.log.info({ name, url: webhook.url }, "webhook registered in MLflow");
+      return true;
     } catch (error) {
       this.log.warn(
         { err: errorMessage(error) },
         "could not register the webhook in MLflow; changes still arrive by polling",
       );
+      return false;
     }
   }
 
-  private deltaFailed(error: unknown): true {
-    this.metrics.deltaPolls.inc({ result: "failure" });
-    this.log.warn(
-      { err: errorMessage(error) },
-      "delta poll failed; nothing was changed, the next full read catches up",
-    );
-    return true;
-  }
-
   private failed(stage: "registry" | "cluster", error: unknown): CycleOutcome {
-    this.consecutiveFailures++;
     this.metrics.cycles.inc({ result: "failure" });
     this.metrics.failures.inc({ stage });
     const context =
@@ -469,12 +402,12 @@ export class SyncService {
           ? { object: error.object, status: error.status }
           : {};
     this.log.error(
-      { stage, ...context, consecutiveFailures: this.consecutiveFailures, err: errorMessage(error) },
+      { stage, ...context, err: errorMessage(error) },
       stage === "registry"
         ? "could not read the MLflow registry completely; nothing was changed"
         : "could not read the cluster; nothing was changed",
     );
-    return { ok: false, error: errorMessage(error) };
+    return { ok: false, error: errorMessage(error), stage, durationMs: 0 };
   }
 
   private record(report: CycleReport, dryRun: boolean): void {
@@ -501,6 +434,10 @@ export class SyncService {
         `a ${this.store.target.kind} of that name exists and is not ours; left untouched`,
       );
     }
+    for (const withheld of report.withheld) {
+      if (!dryRun) this.metrics.deletionsWithheld.inc({ cause: withheld.cause });
+      this.log.warn(withheld, `${this.store.target.kind} kept: its deletion is withheld`);
+    }
   }
 
   /** Logs, metrics, Events and write-back of a reconcile's report. */
@@ -511,7 +448,11 @@ export class SyncService {
     if (this.config.writeBack) await this.writeBack(report);
   }
 
-  /** One Event per change and per refused write, on the object (best effort, logged on failure). */
+  /**
+   * One Event per change and per refused write, on the object (best effort). A withheld deletion
+   * is reported on every cycle until resolved: on the status page, `status` and a metric, not as
+   * an Event per cycle.
+   */
   private async recordEvents(report: CycleReport): Promise<void> {
     const namespace = this.config.engine.namespace;
     const events = [

@@ -4,7 +4,8 @@
 import type { ServingObjectStore } from "./store";
 import { mapLimited, PARALLEL_REQUESTS } from "../concurrency";
 import { errorMessage } from "../errors";
-import { isOwnedBy, modelsSelector, ownerSelector, ownershipConflict } from "../inventory";
+import { deletionCapExceeded } from "../deletion";
+import { isOwnedBy, modelsSelector, ownerSelector, ownershipConflict, servedModel } from "../inventory";
 import { modelLabel } from "../plan/naming";
 import { plan, type PlannedDeployment, type PlanProblem } from "../plan/planner";
 import type { RegistrySnapshot } from "../registry/slots";
@@ -52,6 +53,14 @@ export interface CycleReport {
   problems: PlanProblem[];
   /** Desired names held by an object this owner does not manage (left untouched). */
   conflicts: SlotObject[];
+  /** Objects the plan would delete but the deletion rule keeps, each with why. */
+  withheld: WithheldDeletion[];
+}
+
+export interface WithheldDeletion extends SlotObject {
+  /** unconfirmed: the model's absence was not confirmed; cap: too many deletions in one cycle. */
+  cause: "unconfirmed" | "cap";
+  reason: string;
 }
 
 /** True when every field of `desired` has the same value in `live` (fields others add are ignored). */
@@ -109,8 +118,8 @@ export interface ReconcileOptions {
   dryRun?: boolean;
   /** This owner's live objects (`listOwned`), listed by the caller before reading the registry. */
   live: ServingObject[];
-  /** Asked right before the writes (a replica checks it still holds its lease); false: none. */
-  mayWrite?: () => boolean;
+  /** Deletions one call may make; more planned and it makes none (undefined: no cap). */
+  maxDeletions?: number;
 }
 
 /** This owner's objects in its namespace (one LIST by label selector). */
@@ -137,7 +146,7 @@ export async function listServing(
     models.size > MODELS_PER_SELECTOR
       ? await listOwned(store, settings)
       : await store.list(settings.namespace, modelsSelector(settings.owner, [...models].map(modelLabel)));
-  return live.filter((o) => models.has(o.metadata.annotations?.[ANNOTATIONS.modelName] ?? ""));
+  return live.filter((o) => models.has(servedModel(o)));
 }
 
 /** Beyond this many names, one LIST of the namespace is cheaper than a GET per name. */
@@ -160,7 +169,14 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
   const { store, settings, live } = options;
   const { desired, problems, retainedModels } = plan(snapshot, settings);
   const liveByName = new Map(live.map((o) => [o.metadata.name, o]));
-  const report: CycleReport = { changes: [], unchanged: [], failures: [], problems, conflicts: [] };
+  const report: CycleReport = {
+    changes: [],
+    unchanged: [],
+    failures: [],
+    problems,
+    conflicts: [],
+    withheld: [],
+  };
 
   const work: {
     change: PlannedChange;
@@ -200,19 +216,29 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
       });
   });
   const desiredNames = new Set(desired.map((d) => d.object.metadata.name));
+  const unconfirmed = new Map(snapshot.unconfirmed.map((u) => [u.model, u.reason]));
+  const deletions: typeof work = [];
   for (const object of live) {
     const { name } = object.metadata;
     if (!isOwnedBy(object, settings.owner) || desiredNames.has(name)) continue;
     if (retainedModels.has(object.metadata.labels?.[LABELS.model] ?? "")) continue;
-    work.push({ change: describeDeletion(object), run: () => store.delete(settings.namespace, name) });
+    const change = describeDeletion(object);
+    const reason = unconfirmed.get(servedModel(object));
+    if (reason !== undefined) report.withheld.push({ ...change, cause: "unconfirmed", reason });
+    // The uid precondition: only the object listed is deleted, never one created in its place since.
+    else deletions.push({ change, run: () => store.delete(settings.namespace, name, change.uid) });
   }
+  const overCap = deletionCapExceeded(deletions.length, options.maxDeletions);
+  if (overCap)
+    report.withheld.push(
+      ...deletions.map(({ change }) => ({ ...change, cause: "cap" as const, reason: overCap })),
+    );
+  else work.push(...deletions);
 
   if (options.dryRun) {
     report.changes.push(...work.map((w) => w.change));
     return report;
   }
-  if (work.length > 0 && options.mayWrite && !options.mayWrite())
-    throw new Error("this replica no longer holds the lease; nothing was written");
   // Each object succeeds or fails on its own; the report keeps the planned order.
   const outcomes = await mapLimited(work, PARALLEL_REQUESTS, ({ run }) => {
     const warnings: string[] = [];

@@ -1,6 +1,6 @@
 // Reads and writes one target's serving objects through the Kubernetes API with server-side apply under
-// the engine's own field manager. Counts writes so callers can prove a no-op cycle writes nothing.
-import { ClusterError } from "../errors";
+// the engine's own field manager; every write attempt first asks whether this process may write.
+import { ClusterError, WriteNotAllowedError } from "../errors";
 import { KubeApiError, KubeClient } from "../kube/client";
 import { loadKubeTarget, type KubeTargetOptions } from "../kube/config";
 import type { ServingTarget } from "../serving-targets";
@@ -21,20 +21,24 @@ export interface WriteObserver {
   written(name: string, object: ServingObject | undefined | null): void;
 }
 
-export class ServingObjectStore {
-  /** Create, update and delete calls sent. */
-  writes = 0;
-
+export interface StoreHooks {
+  /** Sees every API request (the service counts them in metrics). */
+  onRequest?: (verb: KubeVerb) => void;
+  /** Sees each write, so a watch can tell its echo. */
+  observer?: WriteObserver;
   /**
-   * `onRequest` sees every API request (the service counts them in metrics); `observer` each
-   * write, so a watch can tell its echo.
+   * Asked before every write attempt, retries included: why this process may not write now
+   * (a replica that lost its lease, or one stopping), or undefined when it may.
    */
+  writeBlocked?: () => string | undefined;
+}
+
+export class ServingObjectStore {
   constructor(
     private readonly client: KubeClient,
     readonly target: ServingTarget,
     private readonly fieldManager: string,
-    private readonly onRequest: (verb: KubeVerb) => void = () => {},
-    private readonly observer?: WriteObserver,
+    private readonly hooks: StoreHooks = {},
   ) {}
 
   private collection(namespace: string): string {
@@ -46,21 +50,32 @@ export class ServingObjectStore {
     return `${this.collection(namespace)}/${encodeURIComponent(name)}`;
   }
 
-  /** Runs one write of `name` between the observer's `writing` and `written`. */
-  private async write<T extends ServingObject | undefined>(name: string, work: () => Promise<T>): Promise<T> {
-    this.writes++;
-    this.observer?.writing(name);
+  /**
+   * Runs one write of `name` between the observer's `writing` and `written`; `work` is given the
+   * check each attempt makes first (a write the process may no longer make is never sent).
+   */
+  private async write<T extends ServingObject | undefined>(
+    namespace: string,
+    name: string,
+    work: (beforeAttempt: () => void) => Promise<T>,
+  ): Promise<T> {
+    const beforeAttempt = () => {
+      const blocked = this.hooks.writeBlocked?.();
+      if (blocked) throw new WriteNotAllowedError(`${this.target.kind} ${namespace}/${name}`, blocked);
+    };
+    beforeAttempt();
+    this.hooks.observer?.writing(name);
     let outcome: ServingObject | undefined | null = null;
     try {
-      outcome = await work();
+      outcome = await work(beforeAttempt);
       return outcome as T;
     } finally {
-      this.observer?.written(name, outcome);
+      this.hooks.observer?.written(name, outcome);
     }
   }
 
   private async call<T>(verb: KubeVerb, object: string, work: () => Promise<T>): Promise<T> {
-    this.onRequest(verb);
+    this.hooks.onRequest?.(verb);
     try {
       return await work();
     } catch (error) {
@@ -99,12 +114,18 @@ export class ServingObjectStore {
     signal: AbortSignal,
     timeoutSeconds = 60,
   ): Promise<void> {
-    this.onRequest("watch");
-    return this.client.watch(
-      this.collection(namespace),
-      { labelSelector, resourceVersion, allowWatchBookmarks: "true", timeoutSeconds: String(timeoutSeconds) },
-      ({ type, object }) => onEvent(type, object as ServingObject),
-      signal,
+    return this.call("watch", `${this.target.kind}s in ${namespace}`, () =>
+      this.client.watch(
+        this.collection(namespace),
+        {
+          labelSelector,
+          resourceVersion,
+          allowWatchBookmarks: "true",
+          timeoutSeconds: String(timeoutSeconds),
+        },
+        ({ type, object }) => onEvent(type, object as ServingObject),
+        signal,
+      ),
     );
   }
 
@@ -122,7 +143,7 @@ export class ServingObjectStore {
   /** Server-side apply; `force` takes over fields another manager changed by hand (drift). */
   async apply(desired: ServingObject, onWarning?: (message: string) => void): Promise<ServingObject> {
     const { name, namespace } = desired.metadata;
-    return this.write(name, () =>
+    return this.write(namespace, name, (beforeAttempt) =>
       this.call("apply", `${namespace}/${name}`, () =>
         this.client.request<ServingObject>("PATCH", this.objectPath(namespace, name), {
           body: desired,
@@ -130,17 +151,24 @@ export class ServingObjectStore {
           contentType: "application/apply-patch+yaml",
           query: { fieldManager: this.fieldManager, force: "true" },
           onWarning,
+          beforeAttempt,
         }),
       ),
     );
   }
 
-  /** Deletes one object; a missing object counts as deleted. */
-  async delete(namespace: string, name: string): Promise<void> {
-    await this.write(name, async () => {
+  /**
+   * Deletes one object; a missing object counts as deleted. With `uid`, only that object: one
+   * deleted and created again under the name since it was read is left alone (409 Conflict).
+   */
+  async delete(namespace: string, name: string, uid?: string): Promise<void> {
+    await this.write(namespace, name, async (beforeAttempt) => {
       try {
         await this.call("delete", `${namespace}/${name}`, () =>
-          this.client.request("DELETE", this.objectPath(namespace, name)),
+          this.client.request("DELETE", this.objectPath(namespace, name), {
+            ...(uid ? { body: { kind: "DeleteOptions", apiVersion: "v1", preconditions: { uid } } } : {}),
+            beforeAttempt,
+          }),
         );
       } catch (error) {
         if (!(error instanceof ClusterError && error.status === 404)) throw error;

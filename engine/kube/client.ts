@@ -52,6 +52,8 @@ export interface KubeRequest {
   query?: Record<string, string | undefined>;
   /** Receives each warning the API server sends (deprecations, admission policies with Warn). */
   onWarning?: (message: string) => void;
+  /** Runs before every attempt, retries included; throwing stops the request unsent. */
+  beforeAttempt?: () => void;
 }
 
 /** The texts of `Warning: 299 - "text"` response headers (RFC 7234 form, as the API server sends them). */
@@ -75,6 +77,51 @@ function impersonationHeaders(target: KubeTarget): Record<string, string> {
   return headers;
 }
 
+/** Flag and variable names whose values are credentials. */
+const SECRET_NAME = /secret|token|password|passwd|credential|api[-_]?key|private[-_]?key/i;
+
+/** The values a plugin was given under secret-looking names (flags `--x-secret=v` or `--x-secret v`, env). */
+function secretValues(exec: ExecConfig): string[] {
+  const args = exec.args ?? [];
+  const values: string[] = [];
+  args.forEach((arg, i) => {
+    const flag = /^--?([^=]+)(?:=(.*))?$/.exec(arg);
+    if (!flag || !SECRET_NAME.test(flag[1])) return;
+    const value = flag[2] ?? args[i + 1];
+    if (value) values.push(value);
+  });
+  for (const { name, value } of exec.env ?? []) if (SECRET_NAME.test(name) && value) values.push(value);
+  return values;
+}
+
+/**
+ * Why an exec credential plugin failed, safe to log and show: the plugin by name and its exit
+ * code or signal, and the start of its stderr with credentials redacted. Its arguments are never
+ * repeated: they often carry a client secret.
+ */
+export function describeExecFailure(exec: ExecConfig, error: unknown): string {
+  const failure = error as { code?: unknown; signal?: unknown; killed?: boolean; stderr?: unknown };
+  const name = exec.command.split(/[\\/]/).pop();
+  const how =
+    typeof failure.code === "number"
+      ? `exited with code ${failure.code}`
+      : failure.killed || failure.signal
+        ? `was stopped (${String(failure.signal ?? "timeout")})`
+        : `could not run (${typeof failure.code === "string" ? failure.code : "unknown error"})`;
+  let stderr = typeof failure.stderr === "string" ? failure.stderr : "";
+  for (const value of secretValues(exec)) stderr = stderr.split(value).join("<redacted>");
+  stderr = stderr
+    .replace(/(bearer|basic)\s+[^\s"']+/gi, "$1 <redacted>")
+    .replace(
+      /([\w.-]*(?:secret|token|password|passwd|credential|api[-_]?key|private[-_]?key)[\w.-]*["']?\s*[=:]\s*["']?)[^\s"',}]+/gi,
+      "$1<redacted>",
+    )
+    .replace(/(--?[\w.-]*(?:secret|token|password|passwd|credential)[\w.-]*\s+)(?!<redacted>)[^\s-][^\s]*/gi, "$1<redacted>")
+    .trim()
+    .slice(0, 300);
+  return `exec credential plugin ${name} ${how}${stderr ? `: ${stderr}` : ""}`;
+}
+
 export class KubeClient {
   private agent: Agent | HttpAgent;
   private execCredential?: { value: ExecCredential; expires: number };
@@ -95,6 +142,7 @@ export class KubeClient {
   async request<T>(method: string, path: string, options: KubeRequest = {}): Promise<T> {
     let renewedCredential = false;
     for (let attempt = 0; ; attempt++) {
+      options.beforeAttempt?.();
       try {
         return await this.send<T>(method, path, options);
       } catch (error) {
@@ -152,7 +200,7 @@ export class KubeClient {
     try {
       ({ stdout } = await promisify(execFile)(exec.command, exec.args ?? [], { env, timeout: TIMEOUT_MS }));
     } catch (error) {
-      throw new KubeApiError(`exec credential plugin ${exec.command} failed: ${(error as Error).message}`);
+      throw new KubeApiError(describeExecFailure(exec, error));
     }
     let parsed;
     try {

@@ -138,7 +138,7 @@ function servingModeOf(tags: Record<string, string>, settings: EngineSettings): 
   return chosen ?? settings.servingMode ?? (settings.defaultImage ? "wrapper-image" : "mlflow-server");
 }
 
-export function plan(snapshot: RegistrySnapshot, settings: EngineSettings): Plan {
+export function plan(snapshot: Pick<RegistrySnapshot, "slots">, settings: EngineSettings): Plan {
   const result: Plan = { desired: [], problems: [], retainedModels: new Set() };
   for (const slot of snapshot.slots) {
     try {

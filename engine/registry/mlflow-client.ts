@@ -47,9 +47,6 @@ export class MlflowClient {
   private readonly retries: number;
   private readonly backoffMs: number;
   private readonly pageSize: number;
-  /** HTTP requests sent (retries included), for tests. */
-  requestCount = 0;
-
   /**
    * `observe.request` sees every HTTP request sent, retries included, and `observe.connection`
    * every connection opened (the service counts both in metrics).
@@ -94,14 +91,26 @@ export class MlflowClient {
     });
   }
 
-  /** Every registered model with its latest version per stage, aliases and tags (all pages). */
+  /**
+   * Every registered model with its latest version per stage, aliases and tags (all pages). Pages
+   * are row offsets: a model created between two page requests can come back twice (merged here,
+   * the most recently updated record kept) and one deleted meanwhile can push another out of both
+   * pages, so a model missing here is not proven absent (see engine/deletion.ts).
+   */
   async listRegisteredModels(): Promise<RegisteredModel[]> {
-    return this.allPages(
+    const listed = await this.allPages(
       "registered-models/search",
       registeredModelsPageSchema,
       {},
       (page) => page.registered_models,
     );
+    const byName = new Map<string, RegisteredModel>();
+    for (const model of listed) {
+      const seen = byName.get(model.name);
+      if (!seen || (model.last_updated_timestamp ?? 0) >= (seen.last_updated_timestamp ?? 0))
+        byName.set(model.name, model);
+    }
+    return [...byName.values()];
   }
 
   /**
@@ -205,7 +214,6 @@ export class MlflowClient {
   ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        this.requestCount++;
         this.observe.request?.(endpoint);
         const response =
           method === "get"

@@ -6,6 +6,7 @@ import type { MlflowClient } from "./mlflow-client";
 import type { RegisteredModel } from "./schemas";
 import type { EngineSettings } from "../settings";
 import { mapLimited, PARALLEL_REQUESTS } from "../concurrency";
+import { confirmAbsence, type UnconfirmedAbsence } from "../deletion";
 import {
   modelFilter,
   servingSlots,
@@ -59,10 +60,18 @@ export class RegistryReader {
     }
   }
 
-  /** Every registered model. Throws a RegistryError when any page or lookup fails: a partial snapshot is never returned. */
-  async snapshot(): Promise<RegistrySnapshot> {
-    const models = await this.client.listRegisteredModels();
-    const { snapshot, locations } = await this.resolve(models);
+  /**
+   * Every registered model. Throws a RegistryError when any page or lookup fails: a partial
+   * snapshot is never returned. `served` names the models that own objects now: one the listing
+   * left out is read directly before the snapshot lets its objects go (engine/deletion.ts).
+   */
+  async snapshot(served: Iterable<string> = []): Promise<RegistrySnapshot> {
+    const listed = await this.client.listRegisteredModels();
+    const names = new Set(listed.map((m) => m.name));
+    const missing = [...new Set(served)].filter((model) => this.manages(model) && !names.has(model));
+    const { found, unconfirmed } = await confirmAbsence(this.client, missing);
+    const models = [...listed, ...found];
+    const { snapshot, locations } = await this.resolve(models, unconfirmed);
     // Only the versions in service stay cached; a model read in full is up to date as of now.
     this.locations = locations;
     this.updated = new Map(models.map((m) => [m.name, m.last_updated_timestamp ?? 0]));
@@ -83,9 +92,9 @@ export class RegistryReader {
     return changed.filter((m) => this.manages(m.name));
   }
 
-  /** A snapshot of these models only; their versions' locations join the cache. */
+  /** A snapshot of these models only (read directly, so nothing is unconfirmed); their versions' locations join the cache. */
   async snapshotOf(models: RegisteredModel[]): Promise<RegistrySnapshot> {
-    const { snapshot, locations } = await this.resolve(models);
+    const { snapshot, locations } = await this.resolve(models, []);
     for (const [key, location] of locations) this.locations.set(key, location);
     for (const m of models) this.updated.set(m.name, m.last_updated_timestamp ?? 0);
     return snapshot;
@@ -94,6 +103,7 @@ export class RegistryReader {
   /** The serving slots of `models` with their locations (cached, or read from MLflow). */
   private async resolve(
     models: RegisteredModel[],
+    unconfirmed: UnconfirmedAbsence[],
   ): Promise<{ snapshot: RegistrySnapshot; locations: Map<string, VersionLocation> }> {
     const created = new Map(models.map((m) => [m.name, m.creation_timestamp ?? 0]));
     const latest = new Map(
@@ -120,6 +130,6 @@ export class RegistryReader {
       const candidateLocation = await locate(slot.model, slot.candidate.version);
       return { ...slot, location, candidateLocation } satisfies ResolvedSlot;
     });
-    return { snapshot: { slots }, locations };
+    return { snapshot: { slots, unconfirmed }, locations };
   }
 }

@@ -3,6 +3,7 @@
 import type { RegisteredModel } from "./schemas";
 import { candidateFor, rolloutOf, RolloutError, type Rollout } from "./rollout";
 import type { EngineSettings } from "../settings";
+import type { UnconfirmedAbsence } from "../deletion";
 import type { Candidate, Slot } from "../vocabulary";
 
 export interface ServingSlot {
@@ -33,6 +34,8 @@ export type ResolvedSlot = ServingSlot & {
 
 export interface RegistrySnapshot {
   slots: ResolvedSlot[];
+  /** Models that own objects but were neither listed nor confirmed gone: their objects are kept. */
+  unconfirmed: UnconfirmedAbsence[];
 }
 
 function globToRegExp(pattern: string): RegExp {

@@ -22,6 +22,8 @@ import { LABELS, ANNOTATIONS } from "../../engine/vocabulary";
 const id = randomBytes(3).toString("hex");
 const stack = `it-${id}`;
 const owner = `stack-${stack}`;
+/** The owner the program gives the service it deploys. */
+const serviceOwner = `service-${stack}`;
 const deploymentNamespace = `models-${id}`;
 const serviceNamespace = `m2s-${id}`;
 const prefix = `pulumi model ${id}`;
@@ -112,7 +114,7 @@ async function serviceAsDeployed() {
   const service = syncFixture(deploymentNamespace, prefix).service({
     M2S_INCLUDE_MODELS: `${prefix}*`,
     M2S_EXCLUDE_MODELS: `${stackModel}*`,
-    M2S_OWNER: "service",
+    M2S_OWNER: serviceOwner,
   });
   process.env.KUBECONFIG = adminKubeconfig;
   return service;
@@ -124,7 +126,7 @@ test("the sync service, with exactly its deployed RBAC, and the stack share the 
   const outcome = await service.runCycle();
   expect(outcome.ok).toBe(true);
   const all = await listSeldonDeployments(deploymentNamespace);
-  const serviceObject = all.find((o) => o.metadata.labels[LABELS.owner] === "service");
+  const serviceObject = all.find((o) => o.metadata.labels[LABELS.owner] === serviceOwner);
   expect(serviceObject.metadata.annotations[ANNOTATIONS.modelName]).toBe(serviceModel);
   const events = await kubeConfig()
     .makeApiClient(CoreV1Api)
@@ -141,7 +143,7 @@ test("the sync service, with exactly its deployed RBAC, and the stack share the 
   expect(versionRequestsDuring(stackModel, () => (preview = cli("preview --diff")))).toEqual([]);
   expect(preview).toMatch(/Resources:\s+\d+ unchanged/);
   const again = (await listSeldonDeployments(deploymentNamespace)).find(
-    (o) => o.metadata.labels[LABELS.owner] === "service",
+    (o) => o.metadata.labels[LABELS.owner] === serviceOwner,
   );
   expect(again.metadata.resourceVersion).toBe(serviceObject.metadata.resourceVersion);
 });

@@ -5,7 +5,16 @@ import { MODEL_TAGS } from "../../engine/plan/planner";
 import { core, customObjects, freshNamespace, listSeldonDeployments, seldon } from "../support/cluster";
 import { FaultProxy } from "../support/fault-proxy";
 import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
-import { cycleOk, syncFixture, type SyncFixture } from "../support/sync";
+import { createLogger } from "../../service/logger";
+import { Scheduler } from "../../service/scheduler";
+import {
+  cycleOk,
+  kubeWrites,
+  mlflowRequests,
+  requestsBetween,
+  syncFixture,
+  type SyncFixture,
+} from "../support/sync";
 import { LABELS, ANNOTATIONS } from "../../engine/vocabulary";
 
 let fx: SyncFixture;
@@ -57,13 +66,16 @@ test("a second cycle with no change writes nothing and reads one registry page",
   await mlflow().transitionStage(name, "1", "Staging");
   const service = fx.service();
   await service.runCycle();
-  const writes = service.store.writes;
-  const requests = service.client.requestCount;
+  const writes = await kubeWrites(service);
+  const requests = await mlflowRequests(service);
   const outcome = await service.runCycle();
   expect(outcome.ok).toBe(true);
   expect(outcome.report?.changes).toEqual([]);
-  expect(service.store.writes).toBe(writes);
-  expect(service.client.requestCount - requests).toBe(1);
+  expect(await kubeWrites(service)).toBe(writes);
+  // Only the pages of the registry's listing: no version is looked up again.
+  const sent = requestsBetween(requests, await mlflowRequests(service));
+  expect(Object.keys(sent)).toEqual(["registered-models/search"]);
+  expect(sent["registered-models/search"]).toBeGreaterThanOrEqual(1);
 });
 
 test("a fresh process takes served versions' locations from the live objects: a no-op costs the search pages", async () => {
@@ -73,25 +85,29 @@ test("a fresh process takes served versions' locations from the live objects: a 
   await mlflow().setAlias(name, "champion", "2");
   const first = fx.service({ M2S_ALIASES: "champion" });
   await cycleOk(first);
-  const cold = first.client.requestCount;
-  first.client.requestCount = 0;
+  const cold = await mlflowRequests(first);
   await cycleOk(first);
-  const searchPages = first.client.requestCount;
+  const searchPages = requestsBetween(cold, await mlflowRequests(first));
+  expect(Object.keys(searchPages)).toEqual(["registered-models/search"]);
   // A new process (as `sync --once` in a CronJob): no version lookups, only the search pages.
   const fresh = fx.service({ M2S_ALIASES: "champion" });
   const outcome = await cycleOk(fresh);
   expect(outcome.report!.changes).toEqual([]);
-  expect(fresh.client.requestCount).toBe(searchPages);
-  expect(cold).toBeGreaterThan(searchPages);
+  expect(await mlflowRequests(fresh)).toEqual(searchPages);
+  // The first process's cold cycle looked the served versions up.
+  expect(cold["model-versions/get-download-uri"]).toBeGreaterThanOrEqual(2);
 });
 
 test("sequential registry requests share kept-alive connections", async () => {
   for (let i = 0; i < 4; i++) await registerModel(`${fx.prefix} pooled ${i}`, 1);
-  let connections = 0;
+  let [connections, requests] = [0, 0];
   // One model per page: as many requests as registered models, one after the other.
-  const client = new MlflowClient({ url: mlflowUrl(), pageSize: 1 }, { connection: () => connections++ });
+  const client = new MlflowClient(
+    { url: mlflowUrl(), pageSize: 1 },
+    { connection: () => connections++, request: () => requests++ },
+  );
   await client.listRegisteredModels();
-  expect(client.requestCount).toBeGreaterThan(3);
+  expect(requests).toBeGreaterThan(3);
   expect(connections).toBeLessThanOrEqual(2);
 });
 
@@ -259,12 +275,14 @@ test("the API server's rejection of one model is reported with its message; the 
 describe("MLflow failures never delete a running deployment", () => {
   let proxy: FaultProxy;
   let proxied: ReturnType<SyncFixture["service"]>;
+  let scheduler: Scheduler;
   const name = () => `${fx.prefix} outage`;
 
   beforeAll(async () => {
     proxy = new FaultProxy(new URL(mlflowUrl()));
     const url = await proxy.start();
     proxied = fx.service({ M2S_MLFLOW_HOST: url, M2S_MLFLOW_TIMEOUT_SECONDS: "1" });
+    scheduler = new Scheduler(proxied, createLogger("silent"));
     (proxied.client as unknown as { backoffMs: number }).backoffMs = 10;
     await registerModel(name(), 1);
     await mlflow().transitionStage(name(), "1", "Production");
@@ -277,13 +295,13 @@ describe("MLflow failures never delete a running deployment", () => {
     async (mode) => {
       await mlflow().transitionStage(name(), "1", "Archived");
       proxy.setMode(mode);
-      const before = proxied.store.writes;
-      const outcome = await proxied.runCycle();
+      const before = await kubeWrites(proxied);
+      const outcome = await scheduler.fullRead();
       expect(outcome.ok).toBe(false);
       expect(outcome.error).toMatch(/MLflow registered-models\/search/);
-      expect(proxied.store.writes).toBe(before);
+      expect(await kubeWrites(proxied)).toBe(before);
       expect(await byModel(name())).toHaveLength(1);
-      expect(proxied.nextDelayMs(() => 0.5)).toBeGreaterThan(proxied.config.intervalMs);
+      expect(scheduler.nextDelayMs(() => 0.5)).toBeGreaterThan(proxied.config.intervalMs);
       const failures = await proxied.metrics.failures.get();
       expect(failures.values.find((v) => v.labels.stage === "registry")?.value).toBeGreaterThan(0);
       await mlflow().transitionStage(name(), "1", "Production");
@@ -294,9 +312,9 @@ describe("MLflow failures never delete a running deployment", () => {
   test("when MLflow is back the service converges, and a legitimately emptied registry removes deployments", async () => {
     proxy.setMode("pass");
     await mlflow().transitionStage(name(), "1", "Archived");
-    expect((await proxied.runCycle()).ok).toBe(true);
+    expect((await scheduler.fullRead()).ok).toBe(true);
     expect(await byModel(name())).toEqual([]);
-    expect(proxied.nextDelayMs(() => 0.5)).toBe(proxied.config.intervalMs);
+    expect(scheduler.nextDelayMs(() => 0.5)).toBe(proxied.config.intervalMs);
   });
 });
 
@@ -349,9 +367,9 @@ describe("a field the engine applied and no longer wants is removed from the liv
     expect(outcome.report!.changes.map((c) => c.action)).toEqual(["update"]);
     expect(field(await spec(name))).toEqual(before);
     // Converged: the next cycle writes nothing.
-    const writes = service.store.writes;
+    const writes = await kubeWrites(service);
     await cycleOk(service);
-    expect(service.store.writes).toBe(writes);
+    expect(await kubeWrites(service)).toBe(writes);
   });
 
   const settingCases: [string, Record<string, string>, (s: any) => unknown][] = [

@@ -44,3 +44,26 @@ export async function cycleOk(service: SyncService) {
   if (!outcome.ok) throw new Error(`cycle failed: ${JSON.stringify(outcome)}`);
   return outcome;
 }
+
+/** Kubernetes writes (applies and deletes) the service sent, from its own metrics. */
+export async function kubeWrites(service: SyncService): Promise<number> {
+  const { values } = await service.metrics.kubeRequests.get();
+  return values
+    .filter((v) => v.labels.verb === "apply" || v.labels.verb === "delete")
+    .reduce((n, v) => n + v.value, 0);
+}
+
+/** MLflow requests the service sent (retries included) by endpoint, from its own metrics. */
+export async function mlflowRequests(service: SyncService): Promise<Record<string, number>> {
+  const { values } = await service.metrics.mlflowRequests.get();
+  return Object.fromEntries(values.map((v) => [String(v.labels.endpoint), v.value]));
+}
+
+/** The requests sent between two readings of `mlflowRequests`, by endpoint (endpoints with none left out). */
+export function requestsBetween(before: Record<string, number>, after: Record<string, number>) {
+  return Object.fromEntries(
+    Object.entries(after)
+      .map(([endpoint, n]) => [endpoint, n - (before[endpoint] ?? 0)] as const)
+      .filter(([, n]) => n > 0),
+  );
+}
