@@ -1,6 +1,7 @@
 // Builds a sync service for one test file: its own namespace, owner and model-name prefix, so
 // test files sharing the testbed never see each other's models or objects.
 import { randomBytes } from "node:crypto";
+import type { MlflowClientOptions } from "../../engine/registry/mlflow-client";
 import { parseServiceEnv } from "../../service/env";
 import { createLogger } from "../../service/logger";
 import { SyncService } from "../../service/sync-service";
@@ -10,7 +11,8 @@ export interface SyncFixture {
   namespace: string;
   prefix: string;
   owner: string;
-  service: (env?: Record<string, string>) => SyncService;
+  /** A service for the fixture's models; `mlflow` adjusts its MLflow client (e.g. a small page size). */
+  service: (env?: Record<string, string | undefined>, mlflow?: Partial<MlflowClientOptions>) => SyncService;
 }
 
 export function syncFixture(namespace: string, stem: string): SyncFixture {
@@ -21,20 +23,19 @@ export function syncFixture(namespace: string, stem: string): SyncFixture {
     namespace,
     prefix,
     owner,
-    service: (env = {}) =>
-      new SyncService(
-        parseServiceEnv({
-          M2S_MLFLOW_HOST: mlflowUrl(),
-          M2S_SELDON_DEPLOYMENT_NS: namespace,
-          M2S_SELDON_NEURO_DEF_IMAGE: "registry.example.com/mlflow-wrapper:1.0",
-          M2S_MLFLOW_STORAGE_ROOT: "/mnt/mlflow",
-          M2S_INCLUDE_MODELS: `${prefix}*`,
-          M2S_OWNER: owner,
-          M2S_LOG_LEVEL: "error",
-          ...env,
-        }),
-        createLogger("silent"),
-      ),
+    service: (env = {}, mlflow = {}) => {
+      const config = parseServiceEnv({
+        M2S_MLFLOW_HOST: mlflowUrl(),
+        M2S_SELDON_DEPLOYMENT_NS: namespace,
+        M2S_SELDON_NEURO_DEF_IMAGE: "registry.example.com/mlflow-wrapper:1.0",
+        M2S_MLFLOW_STORAGE_ROOT: "/mnt/mlflow",
+        M2S_INCLUDE_MODELS: `${prefix}*`,
+        M2S_OWNER: owner,
+        M2S_LOG_LEVEL: "error",
+        ...env,
+      });
+      return new SyncService({ ...config, mlflow: { ...config.mlflow, ...mlflow } }, createLogger("silent"));
+    },
   };
 }
 

@@ -1,0 +1,179 @@
+// One writer under faults, with two real replicas: replica A reaches the kube-apiserver through a
+// loopback proxy (which sees, delays or stalls each request and records what it forwarded, when),
+// replica B directly. A leader cut off from the API server mid-batch, or stopped with SIGTERM
+// mid-batch, sends no write that reaches the API server after B acquired the lease.
+import { CoordinationV1Api } from "@kubernetes/client-node";
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse, stringify } from "yaml";
+import { freshNamespace, kubeConfig, listSeldonDeployments } from "../support/cluster";
+import { HttpFaultProxy, type ProxiedRequest } from "../support/http-proxy";
+import { mlflow, registerModel, uniqueModelName } from "../support/mlflow";
+import { metricValue, serviceBin, serviceEnv } from "../support/service";
+import { eventually, freePort } from "../support/wait";
+
+const MODELS = 16;
+const OWNER = "faulty-replicas";
+const LEASE = "mlflow2seldon-" + OWNER;
+
+interface Replica {
+  name: string;
+  port: number;
+  child: ChildProcess;
+}
+
+let dir: string;
+const replicas: Replica[] = [];
+
+/** The testbed's admin credentials, for the proxy to reach the API server as the replica would. */
+function adminUpstream() {
+  const config = parse(readFileSync(process.env.KUBECONFIG!, "utf8"));
+  const b64 = (text: string) => Buffer.from(text, "base64");
+  return {
+    url: config.clusters[0].cluster.server as string,
+    tls: {
+      ca: b64(config.clusters[0].cluster["certificate-authority-data"]),
+      cert: b64(config.users[0].user["client-certificate-data"]),
+      key: b64(config.users[0].user["client-key-data"]),
+    },
+  };
+}
+
+/** A kubeconfig naming only the proxy (it holds the credentials). */
+function kubeconfigVia(url: string): string {
+  const file = join(dir, `kubeconfig-${replicas.length}`);
+  writeFileSync(
+    file,
+    stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "proxy", cluster: { server: url } }],
+      users: [{ name: "none", user: {} }],
+      contexts: [{ name: "proxy", context: { cluster: "proxy", user: "none" } }],
+      "current-context": "proxy",
+    }),
+  );
+  return file;
+}
+
+async function start(name: string, namespace: string, prefix: string, kubeconfig?: string): Promise<Replica> {
+  const port = await freePort();
+  const env = serviceEnv(namespace, prefix, OWNER, {
+    M2S_HTTP_PORT: String(port),
+    M2S_SYNC_INTERVAL_SECONDS: "1",
+    M2S_WATCH: "false",
+    M2S_LEADER_ELECTION: "true",
+    M2S_LEASE_DURATION_SECONDS: "4",
+    M2S_RENEW_DEADLINE_SECONDS: "3",
+    M2S_RETRY_PERIOD_SECONDS: "0.5",
+    M2S_LOG_LEVEL: "warn",
+    POD_NAME: name,
+  });
+  if (kubeconfig) env.KUBECONFIG = kubeconfig;
+  const child = spawn(process.execPath, [serviceBin, "sync"], { env, stdio: "ignore" });
+  const replica = { name, port, child };
+  replicas.push(replica);
+  await eventually(`${name} answering`, async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok);
+  return replica;
+}
+
+const leads = async (r: Replica) => (await metricValue(r.port, "mlflow2seldon_leader")) === 1;
+const isWrite = (r: ProxiedRequest) =>
+  r.path.includes("/seldondeployments") && (r.method === "PATCH" || r.method === "DELETE");
+
+async function lease(namespace: string) {
+  return (await kubeConfig().makeApiClient(CoordinationV1Api).readNamespacedLease({ name: LEASE, namespace }))
+    .spec!;
+}
+
+/** A namespace, `MODELS` models in Production, and a proxy in front of the API server. */
+async function scenario(stem: string) {
+  const namespace = await freshNamespace(stem);
+  const prefix = uniqueModelName(stem);
+  for (let i = 0; i < MODELS; i++) {
+    await registerModel(`${prefix} ${i}`, 1);
+    await mlflow().transitionStage(`${prefix} ${i}`, "1", "Production");
+  }
+  const proxy = new HttpFaultProxy(adminUpstream());
+  const url = await proxy.start();
+  // Each write waits a second in the proxy: a batch of 16 takes a few seconds.
+  proxy.decide = (r) => (isWrite(r) ? { kind: "pass", delayMs: 1000 } : { kind: "pass" });
+  return { namespace, prefix, proxy, url };
+}
+
+/** Writes of replica A that reached the API server after `acquired`. */
+const writesAfter = (proxy: HttpFaultProxy, acquired: Date) =>
+  proxy.forwarded.filter((f) => isWrite(f) && f.at > acquired.getTime());
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "leader-faults-"));
+});
+
+afterEach(async () => {
+  for (const r of replicas.splice(0)) {
+    if (r.child.exitCode === null && r.child.signalCode === null) {
+      r.child.kill("SIGKILL");
+      await once(r.child, "exit");
+    }
+  }
+});
+
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  for (const m of await mlflow().listRegisteredModels())
+    if (m.name.startsWith("leader cut") || m.name.startsWith("leader term"))
+      await mlflow().deleteRegisteredModel(m.name);
+});
+
+test("a leader cut off from the API server mid-batch sends no write after the other replica acquires the lease", async () => {
+  const { namespace, prefix, proxy, url } = await scenario("leader cut");
+  const a = await start("replica-a", namespace, prefix, kubeconfigVia(url));
+  await eventually("A leading", () => leads(a));
+  await eventually("A's batch under way", async () => proxy.forwarded.filter(isWrite).length >= 1);
+  // The network to the API server stalls for A: nothing it sends arrives, nothing comes back.
+  proxy.decide = () => ({ kind: "hold" });
+  const b = await start("replica-b", namespace, prefix);
+  await eventually("B leading", () => leads(b), 30_000);
+  const acquired = new Date((await lease(namespace)).acquireTime!);
+  const before = proxy.forwarded.filter(isWrite).length;
+  expect(before).toBeLessThan(MODELS);
+  // A's network comes back: its batch must not go on.
+  proxy.cut();
+  proxy.decide = () => ({ kind: "pass" });
+  await eventually(
+    "B serving every model",
+    async () => (await listSeldonDeployments(namespace)).length === MODELS,
+  );
+  // Long enough for A's retries and its next lease attempt to have gone through the proxy.
+  await eventually("A asking for the lease again", async () =>
+    proxy.forwarded.some((f) => f.path.includes("/leases/") && f.at > Date.now() - 1000),
+  );
+  expect((await lease(namespace)).holderIdentity).toBe("replica-b");
+  expect(writesAfter(proxy, acquired)).toEqual([]);
+  expect(await leads(a)).toBe(false);
+  await proxy.stop();
+});
+
+test("SIGTERM mid-batch: the leader stops writing before it releases the lease", async () => {
+  const { namespace, prefix, proxy, url } = await scenario("leader term");
+  const a = await start("replica-a", namespace, prefix, kubeconfigVia(url));
+  await eventually("A leading", () => leads(a));
+  const b = await start("replica-b", namespace, prefix);
+  await eventually("A's batch under way", async () => proxy.forwarded.filter(isWrite).length >= 1);
+  a.child.kill("SIGTERM");
+  const [code] = await once(a.child, "exit");
+  expect(code).toBe(0);
+  await eventually("B leading", () => leads(b), 30_000);
+  const acquired = new Date((await lease(namespace)).acquireTime!);
+  await eventually(
+    "B serving every model",
+    async () => (await listSeldonDeployments(namespace)).length === MODELS,
+  );
+  // A's batch was cut short (B finished it), and nothing of A's arrived after B took over.
+  expect(proxy.forwarded.filter(isWrite).length).toBeLessThan(MODELS);
+  expect(writesAfter(proxy, acquired)).toEqual([]);
+  await proxy.stop();
+});
