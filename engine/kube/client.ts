@@ -116,7 +116,10 @@ export function describeExecFailure(exec: ExecConfig, error: unknown): string {
       /([\w.-]*(?:secret|token|password|passwd|credential|api[-_]?key|private[-_]?key)[\w.-]*["']?\s*[=:]\s*["']?)[^\s"',}]+/gi,
       "$1<redacted>",
     )
-    .replace(/(--?[\w.-]*(?:secret|token|password|passwd|credential)[\w.-]*\s+)(?!<redacted>)[^\s-][^\s]*/gi, "$1<redacted>")
+    .replace(
+      /(--?[\w.-]*(?:secret|token|password|passwd|credential)[\w.-]*\s+)(?!<redacted>)[^\s-][^\s]*/gi,
+      "$1<redacted>",
+    )
     .trim()
     .slice(0, 300);
   return `exec credential plugin ${name} ${how}${stderr ? `: ${stderr}` : ""}`;
