@@ -24,8 +24,9 @@ build: install
 # Unit and integration tests (the testbed comes up if it is not running); ends with a plain
 # "N passed, N failed" line.
 test: install
-	@mkdir -p .testbed; status=0; npx jest --json --outputFile=.testbed/jest-report.json || status=$$?; \
-	node test/support/summary.js .testbed/jest-report.json; exit $$status
+	@mkdir -p .testbed; rm -f .testbed/jest-report.json; status=0; \
+	npx jest --json --outputFile=.testbed/jest-report.json || status=$$?; \
+	node test/support/summary.js .testbed/jest-report.json $$status
 
 lint: install
 	npm run lint

@@ -47,6 +47,12 @@ step 3 "Version $v1 -> Production; pulumi up on stack \"$stack\" (local backend)
 mlflow_post model-versions/transition-stage "{\"name\":\"$iris_model\",\"version\":\"$v1\",\"stage\":\"Production\",\"archive_existing_versions\":true}"
 # The plain Pulumi CLI from the repository root, as a user types it: the stack's config goes to
 # Pulumi.demo.yaml, its state to the testbed's local backend.
+# A demo stack from an earlier run is removed first, so every run tells the same story.
+if pulumi stack ls --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.exit(JSON.parse(s).some(x=>x.name===process.argv[1])?0:1))' "$stack"; then
+  say "stack \"$stack\" exists from an earlier run: destroying it so the story starts from nothing"
+  pulumi destroy --yes --stack "$stack" > "$root/.testbed/logs/demo-destroy-$stack.log"
+  pulumi stack rm --yes --stack "$stack" > /dev/null
+fi
 pulumi stack select --create "$stack" > /dev/null
 set_config() { pulumi config set --stack "$stack" "mlflow2seldon:$1" "$2"; }
 set_config mlflowUrl "$MLFLOW_TRACKING_URI"

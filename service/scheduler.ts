@@ -90,9 +90,9 @@ export class Scheduler {
           await pause(config.leaderElection!.retryPeriodMs, signal);
           continue;
         }
+        if (!this.webhookRegistered) this.webhookRegistered = await this.service.registerWebhook();
         await this.fullRead();
         if (signal.aborted) break;
-        if (!this.webhookRegistered) this.webhookRegistered = await this.service.registerWebhook();
         // The watch starts after the first full read, which tells it what the objects should be.
         watching ??= this.service.ownedWatch?.run(signal);
         await this.pollUntilNextFullRead(signal);

@@ -20,6 +20,8 @@ interface Replica {
 
 let namespace: string;
 let prefix: string;
+/** The webhook URL every replica is given, as a Service's would be (nothing listens there). */
+let webhookUrl: string;
 const replicas: Replica[] = [];
 
 async function start(name: string): Promise<Replica> {
@@ -34,6 +36,7 @@ async function start(name: string): Promise<Replica> {
       M2S_RETRY_PERIOD_SECONDS: "0.5",
       POD_NAME: name,
       M2S_WEBHOOK_SECRET: "replica-webhook-secret-0123456789",
+      M2S_WEBHOOK_URL: webhookUrl,
     }),
     stdio: "ignore",
   });
@@ -72,6 +75,7 @@ const versionServed = async (model: string) =>
 beforeAll(async () => {
   namespace = await freshNamespace("replicas");
   prefix = uniqueModelName("replica model");
+  webhookUrl = `http://127.0.0.1:${await freePort()}/webhooks/mlflow`;
 });
 
 afterAll(async () => {
@@ -79,6 +83,9 @@ afterAll(async () => {
     r.child.kill("SIGTERM");
     await once(r.child, "exit");
   }
+  await mlflow().deleteWebhooksNamed("mlflow2seldon-replicas");
+  for (const m of await mlflow().listRegisteredModels())
+    if (m.name.startsWith(prefix)) await mlflow().deleteRegisteredModel(m.name);
 });
 
 test("one replica leads and writes, the other stays ready and writes nothing; SIGKILL, then SIGTERM, hand over", async () => {
@@ -91,6 +98,14 @@ test("one replica leads and writes, the other stays ready and writes nothing; SI
   const first = await theLeader();
   const standby = alive().find((r) => r !== first)!;
   await eventually("the object", async () => (await versionServed(model)) === "1");
+  // Only the leader registers the webhook: one in MLflow, not one per replica.
+  const registered = async () =>
+    (await mlflow().listWebhooks()).filter(
+      (w) => w.name === "mlflow2seldon-replicas" && w.url === webhookUrl,
+    );
+  await eventually("the leader's webhook", async () => (await registered()).length > 0);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  expect(await registered()).toHaveLength(1);
   expect(await writes(first)).toBeGreaterThan(0);
   expect(await writes(standby)).toBe(0);
   expect((await fetch(`http://127.0.0.1:${standby.port}/readyz`)).status).toBe(200);

@@ -116,6 +116,12 @@ export class RegistryAdmin extends MlflowClient {
   async deleteRegisteredModel(name: string): Promise<void> {
     await this.call("delete", "registered-models/delete", { name });
   }
+
+  /** Removes every webhook of this name (what a test registered through the service). */
+  async deleteWebhooksNamed(name: string): Promise<void> {
+    for (const hook of await this.listWebhooks())
+      if (hook.name === name) await this.call("delete", `webhooks/${hook.webhook_id}`, {});
+  }
 }
 
 export const mlflow = (url = mlflowUrl()) => new RegistryAdmin(url);
