@@ -78,6 +78,7 @@ beforeAll(async () => {
 afterAll(async () => {
   child?.kill("SIGTERM");
   if (child) await once(child, "exit");
+  await mlflow().deleteWebhooksNamed(`mlflow2seldon-${owner}`);
 });
 
 test("the service registers its webhook in MLflow, and alias moves reach the cluster through deliveries", async () => {

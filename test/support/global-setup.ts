@@ -5,7 +5,11 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { readTestbedEnv, repoRoot } from "./testbed-env";
 
+/** When this run started (ms since the epoch): the teardown removes what was registered since. */
+export const RUN_STARTED = "M2S_TEST_RUN_STARTED";
+
 export default function globalSetup(): void {
+  process.env[RUN_STARTED] = String(Date.now());
   // Child processes (the CLI, the Pulumi runner) run the compiled sources.
   const build = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: repoRoot, stdio: "inherit" });
   if (build.status !== 0) throw new Error("npm run build failed: see the TypeScript errors above");

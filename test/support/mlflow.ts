@@ -120,7 +120,22 @@ export class RegistryAdmin extends MlflowClient {
   /** Removes every webhook of this name (what a test registered through the service). */
   async deleteWebhooksNamed(name: string): Promise<void> {
     for (const hook of await this.listWebhooks())
-      if (hook.name === name) await this.call("delete", `webhooks/${hook.webhook_id}`, {});
+      if (hook.name === name) await this.deleteWebhook(hook.webhook_id);
+  }
+
+  async deleteWebhook(id: string): Promise<void> {
+    await this.call("delete", `webhooks/${id}`, {});
+  }
+
+  /** The webhooks with when each was created. */
+  async listWebhookRecords(): Promise<{ webhook_id: string; name: string; creation_timestamp: number }[]> {
+    const page = (await this.call("get", "webhooks", {})) as {
+      webhooks?: { webhook_id: string; name: string; creation_timestamp?: number | string }[];
+    };
+    return (page.webhooks ?? []).map((w) => ({
+      ...w,
+      creation_timestamp: Number(w.creation_timestamp ?? 0),
+    }));
   }
 }
 
