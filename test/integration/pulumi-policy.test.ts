@@ -24,7 +24,7 @@ test("pulumi up --policy-pack policy fails on a floating image tag and creates n
     expect(up.output).toContain("no-floating-image-tags");
     expect(up.output).toContain('uses the floating image "registry.example.com/mlflow2seldon:latest"');
     for (const name of [serviceNamespace, deploymentNamespace])
-      await expect(core().readNamespace({ name })).rejects.toThrow();
+      await expect(core().readNamespace({ name })).rejects.toMatchObject({ code: 404 });
   } finally {
     stack.remove();
   }
