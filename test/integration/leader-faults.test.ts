@@ -15,7 +15,8 @@ import { mlflow, registerModel, uniqueModelName } from "../support/mlflow";
 import { metricValue, serviceBin, serviceEnv } from "../support/service";
 import { eventually, freePort } from "../support/wait";
 
-const MODELS = 16;
+/** Enough for a batch of several rounds of 8 parallel writes, each held a second by the proxy. */
+const MODELS = 32;
 const OWNER = "faulty-replicas";
 const LEASE = "mlflow2seldon-" + OWNER;
 
@@ -91,7 +92,7 @@ async function lease(namespace: string) {
 
 /** A namespace, `MODELS` models in Production, and a proxy in front of the API server. */
 async function scenario(stem: string) {
-  const namespace = await freshNamespace(stem);
+  const namespace = await freshNamespace(stem.replace(/ /g, "-"));
   const prefix = uniqueModelName(stem);
   for (let i = 0; i < MODELS; i++) {
     await registerModel(`${prefix} ${i}`, 1);
@@ -99,7 +100,7 @@ async function scenario(stem: string) {
   }
   const proxy = new HttpFaultProxy(adminUpstream());
   const url = await proxy.start();
-  // Each write waits a second in the proxy: a batch of 16 takes a few seconds.
+  // Each write waits a second in the proxy: a batch of 32 takes four seconds or more.
   proxy.decide = (r) => (isWrite(r) ? { kind: "pass", delayMs: 1000 } : { kind: "pass" });
   return { namespace, prefix, proxy, url };
 }
