@@ -1,7 +1,7 @@
 // The engine's Kubernetes client against the testbed's API server: exec-plugin credentials (as
 // EKS, GKE and AKS kubeconfigs provide them) fetched once and again when expired, a token file,
 // impersonation, a proxy, and a revoked credential fetched again after a 401.
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
@@ -20,10 +20,15 @@ interface Kubeconfig {
   users: { name: string; user: Record<string, string> }[];
 }
 
+/** The folders of the kubeconfigs written here: they hold credentials, removed after the tests. */
+const folders: string[] = [];
+afterAll(() => folders.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
 /** A kubeconfig for the testbed's cluster with another user, written into its own folder. */
 function kubeconfigWith(user: Record<string, string | unknown>, cluster: Record<string, unknown> = {}) {
   const testbed = parse(readFileSync(process.env.KUBECONFIG!, "utf8")) as Kubeconfig;
   const dir = mkdtempSync(join(tmpdir(), "kubeconfig-"));
+  folders.push(dir);
   const file = join(dir, "config");
   writeFileSync(
     file,

@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { stringify } from "yaml";
@@ -6,6 +6,7 @@ import { ConfigError } from "../../engine/errors";
 import { loadKubeTarget } from "../../engine/kube/config";
 
 const dir = mkdtempSync(join(tmpdir(), "kubeconfig-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function kubeconfig(file: string, document: unknown): string {
   const path = join(dir, file);
   mkdirSync(join(path, ".."), { recursive: true });
