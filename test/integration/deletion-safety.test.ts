@@ -28,6 +28,39 @@ const isGet = (r: ProxiedRequest) => r.path.endsWith("/registered-models/get");
 const pass: ProxyAction = { kind: "pass" };
 type Listing = { registered_models?: { name: string }[] };
 
+/**
+ * As MLflow's authentication app answers once a permission is revoked: the model leaves the
+ * search results and reading it answers 403.
+ */
+const permissionRevoked =
+  (model: string) =>
+  (r: ProxiedRequest): ProxyAction => {
+    if (isSearch(r))
+      return {
+        kind: "rewrite",
+        change: (json) => ({
+          ...(json as Listing),
+          registered_models: (json as Listing).registered_models?.filter((m) => m.name !== model),
+        }),
+      };
+    if (isGet(r) && r.query.get("name") === model)
+      return {
+        kind: "respond",
+        status: 403,
+        body: { error_code: "PERMISSION_DENIED", message: "Permission denied" },
+      };
+    return pass;
+  };
+
+/** A search page passed on unchanged, its model names recorded in `listed`. */
+const recordedIn = (listed: string[]): ProxyAction => ({
+  kind: "rewrite",
+  change: (json) => {
+    listed.push(...((json as Listing).registered_models ?? []).map((m) => m.name));
+    return json;
+  },
+});
+
 /** Models of this file, each with version 1 in Production. */
 const models = (...stems: string[]) => stems.map((s) => `${fx.prefix} ${s}`);
 
@@ -87,13 +120,7 @@ test("a model deleted between two page requests shifts the next one out of every
       deleted = true;
       await mlflow().deleteRegisteredModel(a0);
     }
-    return {
-      kind: "rewrite",
-      change: (json) => (
-        listed.push(...((json as Listing).registered_models ?? []).map((m) => m.name)),
-        json
-      ),
-    };
+    return recordedIn(listed);
   };
   const requests = await mlflowRequests(service);
   const outcome = await cycleOk(service);
@@ -125,13 +152,7 @@ test("a model created between two page requests is returned twice and counted on
       created = true;
       await mlflow().createRegisteredModel(`${fx.prefix} a00`);
     }
-    return {
-      kind: "rewrite",
-      change: (json) => (
-        listed.push(...((json as Listing).registered_models ?? []).map((m) => m.name)),
-        json
-      ),
-    };
+    return recordedIn(listed);
   };
   const writes = await kubeWrites(service);
   const outcome = await cycleOk(service);
@@ -182,25 +203,7 @@ test("a model hidden from the listing whose direct read is refused (403) keeps i
   const service = proxiedService();
   await cycleOk(service);
   const uid = (await objectsByModel()).get(d1);
-  // As MLflow's authentication app does when a permission is revoked: the model leaves the
-  // user's search results and reading it answers 403.
-  proxy.decide = (r) => {
-    if (isSearch(r))
-      return {
-        kind: "rewrite",
-        change: (json) => ({
-          ...(json as Listing),
-          registered_models: (json as Listing).registered_models?.filter((m) => m.name !== d1),
-        }),
-      };
-    if (isGet(r) && r.query.get("name") === d1)
-      return {
-        kind: "respond",
-        status: 403,
-        body: { error_code: "PERMISSION_DENIED", message: "Permission denied" },
-      };
-    return pass;
-  };
+  proxy.decide = permissionRevoked(d1);
   const outcome = await service.runCycle();
   expect(outcome.ok).toBe(false);
   expect(outcome.report!.changes).toEqual([]);
@@ -252,23 +255,7 @@ test("the Pulumi snapshot: a confirmed absence plans the deletion, an unconfirme
     includeModels: [`${fx.prefix}*`],
   };
   await mlflow().deleteRegisteredModel(f0);
-  proxy.decide = (r) => {
-    if (isSearch(r))
-      return {
-        kind: "rewrite",
-        change: (json) => ({
-          ...(json as Listing),
-          registered_models: (json as Listing).registered_models?.filter((m) => m.name !== f1),
-        }),
-      };
-    if (isGet(r) && r.query.get("name") === f1)
-      return {
-        kind: "respond",
-        status: 403,
-        body: { error_code: "PERMISSION_DENIED", message: "Permission denied" },
-      };
-    return pass;
-  };
+  proxy.decide = permissionRevoked(f1);
   const planning = planModelDeployments({ url: proxyUrl, pageSize: PAGE_SIZE, retries: 0 }, settings, {
     known,
   });
