@@ -10,6 +10,7 @@ source "$here/versions.sh"
 cache="${M2S_CACHE_DIR:-$HOME/.cache/mlflow2seldon}"
 bin="$cache/bin"
 work="$cache/build"
+vendor="$here/../../shared/vendor"
 mkdir -p "$bin" "$work"
 # One build at a time per cache (tests and a person may start the testbed together).
 exec 9> "$cache/build.lock"
@@ -106,11 +107,31 @@ build_pulumi_resource_kubernetes() {
     -o "$2" ./cmd/pulumi-resource-kubernetes
 }
 
+# Builds a Go command from a vendored source folder (the module proxy refuses these module paths;
+# SOURCE.md in each folder says where the source comes from). Go writes into the folder it builds
+# in, and the vendored folder may be read-only: build from a copy.
+build_vendored() {
+  local src="$1" package="$2" dir="$3" out="$4"
+  [[ -f "$src/go.mod" ]] || { echo "vendored source not found: $src" >&2; exit 1; }
+  rm -rf "$dir"; cp -r "$src" "$dir"; chmod -R u+w "$dir"; cd "$dir"
+  go build -trimpath -ldflags "-s -w" -o "$out" "$package"
+}
+
+# KServe's controller manager (InferenceService reconciler, its webhooks, the pod mutator).
+build_kserve_manager() {
+  build_vendored "${M2S_KSERVE_SOURCE:-$vendor/kserve}" ./cmd/manager "$work/kserve-$1" "$2"
+}
+
+# Seldon Core's v1 operator (SeldonDeployment reconciler and webhooks).
+build_seldon_manager() {
+  build_vendored "${M2S_SELDON_SOURCE:-$vendor/seldon-core-operator}" . "$work/seldon-operator-$1" "$2"
+}
+
 # The Node.js language host (runs Node.js programs and policy packs for the CLI). The module proxy
 # refuses its module path, so its source is vendored beside the project (SOURCE.md there); Go
 # writes into the folder it builds in, and that folder may be read-only: build from a copy.
 build_pulumi_language_nodejs() {
-  local src="${M2S_LANGUAGE_HOST_SOURCE:-$here/../../shared/vendor/pulumi-language-nodejs}"
+  local src="${M2S_LANGUAGE_HOST_SOURCE:-$vendor/pulumi-language-nodejs}"
   local dir="$work/pulumi-language-nodejs-$1"
   [[ -f "$src/go.mod" ]] || { echo "language host source not found: $src (set M2S_LANGUAGE_HOST_SOURCE)" >&2; exit 1; }
   grep -q "github.com/pulumi/pulumi/sdk/v3 $PULUMI_VERSION" "$src/go.mod" ||
@@ -120,7 +141,7 @@ build_pulumi_language_nodejs() {
 }
 
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(etcd kube-apiserver kube-controller-manager pulumi pulumi-language-nodejs pulumi-resource-kubernetes)
+[[ ${#targets[@]} -gt 0 ]] || targets=(etcd kube-apiserver kube-controller-manager pulumi pulumi-language-nodejs pulumi-resource-kubernetes kserve-manager seldon-manager)
 for t in "${targets[@]}"; do
   case "$t" in
     etcd) cached etcd "$ETCD_VERSION" build_etcd ;;
@@ -129,6 +150,8 @@ for t in "${targets[@]}"; do
     pulumi) cached pulumi "$PULUMI_VERSION" build_pulumi ;;
     pulumi-language-nodejs) cached pulumi-language-nodejs "$PULUMI_LANGUAGE_NODEJS_VERSION" build_pulumi_language_nodejs ;;
     pulumi-resource-kubernetes) cached pulumi-resource-kubernetes "$PULUMI_KUBERNETES_PROVIDER_VERSION" build_pulumi_resource_kubernetes ;;
+    kserve-manager) cached kserve-manager "$KSERVE_VERSION" build_kserve_manager ;;
+    seldon-manager) cached seldon-manager "$SELDON_CORE_VERSION" build_seldon_manager ;;
     *) echo "unknown binary: $t" >&2; exit 2 ;;
   esac
 done

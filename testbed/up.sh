@@ -29,6 +29,13 @@ etcd_port="${M2S_TESTBED_ETCD_PORT:-2389}"
 etcd_peer_port="${M2S_TESTBED_ETCD_PEER_PORT:-2390}"
 apiserver_port="${M2S_TESTBED_APISERVER_PORT:-6553}"
 controller_manager_port="${M2S_TESTBED_CONTROLLER_MANAGER_PORT:-6557}"
+# KServe's controller manager and Seldon Core's operator: webhook, health and metrics ports.
+kserve_webhook_port="${M2S_TESTBED_KSERVE_WEBHOOK_PORT:-6561}"
+kserve_health_port="${M2S_TESTBED_KSERVE_HEALTH_PORT:-6562}"
+kserve_metrics_port="${M2S_TESTBED_KSERVE_METRICS_PORT:-6563}"
+seldon_webhook_port="${M2S_TESTBED_SELDON_WEBHOOK_PORT:-6565}"
+seldon_metrics_port="${M2S_TESTBED_SELDON_METRICS_PORT:-6566}"
+vendor_dir="${M2S_VENDOR_DIR:-$root/../shared/vendor}"
 
 if testbed_healthy; then
   step "testbed already running (.testbed/env)"
@@ -37,7 +44,7 @@ fi
 # A half-started or crashed testbed is cleaned away before starting afresh.
 "$here/down.sh" --quiet
 
-step "1/5 binaries (cached in ${M2S_CACHE_DIR:-$HOME/.cache/mlflow2seldon})"
+step "1/6 binaries (cached in ${M2S_CACHE_DIR:-$HOME/.cache/mlflow2seldon})"
 "$here/build-binaries.sh"
 venv="$("$here/python-env.sh")"
 venv2="$("$here/python-env.sh" "$here/requirements-mlflow2.txt")"
@@ -54,7 +61,7 @@ echo "$data" > "$state_dir/data-dir"
 pki="$data/pki"
 mkdir -p "$pki"
 
-step "2/5 certificates (CA, serving, admin client, service-account keys)"
+step "2/6 certificates (CA, serving, admin client, service-account keys)"
 (
   cd "$pki"
   openssl_quiet() { openssl "$@" 2>/dev/null; }
@@ -65,11 +72,14 @@ step "2/5 certificates (CA, serving, admin client, service-account keys)"
   openssl_quiet req -newkey rsa:2048 -nodes -subj "/O=system:masters/CN=admin" -keyout admin.key -out admin.csr
   printf 'extendedKeyUsage=clientAuth\n' > admin.ext
   openssl_quiet x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile admin.ext -out admin.crt
+  # The serving controllers' webhooks, called by the API server on loopback.
+  openssl_quiet req -newkey rsa:2048 -nodes -subj "/CN=serving-webhooks" -keyout webhooks.key -out webhooks.csr
+  openssl_quiet x509 -req -in webhooks.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile apiserver.ext -out webhooks.crt
   openssl_quiet genrsa -out sa.key 2048
   openssl_quiet rsa -in sa.key -pubout -out sa.pub
 )
 
-step "3/5 etcd $ETCD_VERSION, kube-apiserver and kube-controller-manager $KUBERNETES_VERSION"
+step "3/6 etcd $ETCD_VERSION, kube-apiserver and kube-controller-manager $KUBERNETES_VERSION"
 start_service etcd "$bin/etcd-$ETCD_VERSION" --name testbed --data-dir "$data/etcd" \
   --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
   --listen-peer-urls "http://127.0.0.1:$etcd_peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer_port" \
@@ -107,14 +117,15 @@ contexts:
 current-context: testbed
 KUBECONFIG
 
-# The namespace and garbage-collector controllers: a deleted namespace and what it holds really
-# go away (no kubelet runs, so no workload controller is started).
+# The namespace and garbage-collector controllers (a deleted namespace and what it holds really
+# go away), the deployment and replicaset controllers (the serving controllers' Deployments get
+# ReplicaSets and Pods; no kubelet runs, so the Pods stay Pending) and default service accounts.
 start_service kube-controller-manager "$bin/kube-controller-manager-$KUBERNETES_VERSION" \
-  --kubeconfig "$kubeconfig" --controllers namespace,garbagecollector --leader-elect=false \
+  --kubeconfig "$kubeconfig" --controllers namespace,garbagecollector,deployment,replicaset,serviceaccount --leader-elect=false \
   --bind-address 127.0.0.1 --secure-port "$controller_manager_port" --cert-dir "$pki/controller-manager"
 wait_for kube-controller-manager 60 curl -fsSk "https://127.0.0.1:$controller_manager_port/healthz"
 
-step "4/5 CRDs from $crd_dir"
+step "4/6 CRDs from $crd_dir"
 crd_url="https://127.0.0.1:$apiserver_port/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 # Seldon's v1 CRD declares the recursive graph `children` as `items: {}`, which current API servers
 # reject as non-structural; installers give those items `type: object` with unknown fields
@@ -142,7 +153,30 @@ served() {
 }
 wait_for "custom resources served" 60 served
 
-step "5/5 MLflow servers ($("$venv/bin/mlflow" --version | awk '{print $3}'), $("$venv2/bin/mlflow" --version | awk '{print $3}'); one on an S3 object store) and Pulumi $PULUMI_VERSION"
+step "5/6 serving controllers: KServe $KSERVE_VERSION (Standard mode) and Seldon Core operator $SELDON_CORE_VERSION"
+export M2S_VENDOR_DIR="$vendor_dir" M2S_APISERVER="https://127.0.0.1:$apiserver_port" M2S_PKI="$pki" \
+  M2S_KSERVE_WEBHOOK_PORT="$kserve_webhook_port" M2S_SELDON_WEBHOOK_PORT="$seldon_webhook_port" \
+  M2S_KSERVE_VERSION="$KSERVE_VERSION" M2S_SELDON_VERSION="$SELDON_CORE_VERSION"
+node "$here/controllers.mjs" config
+# Both managers read their webhook certificate from controller-runtime's folder under TMPDIR.
+for manager in kserve seldon; do
+  mkdir -p "$data/$manager/k8s-webhook-server/serving-certs"
+  cp "$pki/webhooks.crt" "$data/$manager/k8s-webhook-server/serving-certs/tls.crt"
+  cp "$pki/webhooks.key" "$data/$manager/k8s-webhook-server/serving-certs/tls.key"
+done
+start_service kserve-manager env TMPDIR="$data/kserve" POD_NAMESPACE=kserve \
+  "$bin/kserve-manager-$KSERVE_VERSION" -kubeconfig "$kubeconfig" -webhook-port "$kserve_webhook_port" \
+  -metrics-addr "127.0.0.1:$kserve_metrics_port" -health-probe-addr "127.0.0.1:$kserve_health_port"
+seldon_env_lines="$(node "$here/controllers.mjs" seldon-env)"
+mapfile -t seldon_env <<< "$seldon_env_lines"
+start_service seldon-manager env TMPDIR="$data/seldon" "${seldon_env[@]}" \
+  "$bin/seldon-manager-$SELDON_CORE_VERSION" --kubeconfig "$kubeconfig" --webhook-port "$seldon_webhook_port" \
+  --metrics-addr "127.0.0.1:$seldon_metrics_port"
+wait_for kserve-manager 120 curl -fsS "http://127.0.0.1:$kserve_health_port/readyz"
+wait_for seldon-manager 120 curl -sS --cacert "$pki/ca.crt" "https://127.0.0.1:$seldon_webhook_port/"
+node "$here/controllers.mjs" webhooks
+
+step "6/6 MLflow servers ($("$venv/bin/mlflow" --version | awk '{print $3}'), $("$venv2/bin/mlflow" --version | awk '{print $3}'); one on an S3 object store) and Pulumi $PULUMI_VERSION"
 mkdir -p "$data/mlflow/artifacts"
 # MLflow 3.5+ checks the Host header: allow any loopback port (tests put a fault proxy in front).
 # Webhooks to the sync service on loopback (http), with the server's webhook list cached for 1 s

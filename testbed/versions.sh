@@ -10,3 +10,6 @@ PULUMI_KUBERNETES_PROVIDER_VERSION=v4.0.0-20260115033456-f47bc2d6f199
 # MLflow servers and their dependencies are pinned in testbed/requirements*.txt.
 # The version the provider binary reports; the @pulumi/kubernetes npm package pinned in package.json.
 PULUMI_KUBERNETES_PLUGIN_VERSION=4.24.1
+# Serving controllers, built from the vendored sources in ../shared/vendor (SOURCE.md there).
+KSERVE_VERSION=v0.20.0
+SELDON_CORE_VERSION=v1.17.1
