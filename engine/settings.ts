@@ -3,7 +3,8 @@
 import { z } from "zod";
 import { ConfigError } from "./errors";
 import { rolloutSchema, type Rollout } from "./registry/rollout";
-import { targetNames, type TargetName } from "./serving-targets";
+import { MIN_NAME_LENGTH } from "./plan/naming";
+import { TARGETS, targetNames, type TargetName } from "./serving-targets";
 import type { Resources } from "./vocabulary";
 
 export const dns1123Label = z
@@ -73,6 +74,13 @@ export const engineSettingsSchema = z
         code: "custom",
         path: ["servingMode"],
         message: `wrapper-image serving needs the seldon-v1 target, not ${s.target}`,
+      });
+    const nameRoom = TARGETS[s.target].maxNameLength?.(s.namespace);
+    if (nameRoom !== undefined && nameRoom < MIN_NAME_LENGTH)
+      ctx.addIssue({
+        code: "custom",
+        path: ["namespace"],
+        message: `"${s.namespace}" is too long for the ${s.target} target: object names would have ${nameRoom} characters (at least ${MIN_NAME_LENGTH} needed; KServe derives host names <name>-predictor-<namespace> of at most 63)`,
       });
     const unsupported = s.canary && rolloutUnsupported(s.target, s.canary.mode);
     if (unsupported) ctx.addIssue({ code: "custom", path: ["canary"], message: unsupported });

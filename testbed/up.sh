@@ -51,7 +51,8 @@ venv2="$("$here/python-env.sh" "$here/requirements-mlflow2.txt")"
 venv_moto="$("$here/python-env.sh" "$here/requirements-moto.txt")"
 venv_storage="$("$here/python-env.sh" "$here/requirements-kserve-storage.txt")"
 venv_mlserver="$("$here/python-env.sh" "$here/requirements-mlserver.txt")"
-chromium="$("$here/chromium.sh")"
+chromium="$("$here/debian-package.sh" chromium)"
+rclone="$("$here/debian-package.sh" rclone)"
 bin="${M2S_CACHE_DIR:-$HOME/.cache/mlflow2seldon}/bin"
 [[ -d "$crd_dir" ]] || fail "CRD folder not found: $crd_dir (set M2S_CRD_DIR)"
 
@@ -231,6 +232,7 @@ export M2S_TESTBED_STORAGE_PYTHON=$venv_storage/bin/python
 export M2S_TESTBED_MLSERVER_PYTHON=$venv_mlserver/bin/python
 export KUBECONFIG=$kubeconfig
 export M2S_TESTBED_CHROMIUM=$chromium
+export M2S_TESTBED_RCLONE=$rclone
 export PATH=$tools:$node_bin:\$PATH
 export PULUMI_HOME=$data/pulumi-home
 export PULUMI_BACKEND_URL=file://$data/pulumi-state

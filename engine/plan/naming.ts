@@ -14,24 +14,32 @@ export function slug(text: string, maxLength: number): string {
     .replace(/^-+|-+$/g, "");
 }
 
+export const MAX_NAME_LENGTH = 44;
+/** The shortest name limit a target may ask for: room for a readable model and slot slug. */
+export const MIN_NAME_LENGTH = 24;
+
 export function shortHash(...parts: string[]): string {
   return createHash("sha256").update(parts.join("\u0000")).digest("hex").slice(0, 8);
 }
 
 /**
- * The serving object's name of one (model, slot): at most 44 characters, so the names Seldon
- * derives from it (`<name>-<predictor>-0-<container>`) stay within 63; starting with a letter,
- * since the Services Seldon and KServe derive from it are DNS-1035 labels (KServe's admission
- * refuses an InferenceService name starting with a digit).
+ * The serving object's name of one (model, slot): at most `maxLength` characters (44 by default,
+ * so the names Seldon derives from it, `<name>-<predictor>-0-<container>`, stay within 63; a
+ * target may ask for fewer, see serving-targets.ts); starting with a letter, since the Services
+ * Seldon and KServe derive from it are DNS-1035 labels (KServe's admission refuses an
+ * InferenceService name starting with a digit).
  */
-export function deploymentName(model: string, slot: Slot): string {
-  const modelSlug = slug(model, 24) || "model";
+export function deploymentName(model: string, slot: Slot, maxLength = MAX_NAME_LENGTH): string {
+  const slotSlug = slug(slot.name, 10) || "slot";
+  // Two dashes and the hash are fixed; the model's slug takes what is left, up to 24.
+  const modelRoom = Math.min(24, maxLength - slotSlug.length - 10);
+  const modelSlug = slug(model, modelRoom) || "model";
   const parts = [
-    /^[a-z]/.test(modelSlug) ? modelSlug : `m-${slug(modelSlug, 22)}`,
-    slug(slot.name, 10) || "slot",
+    /^[a-z]/.test(modelSlug) ? modelSlug : `m-${slug(modelSlug, modelRoom - 2)}`,
+    slotSlug,
     shortHash(model, slot.kind, slot.name),
   ];
-  return parts.join("-");
+  return parts.join("-").replace(/--+/g, "-");
 }
 
 /** A label value naming a model: readable prefix plus the hash of the full name. */

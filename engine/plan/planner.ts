@@ -11,6 +11,7 @@ import {
   type ServingMode,
 } from "../settings";
 import { CANARY_TAG } from "../registry/rollout";
+import { TARGETS } from "../serving-targets";
 import type { RegistrySnapshot } from "../registry/slots";
 import { type ServingObject, type Serving, type Candidate, slotDescription } from "../vocabulary";
 
@@ -156,7 +157,7 @@ export function plan(snapshot: Pick<RegistrySnapshot, "slots">, settings: Engine
         ...(candidate ? { candidate } : {}),
         object: buildServingObject({
           target,
-          name: deploymentName(slot.model, slot.slot),
+          name: deploymentName(slot.model, slot.slot, TARGETS[target].maxNameLength?.(settings.namespace)),
           namespace: settings.namespace,
           owner: settings.owner,
           model: slot.model,

@@ -1,11 +1,11 @@
-// That each target's object serves: a real scikit-learn model logged to the testbed's MLflow
-// server whose artifacts live in the S3 object store; the sync service writes the target's
-// object; its storage URI is fetched the way KServe's storage initializer does (kserve-storage,
-// with the object store's endpoint and credentials) and loaded in MLServer with its MLflow
-// runtime, the server KServe and Seldon v2 run for MLflow models. No kubelet runs here, so what
-// the pod would do runs as local processes. V2 inference over REST and over gRPC returns the
-// predictions of the registered model loaded in Python.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+// That a Seldon Core v2 Model serves (no Seldon v2 scheduler runs on the testbed; KServe and
+// Seldon Core v1 are proven through their controllers in serving-controllers.test.ts): a real
+// scikit-learn model logged to the testbed's MLflow server whose artifacts live in the S3 object
+// store; the sync service writes the Model; its storage URI is fetched the way a storage
+// initializer does (kserve-storage, with the object store's endpoint and credentials) and loaded
+// in MLServer with its MLflow runtime, the server Seldon v2 runs for MLflow models. V2 inference
+// over REST and over gRPC returns the predictions of the registered model loaded in Python.
+import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,35 +14,12 @@ import { TARGETS } from "../../engine/serving-targets";
 import { freshNamespace, listServingObjects, storageUriOf } from "../support/cluster";
 import { mlflow, uniqueModelName } from "../support/mlflow";
 import { syncFixture } from "../support/sync";
-import { repoRoot } from "../support/testbed-env";
-import { eventually, freePort } from "../support/wait";
+import { freePort } from "../support/wait";
+import { iris, irisV2Request, python, testbedSetting, v2Predictions } from "../support/models";
 import { ANNOTATIONS } from "../../engine/vocabulary";
 
-const env = (name: string) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: the testbed environment was not loaded`);
-  return value;
-};
+const env = testbedSetting;
 const s3MlflowUrl = () => env("M2S_TESTBED_S3_MLFLOW_URI");
-
-/** Runs a Python program of one of the testbed's environments; its last stdout line as JSON. */
-function python(
-  interpreter: string,
-  args: string[],
-  options: { env?: NodeJS.ProcessEnv; input?: string } = {},
-) {
-  const result = spawnSync(interpreter, args, {
-    encoding: "utf8",
-    env: { ...process.env, ...options.env },
-    input: options.input,
-  });
-  if (result.status !== 0) throw new Error(`${args[0]} failed: ${result.stderr.slice(-2000)}`);
-  return JSON.parse(result.stdout.trim().split("\n").at(-1) as string);
-}
-const iris = (...args: string[]) =>
-  python(env("M2S_TESTBED_PYTHON"), [join(repoRoot, "demo", "iris.py"), ...args], {
-    env: { MLFLOW_TRACKING_URI: s3MlflowUrl() },
-  });
 
 /** What a serving pod's storage initializer sees: the object store's endpoint and credentials. */
 const objectStore = () => ({
@@ -57,14 +34,14 @@ let expected: number[];
 const work = mkdtempSync(join(tmpdir(), "serving-proof-"));
 
 beforeAll(async () => {
-  expect(iris("train", model).versions).toEqual(["1", "2"]);
+  expect(iris(s3MlflowUrl(), "train", model).versions).toEqual(["1", "2"]);
   await mlflow(s3MlflowUrl()).transitionStage(model, "1", "Production");
-  expected = iris("predict", `models:/${model}/1`).predictions;
+  expected = iris(s3MlflowUrl(), "predict", `models:/${model}/1`).predictions;
 }, 120_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-test.each(["kserve", "seldon-v2"] as const)(
+test.each(["seldon-v2"] as const)(
   "%s: the object's storage URI, fetched as the storage initializer does, serves the model's predictions in MLServer over REST and gRPC",
   async (target) => {
     const service = syncFixture(await freshNamespace(`proof-${target}`), model).service({
@@ -114,27 +91,8 @@ test.each(["kserve", "seldon-v2"] as const)(
       stdio: "ignore",
     });
     try {
-      await eventually(
-        "MLServer to load the model",
-        async () => (await fetch(`http://127.0.0.1:${http}/v2/models/iris/ready`)).ok,
-        120_000,
-      );
-      const request = JSON.stringify(iris("v2", "-"));
-      const rest = await fetch(`http://127.0.0.1:${http}/v2/models/iris/infer`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: request,
-      });
-      expect(rest.status).toBe(200);
-      const restReply = (await rest.json()) as { outputs: { data: number[] }[] };
-      expect(restReply.outputs[0].data).toEqual(expected);
-
-      const grpcReply = python(
-        mlserverPython,
-        [join(repoRoot, "test", "fixtures", "v2_grpc_infer.py"), `127.0.0.1:${grpc}`, "iris"],
-        { input: request },
-      );
-      expect(grpcReply.outputs[0].data).toEqual(expected);
+      const predictions = await v2Predictions("iris", irisV2Request(s3MlflowUrl()), http, grpc);
+      expect(predictions).toEqual({ rest: expected, grpc: expected });
     } finally {
       process.kill(-server.pid!, "SIGTERM");
       if (server.exitCode === null) await once(server, "exit");

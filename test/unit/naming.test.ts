@@ -1,4 +1,6 @@
 import { deploymentName, modelLabel } from "../../engine/plan/naming";
+import { TARGETS } from "../../engine/serving-targets";
+import { parseEngineSettings } from "../../engine/settings";
 import type { Slot } from "../../engine/vocabulary";
 
 const production: Slot = { kind: "stage", name: "Production" };
@@ -57,4 +59,27 @@ test("model labels are valid label values and distinct", () => {
     expect(label).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
   }
   expect(new Set(labels).size).toBe(awkwardNames.length);
+});
+
+test("a shorter limit (KServe's host label in a long namespace) shortens the model's slug, keeps the hash", () => {
+  const namespace = "models-of-the-fraud-team"; // 24 characters: KServe leaves 28 for the name
+  const limit = TARGETS.kserve.maxNameLength!(namespace);
+  for (const model of awkwardNames) {
+    const name = deploymentName(model, production, limit);
+    expect(name).toMatch(dns1035);
+    expect(`${name}-predictor-${namespace}`.length).toBeLessThanOrEqual(63);
+    expect(name.endsWith(deploymentName(model, production).slice(-8))).toBe(true);
+  }
+});
+
+test("a namespace too long for KServe's host names is a settings error naming it", () => {
+  const namespace = "a-namespace-name-far-too-long-for-kserve";
+  expect(() =>
+    parseEngineSettings({ target: "kserve", namespace, owner: "o", servingMode: "mlflow-server" }, {
+      target: "M2S_TARGET",
+      namespace: "M2S_SELDON_DEPLOYMENT_NS",
+    } as never),
+  ).toThrow(
+    /M2S_SELDON_DEPLOYMENT_NS.*a-namespace-name-far-too-long-for-kserve.*too long for the kserve target/s,
+  );
 });
