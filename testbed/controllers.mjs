@@ -10,6 +10,7 @@
 import { readFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
+import { URL } from "node:url";
 import { parseAllDocuments } from "yaml";
 
 const setting = (name) => {

@@ -8,7 +8,7 @@
 // and V2 requests over REST and gRPC return the predictions `mlflow.pyfunc` gives. A promotion
 // rolls the Deployment to the new version; an archive removes our object and, by garbage
 // collection, the controller's Deployment and Service.
-import { AppsV1Api, type V1Pod } from "@kubernetes/client-node";
+import { AppsV1Api, type V1Container, type V1Pod } from "@kubernetes/client-node";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -93,8 +93,133 @@ async function predictionsOfPod(pod: V1Pod, model: string, httpPort: number, grp
   }
 }
 
-describe("on KServe's controller (Standard mode)", () => {
-  const model = uniqueModelName("iris_kserve");
+/** What differs between the serving systems in the story below. */
+interface ControllerCase {
+  target: "kserve" | "seldon-v1";
+  /** The object store's credentials, as the serving system reads them, in `namespace`. */
+  credentials(namespace: string): Promise<void>;
+  serviceEnv: Record<string, string>;
+  /** Selects the Pods the controller's Deployment makes for the object named `name`. */
+  podSelector(name: string): string;
+  /** The storage initializer's container, and that it is configured as the user configured it. */
+  expectInitializer(pod: V1Pod): V1Container;
+  /** The model's name in the model server, and the Pod's HTTP and gRPC ports. */
+  served(name: string): { model: string; http: number; grpc: number };
+  /** The serving system's own view of the object, once it has one. */
+  controllerView(namespace: string, name: string): Promise<Record<string, unknown> | undefined>;
+  expectedView: Record<string, unknown>;
+}
+
+const readObject = async (target: "kserve" | "seldon-v1", namespace: string, name: string) =>
+  (await customObjects().getNamespacedCustomObject({
+    group: TARGETS[target].group,
+    version: TARGETS[target].apiVersion.split("/")[1],
+    namespace,
+    plural: TARGETS[target].plural,
+    name,
+  })) as { status?: Record<string, unknown> };
+
+const CASES: Record<string, ControllerCase> = {
+  "KServe's controller (Standard mode)": {
+    target: "kserve",
+    // A Secret the predictor's service account lists, its endpoint in KServe's annotations.
+    async credentials(namespace) {
+      await core().createNamespacedSecret({
+        namespace,
+        body: {
+          metadata: {
+            name: "models-s3",
+            annotations: {
+              "serving.kserve.io/s3-endpoint": objectStoreEndpoint().host,
+              "serving.kserve.io/s3-usehttps": "0",
+              "serving.kserve.io/s3-region": "us-east-1",
+            },
+          },
+          stringData: {
+            AWS_ACCESS_KEY_ID: setting("M2S_TESTBED_S3_ACCESS_KEY_ID"),
+            AWS_SECRET_ACCESS_KEY: setting("M2S_TESTBED_S3_SECRET_ACCESS_KEY"),
+          },
+        },
+      });
+      await core().createNamespacedServiceAccount({
+        namespace,
+        body: { metadata: { name: "model-reader" }, secrets: [{ name: "models-s3" }] },
+      });
+    },
+    serviceEnv: { M2S_TARGET: "kserve", M2S_SERVICE_ACCOUNT: "model-reader" },
+    podSelector: (name) => `serving.kserve.io/inferenceservice=${name}`,
+    expectInitializer(pod) {
+      expect(pod.spec!.serviceAccountName).toBe("model-reader");
+      const [initializer] = pod.spec!.initContainers!;
+      expect(initializer).toMatchObject({
+        name: "storage-initializer",
+        image: "kserve/storage-initializer:v0.20.0",
+      });
+      expect(initializer.env).toEqual(
+        expect.arrayContaining([
+          {
+            name: "AWS_ACCESS_KEY_ID",
+            valueFrom: { secretKeyRef: { name: "models-s3", key: "AWS_ACCESS_KEY_ID" } },
+          },
+          { name: "S3_ENDPOINT", value: objectStoreEndpoint().host },
+        ]),
+      );
+      return initializer;
+    },
+    served: (name) => ({ model: name, http: 8080, grpc: 9000 }),
+    async controllerView(namespace, name) {
+      const { status } = await readObject("kserve", namespace, name);
+      return status?.clusterServingRuntimeName ? status : undefined;
+    },
+    // KServe's own choice of runtime.
+    expectedView: { clusterServingRuntimeName: "kserve-mlserver", deploymentMode: "Standard" },
+  },
+  "Seldon Core's operator (MLFLOW_SERVER, protocol v2)": {
+    target: "seldon-v1",
+    // Seldon's rclone storage initializer reads a remote named after the URI's scheme from
+    // RCLONE_CONFIG_<REMOTE>_* variables of the predictor's envSecretRefName.
+    async credentials(namespace) {
+      await core().createNamespacedSecret({
+        namespace,
+        body: {
+          metadata: { name: "models-rclone" },
+          stringData: {
+            RCLONE_CONFIG_S3_TYPE: "s3",
+            RCLONE_CONFIG_S3_PROVIDER: "Other",
+            RCLONE_CONFIG_S3_ENV_AUTH: "false",
+            RCLONE_CONFIG_S3_ENDPOINT: setting("M2S_TESTBED_S3_ENDPOINT"),
+            RCLONE_CONFIG_S3_ACCESS_KEY_ID: setting("M2S_TESTBED_S3_ACCESS_KEY_ID"),
+            RCLONE_CONFIG_S3_SECRET_ACCESS_KEY: setting("M2S_TESTBED_S3_SECRET_ACCESS_KEY"),
+          },
+        },
+      });
+    },
+    serviceEnv: {
+      M2S_TARGET: "seldon-v1",
+      M2S_SERVING_MODE: "mlflow-server",
+      M2S_PROTOCOL: "v2",
+      M2S_SELDON_CREDENTIALS_SECRET: "models-rclone",
+    },
+    podSelector: (name) => `seldon-deployment-id=${name}`,
+    expectInitializer(pod) {
+      const [initializer] = pod.spec!.initContainers!;
+      expect(imageRepository(initializer.image!)).toBe("seldonio/rclone-storage-initializer");
+      expect(initializer.envFrom).toEqual([{ secretRef: { name: "models-rclone" } }]);
+      return initializer;
+    },
+    // The graph's one node is named "model"; MLServer listens where Seldon's operator says.
+    served: () => ({ model: "model", http: 9000, grpc: 9500 }),
+    async controllerView(namespace, name) {
+      const { status } = await readObject("seldon-v1", namespace, name);
+      return status?.deploymentStatus ? status : undefined;
+    },
+    // No kubelet makes the Pods ready: the operator reports them as still being created.
+    expectedView: { state: "Creating" },
+  },
+};
+
+describe.each(Object.entries(CASES))("on %s", (_, spec) => {
+  const model = uniqueModelName(`iris_${spec.target}`);
   let namespace: string;
   let expected: Record<string, number[]>;
 
@@ -104,44 +229,21 @@ describe("on KServe's controller (Standard mode)", () => {
       "1": iris(s3MlflowUrl(), "predict", `models:/${model}/1`).predictions,
       "2": iris(s3MlflowUrl(), "predict", `models:/${model}/2`).predictions,
     };
-    namespace = await freshNamespace("kserve-ctl");
-    // The object store's credentials as KServe reads them: a Secret the predictor's service
-    // account lists, its endpoint in KServe's annotations.
-    await core().createNamespacedSecret({
-      namespace,
-      body: {
-        metadata: {
-          name: "models-s3",
-          annotations: {
-            "serving.kserve.io/s3-endpoint": objectStoreEndpoint().host,
-            "serving.kserve.io/s3-usehttps": "0",
-            "serving.kserve.io/s3-region": "us-east-1",
-          },
-        },
-        stringData: {
-          AWS_ACCESS_KEY_ID: setting("M2S_TESTBED_S3_ACCESS_KEY_ID"),
-          AWS_SECRET_ACCESS_KEY: setting("M2S_TESTBED_S3_SECRET_ACCESS_KEY"),
-        },
-      },
-    });
-    await core().createNamespacedServiceAccount({
-      namespace,
-      body: { metadata: { name: "model-reader" }, secrets: [{ name: "models-s3" }] },
-    });
+    namespace = await freshNamespace(`ctl-${spec.target}`);
+    await spec.credentials(namespace);
   }, 180_000);
 
-  test("a Production version: KServe picks kserve-mlserver, its Pod fetches the version and serves its predictions; a promotion rolls it, an archive removes it", async () => {
+  test("a Production version: the controller accepts and reconciles the object, its Pod fetches the version and serves its predictions; a promotion rolls it, an archive removes it", async () => {
     const registry = mlflow(s3MlflowUrl());
     await registry.transitionStage(model, "1", "Production");
     const service = syncFixture(namespace, model).service({
       M2S_MLFLOW_HOST: s3MlflowUrl(),
       M2S_INCLUDE_MODELS: model,
-      M2S_TARGET: "kserve",
-      M2S_SERVICE_ACCOUNT: "model-reader",
       M2S_MODEL_URI_PREFIX: setting("M2S_TESTBED_S3_ARTIFACTS"),
+      ...spec.serviceEnv,
     });
     expect((await service.runCycle()).ok).toBe(true);
-    const object = await servingObject("kserve", namespace, model);
+    const object = await servingObject(spec.target, namespace, model);
     const name = object.metadata.name as string;
     // The URI the registry implies: the version's artifacts, served by MLflow as mlflow-artifacts:/
     // and stored under M2S_MODEL_URI_PREFIX.
@@ -151,75 +253,45 @@ describe("on KServe's controller (Standard mode)", () => {
         `${setting("M2S_TESTBED_S3_ARTIFACTS")}/`,
       );
 
-    // KServe's own choice of runtime, in its status.
-    const status = await eventually("KServe to choose a runtime", async () => {
-      const isvc = (await customObjects().getNamespacedCustomObject({
-        group: "serving.kserve.io",
-        version: "v1beta1",
-        namespace,
-        plural: "inferenceservices",
-        name,
-      })) as { status?: { clusterServingRuntimeName?: string; deploymentMode?: string } };
-      return isvc.status?.clusterServingRuntimeName ? isvc.status : undefined;
-    });
-    expect(status).toMatchObject({
-      clusterServingRuntimeName: "kserve-mlserver",
-      deploymentMode: "Standard",
-    });
+    const view = await eventually("the controller's status of the object", () =>
+      spec.controllerView(namespace, name),
+    );
+    expect(view).toMatchObject(spec.expectedView);
 
-    const selector = `serving.kserve.io/inferenceservice=${name}`;
-    const [pod] = await eventually("the predictor's Pod", async () => {
-      const pods = await podsOf(namespace, selector);
+    const [pod] = await eventually("the controller's Pod", async () => {
+      const pods = await podsOf(namespace, spec.podSelector(name));
       return pods.length ? pods : undefined;
     });
-    const [initializer] = pod.spec!.initContainers!;
-    expect(initializer).toMatchObject({
-      name: "storage-initializer",
-      image: "kserve/storage-initializer:v0.20.0",
-    });
-    expect(initializer.args).toEqual([await uriOf("1"), "/mnt/models"]);
-    expect(initializer.env).toEqual(
-      expect.arrayContaining([
-        {
-          name: "AWS_ACCESS_KEY_ID",
-          valueFrom: { secretKeyRef: { name: "models-s3", key: "AWS_ACCESS_KEY_ID" } },
-        },
-        { name: "S3_ENDPOINT", value: objectStoreEndpoint().host },
-      ]),
-    );
-    expect(pod.spec!.serviceAccountName).toBe("model-reader");
-    expect(imageRepository(pod.spec!.containers[0].image!)).toBe("seldonio/mlserver");
-
-    const served = await predictionsOfPod(pod, name, 8080, 9000);
+    expect(spec.expectInitializer(pod).args).toEqual([await uriOf("1"), "/mnt/models"]);
+    const { model: servedName, http, grpc } = spec.served(name);
+    const served = await predictionsOfPod(pod, servedName, http, grpc);
     expect(served).toMatchObject({ rest: expected["1"], grpc: expected["1"] });
-    console.log(`KServe's Pod ${pod.metadata!.name}:\n  ${served.report.join("\n  ")}`);
+    console.log(`Pod ${pod.metadata!.name}:\n  ${served.report.join("\n  ")}`);
 
     // Promotion: the Deployment rolls to a ReplicaSet whose Pod fetches version 2.
     await registry.transitionStage(model, "2", "Production", true);
     expect((await service.runCycle()).ok).toBe(true);
     const promoted = await eventually("a Pod fetching version 2", async () => {
       const uri = await uriOf("2");
-      return (await podsOf(namespace, selector)).find((p) => p.spec!.initContainers?.[0].args?.[0] === uri);
+      return (await podsOf(namespace, spec.podSelector(name))).find(
+        (p) => p.spec!.initContainers?.[0].args?.[0] === uri,
+      );
     });
     expect(promoted.metadata!.ownerReferences![0].name).not.toBe(pod.metadata!.ownerReferences![0].name);
-    expect(await predictionsOfPod(promoted, name, 8080, 9000)).toMatchObject({
+    expect(await predictionsOfPod(promoted, servedName, http, grpc)).toMatchObject({
       rest: expected["2"],
       grpc: expected["2"],
     });
 
-    // Archive: our object goes; garbage collection removes KServe's Deployment and Service.
+    // Archive: our object goes; garbage collection removes the controller's Deployments and Services.
     await registry.transitionStage(model, "2", "Archived");
     expect((await service.runCycle()).ok).toBe(true);
     await eventually(
-      "KServe's Deployment and Service to be collected",
+      "the controller's Deployments and Services to be collected",
       async () =>
         (await apps().listNamespacedDeployment({ namespace })).items.length === 0 &&
         (await core().listNamespacedService({ namespace })).items.length === 0,
       60_000,
     );
   }, 600_000);
-});
-
-describe("on Seldon Core's operator", () => {
-  test.todo("mlflow-server mode, protocol v2");
 });
