@@ -9,14 +9,14 @@
 // rolls the Deployment to the new version; an archive removes our object and, by garbage
 // collection, the controller's Deployment and Service.
 import { AppsV1Api, type V1Container, type V1Pod } from "@kubernetes/client-node";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { TARGETS } from "../../engine/serving-targets";
 import { ANNOTATIONS } from "../../engine/vocabulary";
 import { core, customObjects, freshNamespace, kubeConfig, listServingObjects } from "../support/cluster";
 import { imageRepository, runPod, type ImageStandIn } from "../support/kubelet";
-import { mlflow, uniqueModelName } from "../support/mlflow";
+import { mlflow, mlflowUrl, uniqueModelName } from "../support/mlflow";
 import { iris, irisV2Request, testbedSetting, v2Predictions } from "../support/models";
 import { syncFixture } from "../support/sync";
 import { eventually } from "../support/wait";
@@ -295,3 +295,42 @@ describe.each(Object.entries(CASES))("on %s", (_, spec) => {
     );
   }, 600_000);
 });
+
+// In wrapper-image mode the model image is the user's own, so the Pod is checked, not run: the
+// operator keeps the claim mounted read-only at the storage root and MODEL_PATH naming the
+// version's MLflow model folder on it.
+test("on Seldon Core's operator (wrapper image): the Pod mounts the claim read-only at the storage root and MODEL_PATH names the version's MLflow model", async () => {
+  const model = uniqueModelName("iris_wrapper");
+  expect(iris(mlflowUrl(), "train", model).versions).toEqual(["1", "2"]);
+  await mlflow().transitionStage(model, "1", "Production");
+  const namespace = await freshNamespace("ctl-wrapper");
+  const storageRoot = setting("M2S_TESTBED_ARTIFACTS_ROOT");
+  const service = syncFixture(namespace, model).service({
+    M2S_INCLUDE_MODELS: model,
+    M2S_MLFLOW_STORAGE_ROOT: storageRoot,
+    M2S_MLFLOW_STORAGE_CLAIM: "mlflow-artifacts",
+  });
+  expect((await service.runCycle()).ok).toBe(true);
+  const { name } = (await servingObject("seldon-v1", namespace, model)).metadata;
+  const [pod] = await eventually("the operator's Pod", async () => {
+    const pods = await podsOf(namespace, `seldon-deployment-id=${name}`);
+    return pods.length ? pods : undefined;
+  });
+  const container = pod.spec!.containers.find((c) => c.name === "model")!;
+  expect(container.image).toBe("registry.example.com/mlflow-wrapper:1.0");
+  const volume = pod.spec!.volumes!.find((v) => v.persistentVolumeClaim?.claimName === "mlflow-artifacts")!;
+  expect(volume.persistentVolumeClaim!.readOnly).toBe(true);
+  expect(container.volumeMounts).toContainEqual(
+    expect.objectContaining({ name: volume.name, mountPath: storageRoot, readOnly: true }),
+  );
+  const modelPath = container.env!.find((e) => e.name === "MODEL_PATH")!.value!;
+  expect(modelPath.startsWith(`${storageRoot}/`)).toBe(true);
+  // The claim, bound to the registry's artifact store, holds the MLflow model there.
+  expect(existsSync(join(modelPath, "MLmodel"))).toBe(true);
+  expect(container.env).toEqual(
+    expect.arrayContaining([
+      { name: "MODEL_NAME", value: model },
+      { name: "MODEL_VERSION", value: "1" },
+    ]),
+  );
+}, 180_000);
