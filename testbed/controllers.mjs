@@ -4,6 +4,7 @@
 // webhooks pointed at the managers on loopback (clientConfig.url) with the testbed's CA.
 //   node testbed/controllers.mjs config    CRDs, namespaces and ConfigMaps (before the managers start)
 //   node testbed/controllers.mjs webhooks  webhook configurations and KServe's runtimes (once the managers listen)
+//   node testbed/controllers.mjs remove-webhooks  before the managers stop
 //   node testbed/controllers.mjs seldon-env  the operator's environment from its manager.yaml, as KEY=VALUE lines
 // Settings come from the environment: M2S_VENDOR_DIR, M2S_APISERVER, M2S_PKI,
 // M2S_KSERVE_WEBHOOK_PORT, M2S_SELDON_WEBHOOK_PORT, M2S_KSERVE_VERSION, M2S_SELDON_VERSION.
@@ -170,29 +171,44 @@ function onLoopback(configuration, port) {
   return configuration;
 }
 
-async function webhooks() {
-  const kservePort = setting("M2S_KSERVE_WEBHOOK_PORT");
-  for (const configuration of documents(join(kserveConfig, "webhook", "manifests.yaml"))) {
-    await apply(onLoopback(configuration, kservePort));
-  }
-  // config/webhook/patch_webhook.yaml: SeldonDeployments of another operator instance
-  // (labelled with a controller id) are not this one's.
+/** The webhook configurations of both managers, served on loopback. */
+function webhookConfigurations() {
+  const kserve = documents(join(kserveConfig, "webhook", "manifests.yaml")).map((configuration) =>
+    onLoopback(configuration, setting("M2S_KSERVE_WEBHOOK_PORT")),
+  );
+  // config/default: namePrefix "seldon-"; config/webhook/patch_webhook.yaml: SeldonDeployments of
+  // another operator instance (labelled with a controller id) are not this one's.
   const notOtherController = {
     matchExpressions: [{ key: "seldon.io/controller-id", operator: "DoesNotExist" }],
   };
-  for (const configuration of documents(join(seldonConfig, "webhook", "manifests.yaml"))) {
+  const seldon = documents(join(seldonConfig, "webhook", "manifests.yaml")).map((configuration) => {
     configuration.metadata.name = `seldon-${configuration.metadata.name}`;
     for (const webhook of configuration.webhooks) {
       webhook.objectSelector = notOtherController;
       webhook.namespaceSelector = notOtherController;
     }
-    await apply(onLoopback(configuration, setting("M2S_SELDON_WEBHOOK_PORT")));
-  }
+    return onLoopback(configuration, setting("M2S_SELDON_WEBHOOK_PORT"));
+  });
+  return [...kserve, ...seldon];
+}
+
+async function webhooks() {
+  for (const configuration of webhookConfigurations()) await apply(configuration);
   // ClusterServingRuntimes go through KServe's validating webhook, so they come last.
   const runtimes = join(kserveConfig, "runtimes");
   const runtimeImages = imageMapping(join(runtimes, "kustomization.yaml"));
   for (const file of documents(join(runtimes, "kustomization.yaml"))[0].resources) {
     for (const runtime of documents(join(runtimes, file))) await apply(mapImages(runtime, runtimeImages));
+  }
+}
+
+/** Before the managers stop: their webhooks would refuse every write while nothing serves them. */
+async function removeWebhooks() {
+  for (const { kind, metadata } of webhookConfigurations()) {
+    const { status, body } = await api("DELETE", `${RESOURCES[kind]}/${metadata.name}`);
+    if (status >= 300 && status !== 404) {
+      throw new Error(`removing ${kind} ${metadata.name} failed (HTTP ${status}): ${body.message}`);
+    }
   }
 }
 
@@ -216,6 +232,7 @@ const commands = {
     await seldonConfigResources();
   },
   webhooks,
+  "remove-webhooks": removeWebhooks,
   "seldon-env": seldonEnv,
 };
 const command = commands[process.argv[2]];

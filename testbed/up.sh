@@ -29,12 +29,6 @@ etcd_port="${M2S_TESTBED_ETCD_PORT:-2389}"
 etcd_peer_port="${M2S_TESTBED_ETCD_PEER_PORT:-2390}"
 apiserver_port="${M2S_TESTBED_APISERVER_PORT:-6553}"
 controller_manager_port="${M2S_TESTBED_CONTROLLER_MANAGER_PORT:-6557}"
-# KServe's controller manager and Seldon Core's operator: webhook, health and metrics ports.
-kserve_webhook_port="${M2S_TESTBED_KSERVE_WEBHOOK_PORT:-6561}"
-kserve_health_port="${M2S_TESTBED_KSERVE_HEALTH_PORT:-6562}"
-kserve_metrics_port="${M2S_TESTBED_KSERVE_METRICS_PORT:-6563}"
-seldon_webhook_port="${M2S_TESTBED_SELDON_WEBHOOK_PORT:-6565}"
-seldon_metrics_port="${M2S_TESTBED_SELDON_METRICS_PORT:-6566}"
 vendor_dir="${M2S_VENDOR_DIR:-$root/../shared/vendor}"
 
 if testbed_healthy; then
@@ -154,28 +148,10 @@ served() {
 }
 wait_for "custom resources served" 60 served
 
-step "5/6 serving controllers: KServe $KSERVE_VERSION (Standard mode) and Seldon Core operator $SELDON_CORE_VERSION"
+step "5/6 serving controllers' configuration: KServe $KSERVE_VERSION (Standard mode) and Seldon Core operator $SELDON_CORE_VERSION"
 export M2S_VENDOR_DIR="$vendor_dir" M2S_APISERVER="https://127.0.0.1:$apiserver_port" M2S_PKI="$pki" \
-  M2S_KSERVE_WEBHOOK_PORT="$kserve_webhook_port" M2S_SELDON_WEBHOOK_PORT="$seldon_webhook_port" \
   M2S_KSERVE_VERSION="$KSERVE_VERSION" M2S_SELDON_VERSION="$SELDON_CORE_VERSION"
 node "$here/controllers.mjs" config
-# Both managers read their webhook certificate from controller-runtime's folder under TMPDIR.
-for manager in kserve seldon; do
-  mkdir -p "$data/$manager/k8s-webhook-server/serving-certs"
-  cp "$pki/webhooks.crt" "$data/$manager/k8s-webhook-server/serving-certs/tls.crt"
-  cp "$pki/webhooks.key" "$data/$manager/k8s-webhook-server/serving-certs/tls.key"
-done
-start_service kserve-manager env TMPDIR="$data/kserve" POD_NAMESPACE=kserve \
-  "$bin/kserve-manager-$KSERVE_VERSION" -kubeconfig "$kubeconfig" -webhook-port "$kserve_webhook_port" \
-  -metrics-addr "127.0.0.1:$kserve_metrics_port" -health-probe-addr "127.0.0.1:$kserve_health_port"
-seldon_env_lines="$(node "$here/controllers.mjs" seldon-env)"
-mapfile -t seldon_env <<< "$seldon_env_lines"
-start_service seldon-manager env TMPDIR="$data/seldon" "${seldon_env[@]}" \
-  "$bin/seldon-manager-$SELDON_CORE_VERSION" --kubeconfig "$kubeconfig" --webhook-port "$seldon_webhook_port" \
-  --metrics-addr "127.0.0.1:$seldon_metrics_port"
-wait_for kserve-manager 120 curl -fsS "http://127.0.0.1:$kserve_health_port/readyz"
-wait_for seldon-manager 120 curl -sS --cacert "$pki/ca.crt" "https://127.0.0.1:$seldon_webhook_port/"
-node "$here/controllers.mjs" webhooks
 
 step "6/6 MLflow servers ($("$venv/bin/mlflow" --version | awk '{print $3}'), $("$venv2/bin/mlflow" --version | awk '{print $3}'); one on an S3 object store) and Pulumi $PULUMI_VERSION"
 mkdir -p "$data/mlflow/artifacts"

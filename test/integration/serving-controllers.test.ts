@@ -8,6 +8,8 @@
 // and V2 requests over REST and gRPC return the predictions `mlflow.pyfunc` gives. A promotion
 // rolls the Deployment to the new version; an archive removes our object and, by garbage
 // collection, the controller's Deployment and Service.
+// The controllers are started for this file (testbed/serving-controllers.sh) and stopped after it.
+import { execFileSync } from "node:child_process";
 import { AppsV1Api, type V1Container, type V1Pod } from "@kubernetes/client-node";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -26,7 +28,14 @@ const setting = testbedSetting;
 const s3MlflowUrl = () => setting("M2S_TESTBED_S3_MLFLOW_URI");
 const apps = () => kubeConfig().makeApiClient(AppsV1Api);
 const work = mkdtempSync(join(tmpdir(), "serving-controllers-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+// The controllers run while this file runs (test files run one at a time on the testbed).
+const servingControllers = (action: "up" | "down") =>
+  execFileSync(join(repoRoot, "testbed", "serving-controllers.sh"), [action], { stdio: "ignore" });
+beforeAll(() => servingControllers("up"), 180_000);
+afterAll(() => {
+  servingControllers("down");
+  rmSync(work, { recursive: true, force: true });
+}, 60_000);
 
 /** The programs that stand for the images the controllers name (their Dockerfiles' entrypoints). */
 const standIns = (): Record<string, ImageStandIn> => {

@@ -3,7 +3,18 @@
 // follows KServe's own rollout: the spec names the candidate with `canaryTrafficPercent`, and
 // KServe keeps the previously rolled-out revision for the rest of the traffic. Pure.
 import { storageUriOf } from "./storage-uri";
-import type { DeploymentSpecInput } from "../../vocabulary";
+import type { DeploymentSpecInput, Resources } from "../../vocabulary";
+
+/**
+ * KServe merges the predictor's resources over its serving runtime's (kserve-mlserver requests
+ * 1 CPU and 2Gi): a limit given without its request would keep the runtime's request, and a
+ * request above the limit makes the Deployment invalid. Kubernetes takes an unset request from
+ * the limit; say so explicitly.
+ */
+function withRequests(resources: Resources): Resources {
+  if (!resources.limits) return resources;
+  return { ...resources, requests: { ...resources.limits, ...resources.requests } };
+}
 
 export function inferenceServiceSpec(input: DeploymentSpecInput): Record<string, unknown> {
   const { candidate } = input;
@@ -16,7 +27,7 @@ export function inferenceServiceSpec(input: DeploymentSpecInput): Record<string,
         modelFormat: { name: "mlflow" },
         protocolVersion: "v2",
         storageUri: storageUriOf(candidate ?? input),
-        ...(input.resources ? { resources: input.resources } : {}),
+        ...(input.resources ? { resources: withRequests(input.resources) } : {}),
       },
     },
   };
