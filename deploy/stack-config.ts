@@ -33,6 +33,7 @@ export const stackConfigSchema = z.object({
   credentialsSecret: z.string().optional(),
   replicas: z.number().optional(),
   protocol: z.string().optional(),
+  kserveDeploymentMode: z.string().optional(),
   resources: z.unknown().optional(),
   canary: z.unknown().optional(),
   /** Glob patterns of the models this stack snapshots; the sync service manages the others. */
@@ -130,6 +131,7 @@ const ENGINE_SETTING_KEYS: Record<keyof EngineSettings, string> = {
   resources: "resources",
   canary: "canary",
   protocol: "protocol",
+  kserveDeploymentMode: "kserveDeploymentMode",
   owner: "(stack name)",
   includeModels: "stackModels",
   excludeModels: "(none)",

@@ -26,6 +26,9 @@ export type ServingMode = (typeof servingModes)[number];
 
 export const protocols = ["seldon", "v2"] as const;
 
+/** KServe's deployment modes (v0.20 names; RawDeployment and Serverless are their older names). */
+export const kserveDeploymentModes = ["Standard", "Knative"] as const;
+
 export const engineSettingsSchema = z
   .object({
     /** The serving system written to: SeldonDeployment, KServe InferenceService or Seldon v2 Model. */
@@ -57,6 +60,11 @@ export const engineSettingsSchema = z
     replicas: z.number().int().min(0).default(1),
     resources: resourcesSchema.optional(),
     protocol: z.enum(protocols).default("seldon"),
+    /**
+     * KServe's deployment mode for the InferenceServices (annotation
+     * serving.kserve.io/deploymentMode); unset: the cluster's default.
+     */
+    kserveDeploymentMode: z.enum(kserveDeploymentModes).optional(),
     /** A candidate version beside a slot's version in every model's object, unless a model's tag says otherwise. */
     canary: rolloutSchema.optional(),
     /** Value of the owner label: which front (service instance or Pulumi stack) owns an object. */
@@ -82,16 +90,24 @@ export const engineSettingsSchema = z
         path: ["namespace"],
         message: `"${s.namespace}" is too long for the ${s.target} target: object names would have ${nameRoom} characters (at least ${MIN_NAME_LENGTH} needed; KServe derives host names <name>-predictor-<namespace> of at most 63)`,
       });
-    const unsupported = s.canary && rolloutUnsupported(s.target, s.canary.mode);
+    const unsupported = s.canary && rolloutUnsupported(s.target, s.canary.mode, s.kserveDeploymentMode);
     if (unsupported) ctx.addIssue({ code: "custom", path: ["canary"], message: unsupported });
   });
 export type EngineSettings = z.infer<typeof engineSettingsSchema>;
 export type EngineSettingsInput = z.input<typeof engineSettingsSchema>;
 
 /** Why a target cannot serve a rollout of this mode (undefined: it can). */
-export function rolloutUnsupported(target: TargetName, mode: Rollout["mode"]): string | undefined {
+export function rolloutUnsupported(
+  target: TargetName,
+  mode: Rollout["mode"],
+  kserveDeploymentMode?: (typeof kserveDeploymentModes)[number],
+): string | undefined {
   if (target === "seldon-v2") return "the seldon-v2 target serves one version per Model: no canary or shadow";
   if (target === "kserve" && mode === "shadow") return "the kserve target has no shadow: use a canary";
+  // Only KServe's Knative reconciler reads canaryTrafficPercent; its Standard mode would roll the
+  // whole InferenceService to the candidate.
+  if (target === "kserve" && kserveDeploymentMode !== "Knative")
+    return "a KServe canary splits traffic only in KServe's Knative mode (its Standard mode would send all traffic to the candidate): set the KServe deployment mode to Knative (M2S_KSERVE_DEPLOYMENT_MODE, stack config kserveDeploymentMode)";
   return undefined;
 }
 

@@ -109,5 +109,7 @@ export interface DeploymentSpecInput {
   resources?: Resources;
   /** Service account of the serving pods (KServe: the one holding the object store's credentials). */
   serviceAccount?: string;
+  /** KServe's deployment mode, written as its annotation (kserve target). */
+  kserveDeploymentMode?: string;
   candidate?: CandidateInput;
 }

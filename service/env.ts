@@ -102,6 +102,7 @@ export const serviceEnvSchema = z.object({
   M2S_ALIASES: list,
   M2S_REPLICAS: optionalInt,
   M2S_PROTOCOL: optional,
+  M2S_KSERVE_DEPLOYMENT_MODE: optional,
   M2S_RESOURCES: json('{"limits":{"cpu":"1","memory":"1Gi"}}'),
   M2S_CANARY: json('{"from":"Staging","percent":10}'),
   /** Default: service-<POD_NAMESPACE> (one per install), or service outside a cluster. */
@@ -158,6 +159,7 @@ export const ENGINE_SETTING_ENV = {
   resources: "M2S_RESOURCES",
   canary: "M2S_CANARY",
   protocol: "M2S_PROTOCOL",
+  kserveDeploymentMode: "M2S_KSERVE_DEPLOYMENT_MODE",
   owner: "M2S_OWNER",
   includeModels: "M2S_INCLUDE_MODELS",
   excludeModels: "M2S_EXCLUDE_MODELS",

@@ -2,7 +2,7 @@
 // target shares (owner labels, what is served, the applied hash), the spec from the target's
 // builder. Pure.
 import { createHash } from "node:crypto";
-import { inferenceServiceSpec } from "./builders/kserve";
+import { inferenceServiceAnnotations, inferenceServiceSpec } from "./builders/kserve";
 import { seldonDeploymentSpec } from "./builders/seldon-v1";
 import { seldonModelSpec } from "./builders/seldon-v2";
 import { ownerLabels } from "../inventory";
@@ -70,6 +70,7 @@ export function buildServingObject(input: DeploymentSpecInput): ServingObject {
               [ANNOTATIONS.candidateVersion]: candidate.version,
             }
           : {}),
+        ...(input.target === "kserve" ? inferenceServiceAnnotations(input) : {}),
       },
     },
     spec: BUILDERS[input.target](input),

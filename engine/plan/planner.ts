@@ -148,7 +148,8 @@ export function plan(snapshot: Pick<RegistrySnapshot, "slots">, settings: Engine
       const mode = servingModeOf(slot.modelTags, settings);
       const serving = (artifactUri: string) => servingFor(slot.modelTags, artifactUri, mode, settings);
       const { candidate, candidateLocation } = slot;
-      const unsupported = candidate && rolloutUnsupported(target, candidate.mode);
+      const unsupported =
+        candidate && rolloutUnsupported(target, candidate.mode, settings.kserveDeploymentMode);
       if (unsupported) throw new TagError(`tag ${MODEL_TAGS.canary}: ${unsupported}`);
       result.desired.push({
         model: slot.model,
@@ -172,6 +173,7 @@ export function plan(snapshot: Pick<RegistrySnapshot, "slots">, settings: Engine
           protocol: tagOverride(slot.modelTags, MODEL_TAGS.protocol) ?? settings.protocol,
           resources: tagOverride(slot.modelTags, MODEL_TAGS.resources) ?? settings.resources,
           serviceAccount: settings.serviceAccount,
+          kserveDeploymentMode: settings.kserveDeploymentMode,
           candidate:
             candidate && candidateLocation
               ? { ...candidate, serving: serving(candidateLocation.artifactUri) }

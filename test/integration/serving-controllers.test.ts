@@ -155,7 +155,11 @@ const CASES: Record<string, ControllerCase> = {
         body: { metadata: { name: "model-reader" }, secrets: [{ name: "models-s3" }] },
       });
     },
-    serviceEnv: { M2S_TARGET: "kserve", M2S_SERVICE_ACCOUNT: "model-reader" },
+    serviceEnv: {
+      M2S_TARGET: "kserve",
+      M2S_SERVICE_ACCOUNT: "model-reader",
+      M2S_KSERVE_DEPLOYMENT_MODE: "Standard",
+    },
     podSelector: (name) => `serving.kserve.io/inferenceservice=${name}`,
     expectInitializer(pod) {
       expect(pod.spec!.serviceAccountName).toBe("model-reader");

@@ -319,12 +319,24 @@ describe("targets", () => {
     });
   });
 
-  test("kserve: a canary names the candidate with canaryTrafficPercent; a shadow is a problem naming the tag", () => {
-    const canary = planned(iris({ [MODEL_TAGS.canary]: '{"from":"Staging","percent":20}' }), s("kserve"));
+  test("kserve: in Knative mode a canary names the candidate with canaryTrafficPercent; in Standard mode (or unset) it is refused; a shadow is a problem naming the tag", () => {
+    const tagged = iris({ [MODEL_TAGS.canary]: '{"from":"Staging","percent":20}' });
+    const canary = planned(tagged, s("kserve", { kserveDeploymentMode: "Knative" }));
+    expect(canary.desired[0].object.metadata.annotations["serving.kserve.io/deploymentMode"]).toBe("Knative");
     expect(canary.desired[0].object.spec.predictor).toMatchObject({
       canaryTrafficPercent: 20,
       model: { storageUri: "s3://models/artifacts/1/run4/artifacts/model" },
     });
+    for (const mode of ["Standard", undefined] as const) {
+      const refused = planned(tagged, s("kserve", { kserveDeploymentMode: mode }));
+      expect(refused.desired).toEqual([]);
+      expect(refused.problems[0].message).toMatch(
+        /^tag mlflow2seldon.canary: a KServe canary splits traffic only in KServe's Knative mode/,
+      );
+    }
+    expect(() => s("kserve", { canary: { from: "Staging", percent: 10 } })).toThrow(
+      /splits traffic only in KServe.s Knative mode/,
+    );
     const shadow = planned(iris({ [MODEL_TAGS.canary]: '{"from":"Staging","mode":"shadow"}' }), s("kserve"));
     expect(shadow.desired).toEqual([]);
     expect(shadow.problems[0].message).toBe(

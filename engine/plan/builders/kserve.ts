@@ -16,6 +16,11 @@ function withRequests(resources: Resources): Resources {
   return { ...resources, requests: { ...resources.limits, ...resources.requests } };
 }
 
+/** KServe's own annotations of the InferenceService: its deployment mode, when configured. */
+export function inferenceServiceAnnotations(input: DeploymentSpecInput): Record<string, string> {
+  return input.kserveDeploymentMode ? { "serving.kserve.io/deploymentMode": input.kserveDeploymentMode } : {};
+}
+
 export function inferenceServiceSpec(input: DeploymentSpecInput): Record<string, unknown> {
   const { candidate } = input;
   return {
