@@ -66,6 +66,8 @@ export interface ServingObject {
     namespace: string;
     labels: Record<string, string>;
     annotations: Record<string, string>;
+    /** Set once a delete was accepted while finalizers (KServe's) still hold the object. */
+    deletionTimestamp?: string;
     [key: string]: unknown;
   };
   spec: Record<string, unknown>;

@@ -187,6 +187,14 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
     const { object } = planned;
     const current = liveByName.get(object.metadata.name);
     if (!current) toCreate.push(planned);
+    // Being deleted (a serving system's finalizer holds it): a write would land on an object
+    // about to vanish; it is created again once gone, by the next cycle.
+    else if (current.metadata.deletionTimestamp)
+      report.failures.push({
+        action: "create",
+        ...slotObject(planned),
+        message: `${object.metadata.name} is still being deleted (deletion requested at ${current.metadata.deletionTimestamp}, finalizers ${JSON.stringify(current.metadata.finalizers ?? [])}); it is created again once gone`,
+      });
     else if (matchesLive(object, current)) report.unchanged.push(slotObject(planned));
     else
       work.push({
@@ -221,6 +229,8 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
   for (const object of live) {
     const { name } = object.metadata;
     if (!isOwnedBy(object, settings.owner) || desiredNames.has(name)) continue;
+    // Already being deleted: deleting again would be a write for nothing (and count against the cap).
+    if (object.metadata.deletionTimestamp) continue;
     if (retainedModels.has(object.metadata.labels?.[LABELS.model] ?? "")) continue;
     const change = describeDeletion(object);
     const reason = unconfirmed.get(servedModel(object));

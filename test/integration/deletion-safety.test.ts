@@ -2,7 +2,8 @@
 // registry between two page requests, filters or empties a listing, or refuses a read: a model
 // still in the registry never loses its SeldonDeployment; a model MLflow confirms gone does; and
 // one cycle deletes at most its cap. The same rule holds for the Pulumi program's snapshot.
-import { freshNamespace, listSeldonDeployments } from "../support/cluster";
+import { customObjects, freshNamespace, listSeldonDeployments, seldon } from "../support/cluster";
+import { eventually } from "../support/wait";
 import { HttpFaultProxy, type ProxiedRequest, type ProxyAction } from "../support/http-proxy";
 import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
 import {
@@ -241,6 +242,53 @@ test("more deletions than the cap in one cycle: none is made until the cap allow
   const allowed = await cycleOk(fx.service({ M2S_MAX_DELETIONS: "3" }));
   expect(allowed.report!.changes.map((c) => c.action)).toEqual(["delete", "delete", "delete"]);
   expect([...(await objectsByModel()).keys()]).toEqual([names[3]]);
+});
+
+/** Sets (or, with none, removes) finalizers on a SeldonDeployment, as a serving system's controller does. */
+const setFinalizers = (name: string, finalizers?: string[]) =>
+  customObjects().patchNamespacedCustomObject({
+    ...seldon,
+    namespace: fx.namespace,
+    name,
+    body: [
+      finalizers
+        ? { op: "add", path: "/metadata/finalizers", value: finalizers }
+        : { op: "remove", path: "/metadata/finalizers" },
+    ],
+  });
+
+test("an object a finalizer holds after its deletion is not deleted again, nor written while it goes; once gone it is created again", async () => {
+  const [name] = models("f0");
+  await served([name]);
+  await cycleOk(fx.service());
+  const [object] = await listSeldonDeployments(fx.namespace);
+  // KServe's controller holds its InferenceServices like this until it has cleaned up.
+  await setFinalizers(object.metadata.name, ["serving.example.io/cleanup"]);
+  await mlflow().transitionStage(name, "1", "Archived");
+  const service = fx.service();
+  expect((await cycleOk(service)).report!.changes.map((c) => c.action)).toEqual(["delete"]);
+  const [terminating] = await listSeldonDeployments(fx.namespace);
+  expect(terminating.metadata.deletionTimestamp).toBeDefined();
+
+  const writes = await kubeWrites(service);
+  expect((await cycleOk(service)).report!.changes).toEqual([]);
+  // Promoted again while the object is still going: reported, nothing written.
+  await mlflow().transitionStage(name, "1", "Production");
+  const pending = await service.runCycle();
+  expect(pending.ok).toBe(false);
+  expect(pending.report!.failures.map((f) => f.message)).toEqual([
+    expect.stringContaining("is still being deleted"),
+  ]);
+  expect(await kubeWrites(service)).toBe(writes);
+
+  await setFinalizers(object.metadata.name);
+  await eventually(
+    "the object to be gone",
+    async () => (await listSeldonDeployments(fx.namespace)).length === 0,
+  );
+  expect((await cycleOk(service)).report!.changes.map((c) => c.action)).toEqual(["create"]);
+  const [recreated] = await listSeldonDeployments(fx.namespace);
+  expect(recreated.metadata.uid).not.toBe(object.metadata.uid);
 });
 
 test("the Pulumi snapshot: a confirmed absence plans the deletion, an unconfirmed one stops the run naming the model", async () => {
