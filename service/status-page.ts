@@ -52,13 +52,14 @@ export function renderStatusPage(content: StatusPageContent): string {
       ? ""
       : table(
           "slots",
-          ["Model", "Slot", "Wanted", "Served", "Object", "State", "Detail"],
+          ["Model", "Slot", "Wanted", "Served", "Object", "Serving system", "State", "Detail"],
           rows.map((r) => [
             r.model,
             r.slot,
             r.wanted ?? "-",
             r.served ?? "-",
             r.object || "-",
+            r.serving ?? "-",
             r.state,
             r.detail ?? "",
           ]),

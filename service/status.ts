@@ -23,6 +23,8 @@ export interface StatusRow {
   object: string;
   state: SlotState;
   detail?: string;
+  /** The serving system's own view of the object (KServe's conditions, Seldon's state). */
+  serving?: string;
 }
 
 export const byModelAndSlot = (a: StatusRow, b: StatusRow) =>
@@ -39,6 +41,7 @@ const inSync = (o: SlotObject): StatusRow => ({
   wanted: o.version,
   served: o.version,
   state: "in sync",
+  ...(o.serving ? { serving: o.serving } : {}),
 });
 
 /**
@@ -70,13 +73,14 @@ export function statusRows(report: CycleReport, options: { applied: boolean }): 
 }
 
 export function statusTable(rows: StatusRow[]): string {
-  const header = ["MODEL", "SLOT", "WANTED", "SERVED", "OBJECT", "STATE"];
+  const header = ["MODEL", "SLOT", "WANTED", "SERVED", "OBJECT", "SERVING", "STATE"];
   const cells = rows.map((r) => [
     r.model,
     r.slot,
     r.wanted ?? "-",
     r.served ?? "-",
     r.object || "-",
+    r.serving ?? "-",
     r.detail ? `${r.state}: ${r.detail}` : r.state,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));

@@ -1,6 +1,7 @@
 // One sync cycle, level-triggered: read the registry, plan, compare with the live objects this
 // owner labelled, then apply and prune. A registry that cannot be read completely stops the
 // cycle before anything is written; objects of other owners are never touched.
+import { servingView } from "./serving-view";
 import type { ServingObjectStore } from "./store";
 import { mapLimited, PARALLEL_REQUESTS } from "../concurrency";
 import { errorMessage } from "../errors";
@@ -24,6 +25,8 @@ export interface SlotObject {
   slot: string;
   /** The candidate beside the version, e.g. "canary 10% of version 4 (stage:Staging)". */
   candidate?: string;
+  /** The serving system's view of the live object (servingView), when it wrote one. */
+  serving?: string;
 }
 
 const slotObject = ({ object, model, slot, version, candidate }: PlannedDeployment): SlotObject => ({
@@ -195,8 +198,10 @@ export async function reconcile(snapshot: RegistrySnapshot, options: ReconcileOp
         ...slotObject(planned),
         message: `${object.metadata.name} is still being deleted (deletion requested at ${current.metadata.deletionTimestamp}, finalizers ${JSON.stringify(current.metadata.finalizers ?? [])}); it is created again once gone`,
       });
-    else if (matchesLive(object, current)) report.unchanged.push(slotObject(planned));
-    else
+    else if (matchesLive(object, current)) {
+      const serving = servingView(current);
+      report.unchanged.push({ ...slotObject(planned), ...(serving ? { serving } : {}) });
+    } else
       work.push({
         change: {
           action: "update",

@@ -58,7 +58,7 @@ test("status reports in sync, drifted, missing, orphan and conflict, then all in
     run(process.execPath, [`${repoRoot}/bin/mlflow2seldon.js`, "status", ...args], { env });
   const table = cli();
   expect(table.code).toBe(1);
-  expect(table.stdout.split("\n")[0]).toMatch(/^MODEL\s+SLOT\s+WANTED\s+SERVED\s+OBJECT\s+STATE$/);
+  expect(table.stdout.split("\n")[0]).toMatch(/^MODEL\s+SLOT\s+WANTED\s+SERVED\s+OBJECT\s+SERVING\s+STATE$/);
   const json = cli("--output", "json");
   expect(json.code).toBe(1);
   const rows = JSON.parse(json.stdout) as {

@@ -20,7 +20,8 @@ import { core, customObjects, freshNamespace, kubeConfig, listServingObjects } f
 import { imageRepository, runPod, type ImageStandIn } from "../support/kubelet";
 import { mlflow, mlflowUrl, uniqueModelName } from "../support/mlflow";
 import { iris, irisV2Request, testbedSetting, v2Predictions } from "../support/models";
-import { syncFixture } from "../support/sync";
+import { kubeWrites, syncFixture } from "../support/sync";
+import { statusRows } from "../../service/status";
 import { eventually } from "../support/wait";
 import { repoRoot } from "../support/testbed-env";
 
@@ -117,6 +118,8 @@ interface ControllerCase {
   /** The serving system's own view of the object, once it has one. */
   controllerView(namespace: string, name: string): Promise<Record<string, unknown> | undefined>;
   expectedView: Record<string, unknown>;
+  /** That view as `status` and the status page show it. */
+  servingView: RegExp;
 }
 
 const readObject = async (target: "kserve" | "seldon-v1", namespace: string, name: string) =>
@@ -186,6 +189,8 @@ const CASES: Record<string, ControllerCase> = {
     },
     // KServe's own choice of runtime.
     expectedView: { clusterServingRuntimeName: "kserve-mlserver", deploymentMode: "Standard" },
+    // No kubelet: the predictor's Deployment never becomes available.
+    servingView: /^not ready \(\w+Ready: /,
   },
   "Seldon Core's operator (MLFLOW_SERVER, protocol v2)": {
     target: "seldon-v1",
@@ -228,6 +233,7 @@ const CASES: Record<string, ControllerCase> = {
     },
     // No kubelet makes the Pods ready: the operator reports them as still being created.
     expectedView: { state: "Creating" },
+    servingView: /^Creating/,
   },
 };
 
@@ -270,6 +276,14 @@ describe.each(Object.entries(CASES))("on %s", (_, spec) => {
       spec.controllerView(namespace, name),
     );
     expect(view).toMatchObject(spec.expectedView);
+    // Its view reaches the status rows of the next cycle, which writes nothing: what the
+    // controller adds (status, annotations, finalizers) is not drift.
+    const writes = await kubeWrites(service);
+    const next = await service.runCycle();
+    expect(next.report!.failures).toEqual([]);
+    expect(next.ok).toBe(true);
+    expect(statusRows(next.report!, { applied: true })[0].serving).toMatch(spec.servingView);
+    expect(await kubeWrites(service)).toBe(writes);
 
     const [pod] = await eventually("the controller's Pod", async () => {
       const pods = await podsOf(namespace, spec.podSelector(name));

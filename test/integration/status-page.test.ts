@@ -83,19 +83,20 @@ test("the page shows each slot's state, the recent cycles with their failures, a
 
     let rows = byModel(await rowsWhen((r) => r.length === 3));
     expect(await page.title()).toBe(`mlflow2seldon: ${namespace}`);
-    // Model, Slot, Wanted, Served, Object, State, Detail
+    // Model, Slot, Wanted, Served, Object, Serving system, State, Detail (no serving system acts here)
     expect(rows.get(steady)).toEqual([
       steady,
       "stage:Production",
       "1",
       "1",
       expect.any(String),
+      "-",
       "in sync",
       "",
     ]);
-    expect(rows.get(taken)?.slice(4, 6)).toEqual([takenName, "conflict"]);
-    expect(rows.get(invalid)?.[5]).toBe("invalid");
-    expect(rows.get(invalid)?.[6]).toContain(MODEL_TAGS.resources);
+    expect(rows.get(taken)?.slice(4, 7)).toEqual([takenName, "-", "conflict"]);
+    expect(rows.get(invalid)?.[6]).toBe("invalid");
+    expect(rows.get(invalid)?.[7]).toContain(MODEL_TAGS.resources);
     const cycles = await cells(page, "cycles");
     // Finished, Kind, Result, Duration, Changes, Failures
     expect(cycles[0].slice(1, 3)).toEqual(["full", "failed"]);
@@ -106,7 +107,7 @@ test("the page shows each slot's state, the recent cycles with their failures, a
     // A promotion shows up as served once the next cycle applied it.
     await mlflow().transitionStage(steady, "2", "Production", true);
     rows = byModel(await rowsWhen((r) => r.some((row) => row[0] === steady && row[3] === "2")));
-    expect(rows.get(steady)?.slice(2, 6)).toEqual(["2", "2", expect.any(String), "in sync"]);
+    expect(rows.get(steady)?.slice(2, 7)).toEqual(["2", "2", expect.any(String), "-", "in sync"]);
 
     const html = await page.content();
     for (const secret of [TOKEN, mlflowUrl(), process.env.KUBECONFIG ?? "kubeconfig"])
