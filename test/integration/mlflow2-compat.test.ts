@@ -19,11 +19,10 @@ test("an MLflow 2.x registry is followed: every page, stages and aliases, promot
     await client.setAlias(name, "champion", "2");
   }
   const namespace = await freshNamespace("legacy");
-  const service = syncFixture(namespace, prefix).service({
-    M2S_MLFLOW_HOST: url,
-    M2S_INCLUDE_MODELS: `${prefix}*`,
-  });
-  (service.client as unknown as { pageSize: number }).pageSize = 2;
+  const service = syncFixture(namespace, prefix).service(
+    { M2S_MLFLOW_HOST: url, M2S_INCLUDE_MODELS: `${prefix}*` },
+    { pageSize: 2 },
+  );
   expect((await service.runCycle()).ok).toBe(true);
   const served = (await listSeldonDeployments(namespace)).map((o) => [
     o.metadata.annotations[ANNOTATIONS.modelName],

@@ -246,8 +246,7 @@ test("every page of the registry is read", async () => {
     await registerModel(name, 1);
     await mlflow().transitionStage(name, "1", "Production");
   }
-  const service = fx.service();
-  (service.client as unknown as { pageSize: number }).pageSize = 2;
+  const service = fx.service({}, { pageSize: 2 });
   await service.runCycle();
   for (const name of names) expect(await byModel(name)).toHaveLength(1);
   for (const name of names) await mlflow().transitionStage(name, "1", "Archived");
@@ -281,9 +280,8 @@ describe("MLflow failures never delete a running deployment", () => {
   beforeAll(async () => {
     proxy = new FaultProxy(new URL(mlflowUrl()));
     const url = await proxy.start();
-    proxied = fx.service({ M2S_MLFLOW_HOST: url, M2S_MLFLOW_TIMEOUT_SECONDS: "1" });
+    proxied = fx.service({ M2S_MLFLOW_HOST: url, M2S_MLFLOW_TIMEOUT_SECONDS: "1" }, { backoffMs: 10 });
     scheduler = new Scheduler(proxied, createLogger("silent"));
-    (proxied.client as unknown as { backoffMs: number }).backoffMs = 10;
     await registerModel(name(), 1);
     await mlflow().transitionStage(name(), "1", "Production");
     await cycleOk(proxied);
