@@ -111,10 +111,10 @@ build_pulumi_resource_kubernetes() {
 # SOURCE.md in each folder says where the source comes from). Go writes into the folder it builds
 # in, and the vendored folder may be read-only: build from a copy.
 build_vendored() {
-  local src="$1" package="$2" dir="$3" out="$4"
+  local src="$1" package="$2" dir="$3" out="$4" ldflags="${5:-}"
   [[ -f "$src/go.mod" ]] || { echo "vendored source not found: $src" >&2; exit 1; }
   rm -rf "$dir"; cp -r "$src" "$dir"; chmod -R u+w "$dir"; cd "$dir"
-  go build -trimpath -ldflags "-s -w" -o "$out" "$package"
+  go build -trimpath -ldflags "-s -w $ldflags" -o "$out" "$package"
 }
 
 # KServe's controller manager (InferenceService reconciler, its webhooks, the pod mutator).
@@ -127,17 +127,14 @@ build_seldon_manager() {
   build_vendored "${M2S_SELDON_SOURCE:-$vendor/seldon-core-operator}" . "$work/seldon-operator-$1" "$2"
 }
 
-# The Node.js language host (runs Node.js programs and policy packs for the CLI). The module proxy
-# refuses its module path, so its source is vendored beside the project (SOURCE.md there); Go
-# writes into the folder it builds in, and that folder may be read-only: build from a copy.
+# The Node.js language host (runs Node.js programs and policy packs for the CLI), built against
+# the CLI's SDK version.
 build_pulumi_language_nodejs() {
   local src="${M2S_LANGUAGE_HOST_SOURCE:-$vendor/pulumi-language-nodejs}"
-  local dir="$work/pulumi-language-nodejs-$1"
-  [[ -f "$src/go.mod" ]] || { echo "language host source not found: $src (set M2S_LANGUAGE_HOST_SOURCE)" >&2; exit 1; }
-  grep -q "github.com/pulumi/pulumi/sdk/v3 $PULUMI_VERSION" "$src/go.mod" ||
-    { echo "$src/go.mod does not require sdk/v3 $PULUMI_VERSION (PULUMI_VERSION in testbed/versions.sh)" >&2; exit 1; }
-  rm -rf "$dir"; cp -r "$src" "$dir"; chmod -R u+w "$dir"; cd "$dir"
-  go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" -o "$2" .
+  grep -q "github.com/pulumi/pulumi/sdk/v3 $PULUMI_VERSION" "$src/go.mod" 2>/dev/null ||
+    { echo "$src/go.mod does not require sdk/v3 $PULUMI_VERSION (PULUMI_VERSION in testbed/versions.sh; M2S_LANGUAGE_HOST_SOURCE)" >&2; exit 1; }
+  build_vendored "$src" . "$work/pulumi-language-nodejs-$1" "$2" \
+    "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
 }
 
 targets=("$@")
