@@ -7,7 +7,7 @@
 //   node testbed/controllers.mjs remove-webhooks  before the managers stop
 //   node testbed/controllers.mjs seldon-env  the operator's environment from its manager.yaml, as KEY=VALUE lines
 // Settings come from the environment: M2S_VENDOR_DIR, M2S_APISERVER, M2S_PKI,
-// M2S_KSERVE_WEBHOOK_PORT, M2S_SELDON_WEBHOOK_PORT, M2S_KSERVE_VERSION, M2S_SELDON_VERSION.
+// M2S_KSERVE_WEBHOOK_PORT, M2S_SELDON_WEBHOOK_PORT, M2S_KSERVE_VERSION.
 import { readFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";

@@ -25,7 +25,7 @@ seldon_metrics_port="${M2S_TESTBED_SELDON_METRICS_PORT:-6566}"
 export M2S_VENDOR_DIR="${M2S_VENDOR_DIR:-$root/../shared/vendor}" M2S_PKI="$data/pki" \
   M2S_APISERVER="$(sed -n 's/^ *server: //p' "$KUBECONFIG")" \
   M2S_KSERVE_WEBHOOK_PORT="$kserve_webhook_port" M2S_SELDON_WEBHOOK_PORT="$seldon_webhook_port" \
-  M2S_KSERVE_VERSION="$KSERVE_VERSION" M2S_SELDON_VERSION="$SELDON_CORE_VERSION"
+  M2S_KSERVE_VERSION="$KSERVE_VERSION"
 
 stop_manager() {
   local pidfile="$pid_dir/$1.pid"

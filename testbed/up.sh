@@ -150,7 +150,7 @@ wait_for "custom resources served" 60 served
 
 step "5/6 serving controllers' configuration: KServe $KSERVE_VERSION (Standard mode) and Seldon Core operator $SELDON_CORE_VERSION"
 export M2S_VENDOR_DIR="$vendor_dir" M2S_APISERVER="https://127.0.0.1:$apiserver_port" M2S_PKI="$pki" \
-  M2S_KSERVE_VERSION="$KSERVE_VERSION" M2S_SELDON_VERSION="$SELDON_CORE_VERSION"
+  M2S_KSERVE_VERSION="$KSERVE_VERSION"
 node "$here/controllers.mjs" config
 
 step "6/6 MLflow servers ($("$venv/bin/mlflow" --version | awk '{print $3}'), $("$venv2/bin/mlflow" --version | awk '{print $3}'); one on an S3 object store) and Pulumi $PULUMI_VERSION"
