@@ -13,6 +13,7 @@ import { errorMessage } from "./engine/errors";
 import { fieldManager } from "./engine/inventory";
 import { KubeApiError, type KubeClient } from "./engine/kube/client";
 import { listOwned } from "./engine/apply/reconcile";
+import { servingView } from "./engine/apply/serving-view";
 import type { EngineSettings } from "./engine/settings";
 import { planModelDeployments } from "./engine/snapshot";
 import { engineSettingsEnv } from "./service/env";
@@ -66,6 +67,17 @@ async function stackObjects(cluster: KubeClient, settings: EngineSettings): Prom
     );
     return [];
   });
+}
+
+/**
+ * The serving system's own view of the stack's objects as this run found them (KServe's
+ * conditions, Seldon's state), in the run's diagnostics: reported, never acted on.
+ */
+function reportServingViews(objects: ServingObject[]) {
+  for (const object of objects) {
+    const view = servingView(object);
+    if (view) pulumi.log.info(`${object.kind} ${object.metadata.name}: ${view}`);
+  }
 }
 
 export = async () => {
@@ -128,6 +140,8 @@ export = async () => {
 
   let models: ModelDeployments | undefined;
   if (config.snapshotModels) {
+    const known = await stackObjects(cluster, settings);
+    reportServingViews(known);
     models = new ModelDeployments(
       "models",
       {
@@ -139,7 +153,7 @@ export = async () => {
             password: secrets.plain.password,
           },
           settings,
-          { known: await stackObjects(cluster, settings) },
+          { known },
         ),
         owner,
         kubeContext: config.kubeContext,

@@ -3,10 +3,13 @@
 //   node demo/kube.js kind                                 the kind of object the target writes
 //   node demo/kube.js yaml NAMESPACE SELECTOR              the objects as `kubectl get -o yaml` shows them
 //   node demo/kube.js wait NAMESPACE SELECTOR VERSION      waits until one serves VERSION (60 s)
-//   node demo/kube.js model-path NAMESPACE SELECTOR        the MODEL_PATH a SeldonDeployment's container is given
-//   node demo/kube.js storage-uri NAMESPACE SELECTOR       the storageUri of an InferenceService or Model
+//   node demo/kube.js name NAMESPACE SELECTOR              the name of the (first) object
+//   node demo/kube.js storage-uri NAMESPACE SELECTOR       where the object's model server fetches the model
+//   node demo/kube.js credentials NAMESPACE                the namespace, with the object store's credentials
+//                                                          as the target's serving system reads them
 const k8s = require("@kubernetes/client-node");
 const YAML = require("yaml");
+const { URL } = require("node:url");
 const { TARGETS } = require("../dist/engine/serving-targets");
 
 const target = TARGETS[process.env.TARGET || "seldon-v1"];
@@ -14,6 +17,7 @@ const [command, namespace, labelSelector, version] = process.argv.slice(2);
 const kc = new k8s.KubeConfig();
 kc.loadFromDefault();
 const api = kc.makeApiClient(k8s.CustomObjectsApi);
+const core = kc.makeApiClient(k8s.CoreV1Api);
 const [group, apiVersion] = target.apiVersion.split("/");
 const list = async () =>
   (
@@ -25,6 +29,75 @@ const list = async () =>
       labelSelector,
     })
   ).items;
+
+/** Creates `body` in `namespace` unless it exists (from an earlier run). */
+async function ensure(create, namespace, body) {
+  try {
+    await create({ namespace, body });
+  } catch (error) {
+    if (error.code !== 409) throw error;
+  }
+}
+
+/**
+ * What a cluster's admin prepares before models are served: the namespace, and the object store's
+ * credentials where the serving system looks for them. KServe: a Secret with its S3 annotations,
+ * listed by the predictor's ServiceAccount (stack config serviceAccount). Seldon Core's rclone
+ * storage initializer: RCLONE_CONFIG_<remote>_* variables in the predictor's envSecretRefName
+ * (stack config credentialsSecret), the remote named after the URI's scheme.
+ */
+async function credentials(namespace) {
+  const endpoint = new URL(process.env.M2S_TESTBED_S3_ENDPOINT);
+  const keys = [process.env.M2S_TESTBED_S3_ACCESS_KEY_ID, process.env.M2S_TESTBED_S3_SECRET_ACCESS_KEY];
+  // A namespace still being deleted by an earlier run's `pulumi destroy` is waited for.
+  for (let i = 0; i < 240; i++) {
+    const existing = await core.readNamespace({ name: namespace }).catch((error) => {
+      if (error.code === 404) return undefined;
+      throw error;
+    });
+    if (!existing?.metadata.deletionTimestamp) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  try {
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+  } catch (error) {
+    if (error.code !== 409) throw error;
+  }
+  const secret = (name, metadata, stringData) => ({ metadata: { name, ...metadata }, stringData });
+  if (process.env.TARGET === "kserve") {
+    const annotations = {
+      "serving.kserve.io/s3-endpoint": endpoint.host,
+      "serving.kserve.io/s3-usehttps": endpoint.protocol === "https:" ? "1" : "0",
+      "serving.kserve.io/s3-region": "us-east-1",
+    };
+    await ensure(
+      (r) => core.createNamespacedSecret(r),
+      namespace,
+      secret("models-s3", { annotations }, { AWS_ACCESS_KEY_ID: keys[0], AWS_SECRET_ACCESS_KEY: keys[1] }),
+    );
+    await ensure((r) => core.createNamespacedServiceAccount(r), namespace, {
+      metadata: { name: "model-reader" },
+      secrets: [{ name: "models-s3" }],
+    });
+  } else {
+    await ensure(
+      (r) => core.createNamespacedSecret(r),
+      namespace,
+      secret(
+        "models-rclone",
+        {},
+        {
+          RCLONE_CONFIG_S3_TYPE: "s3",
+          RCLONE_CONFIG_S3_PROVIDER: "Other",
+          RCLONE_CONFIG_S3_ENV_AUTH: "false",
+          RCLONE_CONFIG_S3_ENDPOINT: endpoint.origin,
+          RCLONE_CONFIG_S3_ACCESS_KEY_ID: keys[0],
+          RCLONE_CONFIG_S3_SECRET_ACCESS_KEY: keys[1],
+        },
+      ),
+    );
+  }
+}
 
 async function main() {
   if (command === "kind") {
@@ -41,15 +114,22 @@ async function main() {
       await new Promise((r) => setTimeout(r, 500));
     }
     throw new Error(`no ${target.kind} serving version ${version} in ${namespace} (${labelSelector})`);
-  } else if (command === "model-path") {
+  } else if (command === "name") {
     const [item] = await list();
-    const env = item?.spec.predictors[0].componentSpecs?.[0]?.spec.containers[0].env ?? [];
-    process.stdout.write(`${env.find((e) => e.name === "MODEL_PATH")?.value ?? ""}\n`);
+    process.stdout.write(`${item?.metadata.name ?? ""}\n`);
   } else if (command === "storage-uri") {
     const [item] = await list();
-    process.stdout.write(`${item?.spec.predictor?.model?.storageUri ?? item?.spec.storageUri ?? ""}\n`);
+    const uri =
+      item?.spec.predictor?.model?.storageUri ??
+      item?.spec.storageUri ??
+      item?.spec.predictors?.[0].graph.modelUri;
+    process.stdout.write(`${uri ?? ""}\n`);
+  } else if (command === "credentials") {
+    await credentials(namespace);
   } else {
-    throw new Error("usage: kube.js kind|yaml|wait|model-path|storage-uri NAMESPACE SELECTOR [VERSION]");
+    throw new Error(
+      "usage: kube.js kind|yaml|wait|name|storage-uri|credentials NAMESPACE [SELECTOR [VERSION]]",
+    );
   }
 }
 main().catch((error) => {

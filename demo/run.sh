@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# `make demo`: the whole story on the embedded testbed, ending in a real prediction.
-# `make demo TARGET=kserve` (or seldon-v2): the same story with that target's objects, the
-# registry's artifacts in the testbed's S3 object store, and the prediction from MLServer.
+# `make demo`: the whole story on the embedded testbed, ending in a real prediction: Seldon Core's
+# operator turns the SeldonDeployment into a Deployment and a Pod, and that Pod, run as a kubelet
+# would, fetches the version from the object store and answers.
+# `make demo TARGET=kserve`: the same story with InferenceServices, through KServe's controller.
+# `make demo TARGET=seldon-v2`: Models (no Seldon v2 scheduler here: MLServer is fed by hand).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -22,13 +24,13 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-step 1 "Testbed: MLflow, etcd + kube-apiserver with the serving CRDs, Pulumi CLI (the first run builds and caches the binaries)"
+step 1 "Testbed: MLflow, etcd + kube-apiserver with the serving CRDs, KServe's and Seldon's controllers, Pulumi CLI (the first run builds and caches the binaries)"
 testbed/up.sh
 # shellcheck disable=SC1091
 source .testbed/env
-# KServe and Seldon v2 read models from object storage: their story uses the MLflow server whose
+# The serving systems fetch models from object storage: the story uses the MLflow server whose
 # artifacts live in the testbed's S3 bucket.
-[[ "$target" == seldon-v1 ]] || export MLFLOW_TRACKING_URI="$M2S_TESTBED_S3_MLFLOW_URI"
+export MLFLOW_TRACKING_URI="$M2S_TESTBED_S3_MLFLOW_URI"
 # The sync service runs from its build (the Pulumi program needs none: Pulumi runs the TypeScript).
 npx tsc -p tsconfig.json
 export TARGET="$target"
@@ -53,6 +55,10 @@ if pulumi stack ls --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).o
   pulumi destroy --yes --stack "$stack" > "$root/.testbed/logs/demo-destroy-$stack.log"
   pulumi stack rm --yes --stack "$stack" > /dev/null
 fi
+# The cluster admin's part: the namespace, with the object store's credentials where the serving
+# system reads them (the stack then uses the namespace without managing it).
+node demo/kube.js credentials "$namespace"
+say "namespace $namespace with the object store's credentials (see demo/kube.js credentials)"
 pulumi stack select --create "$stack" > /dev/null
 set_config() { pulumi config set --stack "$stack" "mlflow2seldon:$1" "$2"; }
 set_config mlflowUrl "$MLFLOW_TRACKING_URI"
@@ -61,12 +67,15 @@ set_config deploymentNamespace "$namespace"
 set_config serviceNamespace "mlflow2seldon-$stack"
 set_config serviceImage registry.example.com/mlflow2seldon:0.1.0
 set_config target "$target"
-if [[ "$target" == seldon-v1 ]]; then
-  set_config wrapperImage registry.example.com/mlflow-wrapper:1.0
-  set_config storageRoot "$M2S_TESTBED_ARTIFACTS_ROOT"
-else
-  set_config modelUriPrefix "$M2S_TESTBED_S3_ARTIFACTS"
-fi
+set_config modelUriPrefix "$M2S_TESTBED_S3_ARTIFACTS"
+case "$target" in
+  seldon-v1)
+    set_config servingMode mlflow-server
+    set_config protocol v2
+    set_config credentialsSecret models-rclone
+    ;;
+  kserve) set_config serviceAccount model-reader ;;
+esac
 set_config stackModels "[\"$iris_model\"]"
 set_config skipAwait true
 say "$ pulumi up --yes --stack $stack"
@@ -84,13 +93,13 @@ pulumi up --yes --stack "$stack"
 
 step 5 "The continuous sync service follows an alias: $alias_model@champion"
 read -r a1 a2 <<< "$(train "$alias_model")"
-if [[ "$target" == seldon-v1 ]]; then
-  serving=(M2S_SELDON_NEURO_DEF_IMAGE=registry.example.com/mlflow-wrapper:1.0 M2S_MLFLOW_STORAGE_ROOT="$M2S_TESTBED_ARTIFACTS_ROOT")
-else
-  serving=(M2S_MODEL_URI_PREFIX="$M2S_TESTBED_S3_ARTIFACTS")
-fi
+case "$target" in
+  seldon-v1) serving=(M2S_SERVING_MODE=mlflow-server M2S_PROTOCOL=v2 M2S_SELDON_CREDENTIALS_SECRET=models-rclone) ;;
+  kserve) serving=(M2S_SERVICE_ACCOUNT=model-reader) ;;
+  *) serving=() ;;
+esac
 env M2S_MLFLOW_HOST="$MLFLOW_TRACKING_URI" M2S_SELDON_DEPLOYMENT_NS="$namespace" M2S_INCLUDE_MODELS="$alias_model" \
-  M2S_TARGET="$target" "${serving[@]}" M2S_SYNC_INTERVAL_SECONDS=2 M2S_HTTP_PORT=0 M2S_OWNER=service \
+  M2S_TARGET="$target" M2S_MODEL_URI_PREFIX="$M2S_TESTBED_S3_ARTIFACTS" "${serving[@]}" M2S_SYNC_INTERVAL_SECONDS=2 M2S_HTTP_PORT=0 M2S_OWNER=service \
   setsid node bin/mlflow2seldon.js sync > "$root/.testbed/logs/demo-sync.log" 2>&1 &
 pids+=($!)
 service_objects="mlflow2seldon.io/owner=service"
@@ -102,22 +111,12 @@ done
 kill -TERM -- "-${pids[0]}"
 say "sync service stopped (log: .testbed/logs/demo-sync.log)"
 
-if [[ "$target" == seldon-v1 ]]; then
-  step 6 "Serve the Production model from the location its SeldonDeployment names"
-  say "No kubelet runs here: a local 'mlflow models serve' stands in for the Seldon pod."
-  model_path="$(node demo/kube.js model-path "$namespace" "$stack_objects")"
-  say "MODEL_PATH=$model_path"
-  PATH="$(dirname "$M2S_TESTBED_PYTHON"):$PATH" setsid mlflow models serve -m "$model_path" -h 127.0.0.1 -p "$serve_port" --env-manager local > "$root/.testbed/logs/demo-serve.log" 2>&1 &
-  pids+=($!)
-  body="$("$M2S_TESTBED_PYTHON" demo/iris.py sample -)"
-  for _ in $(seq 1 150); do curl -fsS "http://127.0.0.1:$serve_port/ping" > /dev/null 2>&1 && break; sleep 0.2; done
-  say "POST /invocations $body"
-  say "-> $(curl -fsS -X POST -H 'content-type: application/json' "http://127.0.0.1:$serve_port/invocations" -d "$body")"
-else
+storage_uri="$(node demo/kube.js storage-uri "$namespace" "$stack_objects")"
+body="$("$M2S_TESTBED_PYTHON" demo/iris.py v2 -)"
+if [[ "$target" == seldon-v2 ]]; then
   step 6 "Serve the Production model from the storage URI its $kind names"
-  say "No kubelet runs here: KServe's storage initializer (kserve-storage) fetches the model from the"
-  say "object store and MLServer with its MLflow runtime serves it, as local processes."
-  storage_uri="$(node demo/kube.js storage-uri "$namespace" "$stack_objects")"
+  say "No Seldon v2 scheduler or agent runs here: KServe's storage initializer (kserve-storage) fetches"
+  say "the model from the object store and MLServer with its MLflow runtime serves it, as local processes."
   say "storageUri: $storage_uri"
   repository="$root/.testbed/demo-mlserver"
   rm -rf "$repository" && mkdir -p "$repository/iris"
@@ -132,15 +131,31 @@ else
     "$repository/model" > "$repository/iris/model-settings.json"
   setsid "$(dirname "$M2S_TESTBED_MLSERVER_PYTHON")/mlserver" start "$repository" > "$root/.testbed/logs/demo-serve.log" 2>&1 &
   pids+=($!)
-  body="$("$M2S_TESTBED_PYTHON" demo/iris.py v2 -)"
-  for _ in $(seq 1 600); do curl -fsS "http://127.0.0.1:$serve_port/v2/models/iris/ready" > /dev/null 2>&1 && break; sleep 0.2; done
-  say "POST /v2/models/iris/infer $body"
-  reply="$(curl -fsS -X POST -H 'content-type: application/json' "http://127.0.0.1:$serve_port/v2/models/iris/infer" -d "$body")"
-  say "-> predictions $(node -e 'console.log(JSON.stringify(JSON.parse(process.argv[1]).outputs[0].data))' "$reply")"
+  model_url="http://127.0.0.1:$serve_port/v2/models/iris"
+else
+  controller="$([[ "$target" == kserve ]] && echo "KServe's controller" || echo "Seldon Core's operator")"
+  step 6 "The Pod $controller made for the Production $kind, run as a kubelet would"
+  object="$(node demo/kube.js name "$namespace" "$stack_objects")"
+  say "storageUri: $storage_uri"
+  say "No kubelet runs here: the Pod is read from the API server and its containers run as local processes"
+  say "with the Pod's own args and env (the programs standing for its images are named below)."
+  pod_log="$root/.testbed/logs/demo-pod.log"
+  setsid node dist/testbed/run-pod.js "$target" "$namespace" "$object" "$storage_uri" > "$pod_log" 2>&1 &
+  pids+=($!)
+  until grep -q '^running$' "$pod_log"; do
+    kill -0 "${pids[-1]}" 2>/dev/null || { cat "$pod_log" >&2; exit 1; }
+    sleep 0.5
+  done
+  grep -E '^(Pod |  )' "$pod_log" | sed 's/^/    /'
+  model_url="$(sed -n 's/^v2 //p' "$pod_log")"
 fi
+for _ in $(seq 1 600); do curl -fsS "$model_url/ready" > /dev/null 2>&1 && break; sleep 0.2; done
+say "POST $model_url/infer $body"
+reply="$(curl -fsS -X POST -H 'content-type: application/json' "$model_url/infer" -d "$body")"
+say "-> predictions $(node -e 'console.log(JSON.stringify(JSON.parse(process.argv[1]).outputs[0].data))' "$reply")"
 
 step 7 "Done"
 say "MLflow:       $MLFLOW_TRACKING_URI (\"$iris_model\" v$v2 in Production, \"$alias_model\"@champion = v$a2)"
-say "Cluster:      ${kind}s in namespace $namespace"
+say "Cluster:      ${kind}s in namespace $namespace (and the serving system's Deployments and Pods)"
 say "Pulumi stack: $stack (Pulumi.$stack.yaml; pulumi stack --stack $stack)"
 say "Clean up:     make demo-clean   (pulumi destroy + testbed down)"

@@ -4,7 +4,6 @@
 // webhooks pointed at the managers on loopback (clientConfig.url) with the testbed's CA.
 //   node testbed/controllers.mjs config    CRDs, namespaces and ConfigMaps (before the managers start)
 //   node testbed/controllers.mjs webhooks  webhook configurations and KServe's runtimes (once the managers listen)
-//   node testbed/controllers.mjs remove-webhooks  before the managers stop
 //   node testbed/controllers.mjs seldon-env  the operator's environment from its manager.yaml, as KEY=VALUE lines
 // Settings come from the environment: M2S_VENDOR_DIR, M2S_APISERVER, M2S_PKI,
 // M2S_KSERVE_WEBHOOK_PORT, M2S_SELDON_WEBHOOK_PORT, M2S_KSERVE_VERSION.
@@ -202,16 +201,6 @@ async function webhooks() {
   }
 }
 
-/** Before the managers stop: their webhooks would refuse every write while nothing serves them. */
-async function removeWebhooks() {
-  for (const { kind, metadata } of webhookConfigurations()) {
-    const { status, body } = await api("DELETE", `${RESOURCES[kind]}/${metadata.name}`);
-    if (status >= 300 && status !== 404) {
-      throw new Error(`removing ${kind} ${metadata.name} failed (HTTP ${status}): ${body.message}`);
-    }
-  }
-}
-
 /** The operator's environment as its Deployment sets it, without a service mesh. */
 function seldonEnv() {
   const manager = documents(join(seldonConfig, "manager", "manager.yaml")).find(
@@ -232,7 +221,6 @@ const commands = {
     await seldonConfigResources();
   },
   webhooks,
-  "remove-webhooks": removeWebhooks,
   "seldon-env": seldonEnv,
 };
 const command = commands[process.argv[2]];

@@ -10,14 +10,9 @@ quiet=false; [[ "${1:-}" == --quiet ]] && quiet=true
 
 shopt -s nullglob
 for pidfile in "$pid_dir"/*.pid; do
+  name="$(basename "$pidfile" .pid)"
   pid="$(cat "$pidfile")"
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-    $quiet || step "stopped $(basename "$pidfile" .pid) (pid $pid)"
-  fi
-  rm -f "$pidfile"
+  if stop_service "$name"; then $quiet || step "stopped $name (pid $pid)"; fi
 done
 if [[ -f "$state_dir/data-dir" ]]; then
   rm -rf "$(cat "$state_dir/data-dir")"

@@ -18,6 +18,19 @@ start_service() {
 
 service_alive() { [[ -f "$pid_dir/$1.pid" ]] && kill -0 "$(cat "$pid_dir/$1.pid")" 2>/dev/null; }
 
+# Stops a service and its process group: SIGTERM, then SIGKILL after 10 s. Returns 1 when it was
+# not running.
+stop_service() {
+  local pidfile="$pid_dir/$1.pid" pid
+  [[ -f "$pidfile" ]] || return 1
+  pid="$(cat "$pidfile")"
+  rm -f "$pidfile"
+  kill -0 "$pid" 2>/dev/null || return 1
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+}
+
 # wait_for NAME SECONDS CMD...: polls CMD every 0.2 s; fails naming the component, with the tail
 # of its log, when the process died or the time ran out.
 wait_for() {
@@ -37,7 +50,7 @@ wait_for() {
   step "$name ready"
 }
 
-testbed_services=(mlflow mlflow2 objectstore mlflow-s3 kube-controller-manager kube-apiserver etcd)
+testbed_services=(mlflow mlflow2 objectstore mlflow-s3 kserve-manager seldon-manager kube-controller-manager kube-apiserver etcd)
 
 testbed_healthy() {
   [[ -f "$env_file" ]] || return 1

@@ -29,6 +29,11 @@ etcd_port="${M2S_TESTBED_ETCD_PORT:-2389}"
 etcd_peer_port="${M2S_TESTBED_ETCD_PEER_PORT:-2390}"
 apiserver_port="${M2S_TESTBED_APISERVER_PORT:-6553}"
 controller_manager_port="${M2S_TESTBED_CONTROLLER_MANAGER_PORT:-6557}"
+kserve_webhook_port="${M2S_TESTBED_KSERVE_WEBHOOK_PORT:-6561}"
+kserve_health_port="${M2S_TESTBED_KSERVE_HEALTH_PORT:-6562}"
+kserve_metrics_port="${M2S_TESTBED_KSERVE_METRICS_PORT:-6563}"
+seldon_webhook_port="${M2S_TESTBED_SELDON_WEBHOOK_PORT:-6565}"
+seldon_metrics_port="${M2S_TESTBED_SELDON_METRICS_PORT:-6566}"
 vendor_dir="${M2S_VENDOR_DIR:-$root/../shared/vendor}"
 
 if testbed_healthy; then
@@ -38,7 +43,7 @@ fi
 # A half-started or crashed testbed is cleaned away before starting afresh.
 "$here/down.sh" --quiet
 
-step "1/6 binaries (cached in ${M2S_CACHE_DIR:-$HOME/.cache/mlflow2seldon})"
+step "1/7 binaries (cached in ${M2S_CACHE_DIR:-$HOME/.cache/mlflow2seldon})"
 "$here/build-binaries.sh"
 venv="$("$here/python-env.sh")"
 venv2="$("$here/python-env.sh" "$here/requirements-mlflow2.txt")"
@@ -56,7 +61,7 @@ echo "$data" > "$state_dir/data-dir"
 pki="$data/pki"
 mkdir -p "$pki"
 
-step "2/6 certificates (CA, serving, admin client, service-account keys)"
+step "2/7 certificates (CA, serving, admin client, service-account keys)"
 (
   cd "$pki"
   openssl_quiet() { openssl "$@" 2>/dev/null; }
@@ -74,7 +79,7 @@ step "2/6 certificates (CA, serving, admin client, service-account keys)"
   openssl_quiet rsa -in sa.key -pubout -out sa.pub
 )
 
-step "3/6 etcd $ETCD_VERSION, kube-apiserver and kube-controller-manager $KUBERNETES_VERSION"
+step "3/7 etcd $ETCD_VERSION, kube-apiserver and kube-controller-manager $KUBERNETES_VERSION"
 start_service etcd "$bin/etcd-$ETCD_VERSION" --name testbed --data-dir "$data/etcd" \
   --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
   --listen-peer-urls "http://127.0.0.1:$etcd_peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer_port" \
@@ -120,7 +125,7 @@ start_service kube-controller-manager "$bin/kube-controller-manager-$KUBERNETES_
   --bind-address 127.0.0.1 --secure-port "$controller_manager_port" --cert-dir "$pki/controller-manager"
 wait_for kube-controller-manager 60 curl -fsSk "https://127.0.0.1:$controller_manager_port/healthz"
 
-step "4/6 CRDs from $crd_dir"
+step "4/7 CRDs from $crd_dir"
 crd_url="https://127.0.0.1:$apiserver_port/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 # Seldon's v1 CRD declares the recursive graph `children` as `items: {}`, which current API servers
 # reject as non-structural; installers give those items `type: object` with unknown fields
@@ -148,12 +153,13 @@ served() {
 }
 wait_for "custom resources served" 60 served
 
-step "5/6 serving controllers' configuration: KServe $KSERVE_VERSION (Standard mode) and Seldon Core operator $SELDON_CORE_VERSION"
+step "5/7 serving controllers' configuration: KServe $KSERVE_VERSION (Standard mode) and Seldon Core operator $SELDON_CORE_VERSION"
 export M2S_VENDOR_DIR="$vendor_dir" M2S_APISERVER="https://127.0.0.1:$apiserver_port" M2S_PKI="$pki" \
-  M2S_KSERVE_VERSION="$KSERVE_VERSION"
+  M2S_KSERVE_VERSION="$KSERVE_VERSION" M2S_KSERVE_WEBHOOK_PORT="$kserve_webhook_port" \
+  M2S_SELDON_WEBHOOK_PORT="$seldon_webhook_port"
 node "$here/controllers.mjs" config
 
-step "6/6 MLflow servers ($("$venv/bin/mlflow" --version | awk '{print $3}'), $("$venv2/bin/mlflow" --version | awk '{print $3}'); one on an S3 object store) and Pulumi $PULUMI_VERSION"
+step "6/7 MLflow servers ($("$venv/bin/mlflow" --version | awk '{print $3}'), $("$venv2/bin/mlflow" --version | awk '{print $3}'); one on an S3 object store) and Pulumi $PULUMI_VERSION"
 mkdir -p "$data/mlflow/artifacts"
 # MLflow 3.5+ checks the Host header: allow any loopback port (tests put a fault proxy in front).
 # Webhooks to the sync service on loopback (http), with the server's webhook list cached for 1 s
@@ -205,6 +211,7 @@ export M2S_TESTBED_S3_ARTIFACTS=s3://$s3_bucket/artifacts
 export M2S_TESTBED_S3_ACCESS_KEY_ID=$s3_access_key
 export M2S_TESTBED_S3_SECRET_ACCESS_KEY=$s3_secret_key
 export M2S_TESTBED_STORAGE_PYTHON=$venv_storage/bin/python
+export M2S_TESTBED_STORAGE_INITIALIZER=$here/storage-initializer-entrypoint.py
 export M2S_TESTBED_MLSERVER_PYTHON=$venv_mlserver/bin/python
 export KUBECONFIG=$kubeconfig
 export M2S_TESTBED_CHROMIUM=$chromium
@@ -216,5 +223,26 @@ export PULUMI_CONFIG_PASSPHRASE=mlflow2seldon-testbed
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 ENV
+
+step "7/7 serving controllers: KServe $KSERVE_VERSION's controller manager and Seldon Core operator $SELDON_CORE_VERSION, with their webhooks"
+# Out of cluster on loopback; both read their webhook certificate from controller-runtime's folder
+# under TMPDIR.
+for manager in kserve seldon; do
+  mkdir -p "$data/$manager/k8s-webhook-server/serving-certs"
+  cp "$pki/webhooks.crt" "$data/$manager/k8s-webhook-server/serving-certs/tls.crt"
+  cp "$pki/webhooks.key" "$data/$manager/k8s-webhook-server/serving-certs/tls.key"
+done
+start_service kserve-manager env TMPDIR="$data/kserve" POD_NAMESPACE=kserve \
+  "$bin/kserve-manager-$KSERVE_VERSION" -kubeconfig "$kubeconfig" -webhook-port "$kserve_webhook_port" \
+  -metrics-addr "127.0.0.1:$kserve_metrics_port" -health-probe-addr "127.0.0.1:$kserve_health_port"
+seldon_env_lines="$(node "$here/controllers.mjs" seldon-env)"
+mapfile -t seldon_env <<< "$seldon_env_lines"
+start_service seldon-manager env TMPDIR="$data/seldon" "${seldon_env[@]}" \
+  "$bin/seldon-manager-$SELDON_CORE_VERSION" --kubeconfig "$kubeconfig" --webhook-port "$seldon_webhook_port" \
+  --metrics-addr "127.0.0.1:$seldon_metrics_port"
+wait_for kserve-manager 120 curl -fsS "http://127.0.0.1:$kserve_health_port/readyz"
+wait_for seldon-manager 120 curl -sS --cacert "$pki/ca.crt" "https://127.0.0.1:$seldon_webhook_port/"
+node "$here/controllers.mjs" webhooks
+
 mv "$env_file.partial" "$env_file"
 step "testbed up: MLflow http://127.0.0.1:$mlflow_port, kube-apiserver https://127.0.0.1:$apiserver_port, logs in $log_dir"

@@ -3,7 +3,7 @@
 // own, or through the watch of the owned objects; an MLflow outage during the polls deletes nothing.
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { customObjects, freshNamespace, listSeldonDeployments, seldon } from "../support/cluster";
+import { customObjects, editObject, freshNamespace, listSeldonDeployments, seldon } from "../support/cluster";
 import { FaultProxy } from "../support/fault-proxy";
 import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
 import { eventually, freePort } from "../support/wait";
@@ -105,18 +105,15 @@ test("a hand edit and a hand deletion are repaired through the watch; a status u
   // The operator writing status is not drift.
   const drift = () => metric("mlflow2seldon_drift_detected_total");
   const driftBefore = await drift();
-  await customObjects().replaceNamespacedCustomObjectStatus({
-    ...seldon,
-    namespace,
-    name,
-    body: { ...original, status: { state: "Available" } },
+  await editObject(seldon, namespace, name, (object) => (object.status = { state: "Available" }), {
+    status: true,
   });
   await new Promise((resolve) => setTimeout(resolve, 500));
   expect(await drift()).toBe(driftBefore);
 
-  const current = await objectOf(edited);
-  current.spec.predictors[0].replicas = 7;
-  await customObjects().replaceNamespacedCustomObject({ ...seldon, namespace, name, body: current });
+  await editObject(seldon, namespace, name, (current) => {
+    current.spec.predictors[0].replicas = 7;
+  });
   await eventually(
     "the edit repaired",
     async () => (await objectOf(edited))?.spec.predictors[0].replicas === 1,

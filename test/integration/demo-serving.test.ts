@@ -1,4 +1,4 @@
-// The demo's story without the printing: a real scikit-learn model registered in MLflow, served
+// A real scikit-learn model registered in MLflow, served in wrapper-image mode
 // through a SeldonDeployment whose model location is what a pod would load. No kubelet runs
 // here, so the model server a Seldon pod would start runs as a local process instead.
 import { spawn, spawnSync } from "node:child_process";

@@ -45,7 +45,7 @@ test("each command works from the repository root", async () => {
   line(once_);
   const [created] = await listSeldonDeployments(namespace);
   expect(created.metadata.labels[LABELS.owner]).toBe("readme");
-  expect(line(status)).toMatch(new RegExp(`${model}\\s+stage:Production\\s+1\\s+1\\s+\\S+\\s+-\\s+in sync`));
+  expect(line(status)).toMatch(new RegExp(`${model}\\s+stage:Production\\s+1\\s+1\\s+\\S+\\s+.+\\s+in sync`));
 
   // The loop runs until SIGTERM, then finishes its cycle and exits 0.
   const service = spawn("bash", ["-c", `exec ${loop}`], { cwd: repoRoot, env: { ...process.env, ...env } });

@@ -3,6 +3,7 @@
 import {
   createForeignSeldonDeployment,
   customObjects,
+  editObject,
   freshNamespace,
   listSeldonDeployments,
   seldon,
@@ -39,13 +40,9 @@ test("status reports in sync, drifted, missing, orphan and conflict, then all in
     objects.find((o) => o.metadata.annotations["mlflow2seldon.io/model-name"] === model);
 
   // drifted: a hand edit; missing: a promotion; orphan: an archive; conflict: a foreign object holds the name.
-  const edit = objectOf(edited);
-  edit.spec.predictors[0].replicas = 5;
-  await customObjects().replaceNamespacedCustomObject({
-    ...seldon,
-    namespace,
-    name: edit.metadata.name,
-    body: edit,
+  const editedName = objectOf(edited).metadata.name;
+  await editObject(seldon, namespace, editedName, (edit) => {
+    edit.spec.predictors[0].replicas = 5;
   });
   await mlflow().transitionStage(promoted, "2", "Production", true);
   await mlflow().transitionStage(archived, "1", "Archived");
@@ -77,8 +74,8 @@ test("status reports in sync, drifted, missing, orphan and conflict, then all in
 
   // Nothing was written by status; a cycle fixes all but the conflict, which stays someone else's.
   expect(
-    (await listSeldonDeployments(namespace)).find((o) => o.metadata.name === edit.metadata.name).spec
-      .predictors[0].replicas,
+    (await listSeldonDeployments(namespace)).find((o) => o.metadata.name === editedName).spec.predictors[0]
+      .replicas,
   ).toBe(5);
   await service.runCycle();
   await customObjects().deleteNamespacedCustomObject({ ...seldon, namespace, name: takenName });

@@ -3,74 +3,32 @@
 // webhooks. For a Production version their webhooks accept the object, their controllers write
 // a Deployment, kube-controller-manager a ReplicaSet and a Pod, KServe's pod mutator injects the
 // storage initializer. That Pod, read from the API server, then runs as a kubelet would run it
-// (test/support/kubelet.ts): its storage initializer fetches the model from the S3 object store
+// (testbed/kubelet.ts): its storage initializer fetches the model from the S3 object store
 // with the credentials the Pod names, its model server (MLServer with the MLflow runtime) loads it,
 // and V2 requests over REST and gRPC return the predictions `mlflow.pyfunc` gives. A promotion
 // rolls the Deployment to the new version; an archive removes our object and, by garbage
 // collection, the controller's Deployment and Service.
-// The controllers are started for this file (testbed/serving-controllers.sh) and stopped after it.
-import { execFileSync } from "node:child_process";
 import { AppsV1Api, type V1Container, type V1Pod } from "@kubernetes/client-node";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { TARGETS } from "../../engine/serving-targets";
 import { ANNOTATIONS } from "../../engine/vocabulary";
 import { core, customObjects, freshNamespace, kubeConfig, listServingObjects } from "../support/cluster";
-import { imageRepository, runPod, type ImageStandIn } from "../support/kubelet";
+import { imageRepository, runPod } from "../../testbed/kubelet";
+import { IMAGES_NOT_RUN, imageStandIns } from "../../testbed/image-stand-ins";
+import { SERVING_PODS, type ControllerTarget } from "../../testbed/serving-pods";
 import { mlflow, mlflowUrl, uniqueModelName } from "../support/mlflow";
 import { iris, irisV2Request, testbedSetting, v2Predictions } from "../support/models";
 import { kubeWrites, syncFixture } from "../support/sync";
 import { statusRows } from "../../service/status";
 import { eventually } from "../support/wait";
-import { repoRoot } from "../support/testbed-env";
 
 const setting = testbedSetting;
 const s3MlflowUrl = () => setting("M2S_TESTBED_S3_MLFLOW_URI");
 const apps = () => kubeConfig().makeApiClient(AppsV1Api);
 const work = mkdtempSync(join(tmpdir(), "serving-controllers-"));
-// The controllers run while this file runs (test files run one at a time on the testbed).
-const servingControllers = (action: "up" | "down") =>
-  execFileSync(join(repoRoot, "testbed", "serving-controllers.sh"), [action], { stdio: "ignore" });
-beforeAll(() => servingControllers("up"), 180_000);
-afterAll(() => {
-  servingControllers("down");
-  rmSync(work, { recursive: true, force: true });
-}, 60_000);
-
-/** The programs that stand for the images the controllers name (their Dockerfiles' entrypoints). */
-const standIns = (): Record<string, ImageStandIn> => {
-  const mlserver: ImageStandIn = {
-    entrypoint: [join(dirname(setting("M2S_TESTBED_MLSERVER_PYTHON")), "mlserver"), "start"],
-    cmd: ["$(MLSERVER_MODELS_DIR)"],
-    env: { MLSERVER_MODELS_DIR: "/mnt/models" },
-    defaultPorts: { MLSERVER_HTTP_PORT: 8080, MLSERVER_GRPC_PORT: 8081, MLSERVER_METRICS_PORT: 8082 },
-    standsFor: "MLServer 1.7.1 with mlserver-mlflow from the testbed's venv",
-  };
-  return {
-    "kserve/storage-initializer": {
-      entrypoint: [
-        setting("M2S_TESTBED_STORAGE_PYTHON"),
-        join(repoRoot, "test", "fixtures", "storage-initializer-entrypoint.py"),
-      ],
-      standsFor: "kserve-storage 0.20.0 running the image's initializer-entrypoint",
-    },
-    "seldonio/mlserver": mlserver,
-    "seldonio/rclone-storage-initializer": {
-      entrypoint: [setting("M2S_TESTBED_RCLONE"), "copy"],
-      env: {
-        RCLONE_CONFIG_GS_TYPE: "google cloud storage",
-        RCLONE_CONFIG_GS_ANONYMOUS: "true",
-        RCLONE_VERBOSE: "1",
-      },
-      standsFor: "Debian's rclone (the image runs `rclone copy`)",
-    },
-  };
-};
-const notRun = {
-  "seldonio/seldon-core-executor":
-    "Seldon's service orchestrator routes to the model container; requests go to that container's ports as the predictor's model Service does",
-};
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const objectStoreEndpoint = () => new URL(setting("M2S_TESTBED_S3_ENDPOINT"));
 
@@ -87,7 +45,12 @@ async function podsOf(namespace: string, labelSelector: string): Promise<V1Pod[]
 }
 
 async function predictionsOfPod(pod: V1Pod, model: string, httpPort: number, grpcPort: number) {
-  const running = await runPod(pod, { standIns: standIns(), notRun, logDir: join(work, "logs") });
+  const running = await runPod(pod, {
+    core: core(),
+    standIns: imageStandIns(),
+    notRun: IMAGES_NOT_RUN,
+    logDir: join(work, "logs"),
+  });
   try {
     return {
       ...(await v2Predictions(
@@ -105,16 +68,12 @@ async function predictionsOfPod(pod: V1Pod, model: string, httpPort: number, grp
 
 /** What differs between the serving systems in the story below. */
 interface ControllerCase {
-  target: "kserve" | "seldon-v1";
+  target: ControllerTarget;
   /** The object store's credentials, as the serving system reads them, in `namespace`. */
   credentials(namespace: string): Promise<void>;
   serviceEnv: Record<string, string>;
-  /** Selects the Pods the controller's Deployment makes for the object named `name`. */
-  podSelector(name: string): string;
   /** The storage initializer's container, and that it is configured as the user configured it. */
   expectInitializer(pod: V1Pod): V1Container;
-  /** The model's name in the model server, and the Pod's HTTP and gRPC ports. */
-  served(name: string): { model: string; http: number; grpc: number };
   /** The serving system's own view of the object, once it has one. */
   controllerView(namespace: string, name: string): Promise<Record<string, unknown> | undefined>;
   expectedView: Record<string, unknown>;
@@ -163,7 +122,6 @@ const CASES: Record<string, ControllerCase> = {
       M2S_SERVICE_ACCOUNT: "model-reader",
       M2S_KSERVE_DEPLOYMENT_MODE: "Standard",
     },
-    podSelector: (name) => `serving.kserve.io/inferenceservice=${name}`,
     expectInitializer(pod) {
       expect(pod.spec!.serviceAccountName).toBe("model-reader");
       const [initializer] = pod.spec!.initContainers!;
@@ -182,7 +140,6 @@ const CASES: Record<string, ControllerCase> = {
       );
       return initializer;
     },
-    served: (name) => ({ model: name, http: 8080, grpc: 9000 }),
     async controllerView(namespace, name) {
       const { status } = await readObject("kserve", namespace, name);
       return status?.clusterServingRuntimeName ? status : undefined;
@@ -218,15 +175,12 @@ const CASES: Record<string, ControllerCase> = {
       M2S_PROTOCOL: "v2",
       M2S_SELDON_CREDENTIALS_SECRET: "models-rclone",
     },
-    podSelector: (name) => `seldon-deployment-id=${name}`,
     expectInitializer(pod) {
       const [initializer] = pod.spec!.initContainers!;
       expect(imageRepository(initializer.image!)).toBe("seldonio/rclone-storage-initializer");
       expect(initializer.envFrom).toEqual([{ secretRef: { name: "models-rclone" } }]);
       return initializer;
     },
-    // The graph's one node is named "model"; MLServer listens where Seldon's operator says.
-    served: () => ({ model: "model", http: 9000, grpc: 9500 }),
     async controllerView(namespace, name) {
       const { status } = await readObject("seldon-v1", namespace, name);
       return status?.deploymentStatus ? status : undefined;
@@ -286,11 +240,12 @@ describe.each(Object.entries(CASES))("on %s", (_, spec) => {
     expect(await kubeWrites(service)).toBe(writes);
 
     const [pod] = await eventually("the controller's Pod", async () => {
-      const pods = await podsOf(namespace, spec.podSelector(name));
+      const pods = await podsOf(namespace, SERVING_PODS[spec.target].selector(name));
       return pods.length ? pods : undefined;
     });
     expect(spec.expectInitializer(pod).args).toEqual([await uriOf("1"), "/mnt/models"]);
-    const { model: servedName, http, grpc } = spec.served(name);
+    const { http, grpc } = SERVING_PODS[spec.target];
+    const servedName = SERVING_PODS[spec.target].model(name);
     const served = await predictionsOfPod(pod, servedName, http, grpc);
     expect(served).toMatchObject({ rest: expected["1"], grpc: expected["1"] });
     console.log(`Pod ${pod.metadata!.name}:\n  ${served.report.join("\n  ")}`);
@@ -300,7 +255,7 @@ describe.each(Object.entries(CASES))("on %s", (_, spec) => {
     expect((await service.runCycle()).ok).toBe(true);
     const promoted = await eventually("a Pod fetching version 2", async () => {
       const uri = await uriOf("2");
-      return (await podsOf(namespace, spec.podSelector(name))).find(
+      return (await podsOf(namespace, SERVING_PODS[spec.target].selector(name))).find(
         (p) => p.spec!.initContainers?.[0].args?.[0] === uri,
       );
     });

@@ -2,11 +2,19 @@
 // kube-apiserver with both CRDs installed (their schemas judge every object): the same lifecycle
 // and safety rules as SeldonDeployments (drift repair included), one service instance per target.
 import { TARGETS, type TargetName } from "../../engine/serving-targets";
-import { customObjects, freshNamespace, listServingObjects, storageUriOf } from "../support/cluster";
+import {
+  customObjects,
+  editObject,
+  freshNamespace,
+  listServingObjects,
+  storageUriOf,
+  writtenContent,
+} from "../support/cluster";
 import { FaultProxy } from "../support/fault-proxy";
 import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
 import { cycleOk, kubeWrites, syncFixture, type SyncFixture } from "../support/sync";
 import { LABELS, ANNOTATIONS } from "../../engine/vocabulary";
+import { eventually } from "../support/wait";
 
 /** A wrong object per target, that the CRD's schema refuses. */
 const invalid: Record<Exclude<TargetName, "seldon-v1">, Record<string, unknown>> = {
@@ -42,9 +50,11 @@ describe.each(["kserve", "seldon-v2"] as const)("target %s", (targetName) => {
   });
   afterAll(() => proxy.stop());
 
-  test("the API server's schema refuses a wrong object (422)", async () => {
-    await expect(
-      customObjects().createNamespacedCustomObject({
+  // On the testbed KServe's webhooks decode an InferenceService before the schema judges it:
+  // a wrong one is refused there (400) or by the schema (422).
+  test("the API server refuses a wrong object", async () => {
+    const refusal = await customObjects()
+      .createNamespacedCustomObject({
         group,
         version,
         plural: target.plural,
@@ -55,8 +65,12 @@ describe.each(["kserve", "seldon-v2"] as const)("target %s", (targetName) => {
           metadata: { name: "wrong" },
           spec: invalid[targetName],
         },
-      }),
-    ).rejects.toMatchObject({ code: 422 });
+      })
+      .then(
+        () => undefined,
+        (error: { code?: number }) => error.code,
+      );
+    expect(targetName === "kserve" ? [400, 422] : [422]).toContain(refusal);
   });
 
   test("promote, promote a newer version, archive: created, updated in place, removed", async () => {
@@ -100,7 +114,11 @@ describe.each(["kserve", "seldon-v2"] as const)("target %s", (targetName) => {
 
     await mlflow().transitionStage(name, "2", "Archived");
     await cycle();
-    expect(await objectsOf(name)).toEqual([]);
+    // KServe's finalizer holds a deleted InferenceService until its controller has cleaned up.
+    await eventually(
+      "the archived version's object removed",
+      async () => (await objectsOf(name)).length === 0,
+    );
   });
 
   test("a hand edit of a field the engine owns is reverted, in place", async () => {
@@ -109,17 +127,15 @@ describe.each(["kserve", "seldon-v2"] as const)("target %s", (targetName) => {
     await mlflow().transitionStage(name, "1", "Production");
     await cycle();
     const [before] = await objectsOf(name);
-    const edited = structuredClone(before);
-    if (targetName === "kserve") edited.spec.predictor.minReplicas = 5;
-    else edited.spec.replicas = 5;
-    await customObjects().replaceNamespacedCustomObject({
-      group,
-      version,
-      plural: target.plural,
-      namespace: fx.namespace,
-      name: before.metadata.name,
-      body: edited,
-    });
+    await editObject(
+      { group, version, plural: target.plural },
+      fx.namespace,
+      before.metadata.name,
+      (edited) => {
+        if (targetName === "kserve") edited.spec.predictor.minReplicas = 5;
+        else edited.spec.replicas = 5;
+      },
+    );
     const outcome = await cycle();
     expect(outcome.report?.changes).toEqual([
       expect.objectContaining({ action: "update", name: before.metadata.name }),
@@ -175,8 +191,8 @@ describe.each(["kserve", "seldon-v2"] as const)("target %s", (targetName) => {
     expect(outcome.report?.conflicts.map((c) => c.name)).toEqual([planned.name]);
     const after = await listServingObjects(target, fx.namespace);
     for (const objectName of [planned.name, "unrelated"])
-      expect(after.find((o) => o.metadata.name === objectName)?.metadata.resourceVersion).toBe(
-        before.find((o) => o.metadata.name === objectName)?.metadata.resourceVersion,
+      expect(writtenContent(after.find((o) => o.metadata.name === objectName))).toEqual(
+        writtenContent(before.find((o) => o.metadata.name === objectName)),
       );
     await mlflow().transitionStage(name, "1", "Archived");
   });

@@ -66,22 +66,90 @@ export async function serviceAccountToken(namespace: string, name: string, bound
   return request.status!.token!;
 }
 
-/** A SeldonDeployment someone else made (no owner labels), holding `name`. */
+/** A SeldonDeployment someone else made (no owner labels), holding `name`, as Seldon's webhook accepts it. */
 export async function createForeignSeldonDeployment(
   namespace: string,
   name: string,
   labels: Record<string, string> = {},
 ) {
-  await customObjects().createNamespacedCustomObject({
+  return customObjects().createNamespacedCustomObject({
     ...seldon,
     namespace,
     body: {
       apiVersion: "machinelearning.seldon.io/v1",
       kind: "SeldonDeployment",
       metadata: { name, labels },
-      spec: { predictors: [] },
+      spec: {
+        predictors: [
+          {
+            name: "default",
+            replicas: 1,
+            graph: { name: "m", implementation: "SKLEARN_SERVER", modelUri: "gs://x/y", children: [] },
+          },
+        ],
+      },
     },
   });
+}
+
+/** Where a custom resource lives in the API. */
+export interface ResourceCoordinates {
+  group: string;
+  version: string;
+  plural: string;
+}
+
+/**
+ * A hand edit as `kubectl edit` makes it: the object read afresh, changed by `edit`, written back
+ * (its status subresource with `status: true`); read and written again on 409 (a serving
+ * controller wrote in between).
+ */
+export async function editObject(
+  coordinates: ResourceCoordinates,
+  namespace: string,
+  name: string,
+  edit: (object: any) => void,
+  { status = false } = {},
+) {
+  const api = customObjects();
+  for (let attempt = 1; ; attempt++) {
+    const object = await api.getNamespacedCustomObject({ ...coordinates, namespace, name });
+    edit(object);
+    const request = { ...coordinates, namespace, name, body: object };
+    try {
+      return await (status
+        ? api.replaceNamespacedCustomObjectStatus(request)
+        : api.replaceNamespacedCustomObject(request));
+    } catch (error) {
+      if ((error as { code?: number }).code !== 409 || attempt === 5) throw error;
+    }
+  }
+}
+
+/**
+ * What an object's writers set: spec, labels, annotations and the generation. A serving
+ * controller's status writes and finalizers leave it as it is, so an equal view before and after
+ * means nobody else wrote the object.
+ */
+export const writtenContent = (object: any) => ({
+  generation: object?.metadata.generation,
+  labels: object?.metadata.labels,
+  annotations: object?.metadata.annotations,
+  spec: object?.spec,
+});
+
+/** The Events this project recorded about an object (a serving controller records its own). */
+export async function eventsRecordedFor(
+  namespace: string,
+  object: { kind?: string; name: string; uid?: string },
+) {
+  const selectors = [
+    "source=mlflow2seldon",
+    `involvedObject.name=${object.name}`,
+    ...(object.kind ? [`involvedObject.kind=${object.kind}`] : []),
+    ...(object.uid ? [`involvedObject.uid=${object.uid}`] : []),
+  ];
+  return (await core().listNamespacedEvent({ namespace, fieldSelector: selectors.join(",") })).items;
 }
 
 /** Where an InferenceService or a Seldon v2 Model reads its model. */

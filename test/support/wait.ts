@@ -1,16 +1,6 @@
 // Waiting helpers for tests and the benchmark that run real processes: a free loopback port for a
 // service to listen on, and polling until a condition holds.
-import { once } from "node:events";
-import { createServer } from "node:net";
-
-/** A loopback port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort } from "../../testbed/free-port";
 
 /** Polls `check` every 100 ms for up to 20 s; its first truthy value, else an error naming `what`. */
 export async function eventually<T>(

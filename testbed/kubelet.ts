@@ -7,14 +7,13 @@
 // the folder its test binds to it). A Pod has a filesystem and a network namespace of its own; two
 // translations stand for them and are reported: a mount path in an argument or env value names the
 // volume's folder, and each port number a container's env names is mapped to a free loopback port.
-import type { V1Container, V1EnvVar, V1Pod } from "@kubernetes/client-node";
+import type { CoreV1Api, V1Container, V1EnvVar, V1Pod } from "@kubernetes/client-node";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { core } from "./cluster";
-import { freePort } from "./wait";
+import { freePort } from "./free-port";
 
 /** The local program that stands for an image. */
 export interface ImageStandIn {
@@ -42,6 +41,8 @@ export interface RunningPod {
 }
 
 export interface RunPodOptions {
+  /** Where the Pod's Secrets and ConfigMaps are read. */
+  core: CoreV1Api;
   standIns: Record<string, ImageStandIn>;
   /** Containers that no stand-in can run (by image repository), with the reason the test gives. */
   notRun?: Record<string, string>;
@@ -50,12 +51,16 @@ export interface RunPodOptions {
   logDir: string;
 }
 
-async function resolveEnv(pod: V1Pod, container: V1Container): Promise<Record<string, string>> {
+async function resolveEnv(
+  core: CoreV1Api,
+  pod: V1Pod,
+  container: V1Container,
+): Promise<Record<string, string>> {
   const namespace = pod.metadata!.namespace!;
   const env: Record<string, string> = {};
   const secretData = async (name: string) =>
     Object.fromEntries(
-      Object.entries((await core().readNamespacedSecret({ name, namespace })).data ?? {}).map(([k, v]) => [
+      Object.entries((await core.readNamespacedSecret({ name, namespace })).data ?? {}).map(([k, v]) => [
         k,
         Buffer.from(v, "base64").toString("utf8"),
       ]),
@@ -63,7 +68,7 @@ async function resolveEnv(pod: V1Pod, container: V1Container): Promise<Record<st
   for (const source of container.envFrom ?? []) {
     if (source.secretRef) Object.assign(env, await secretData(source.secretRef.name!));
     if (source.configMapRef) {
-      const { data } = await core().readNamespacedConfigMap({ name: source.configMapRef.name!, namespace });
+      const { data } = await core.readNamespacedConfigMap({ name: source.configMapRef.name!, namespace });
       Object.assign(env, data);
     }
   }
@@ -80,7 +85,7 @@ async function resolveEnv(pod: V1Pod, container: V1Container): Promise<Record<st
       return (await secretData(valueFrom.secretKeyRef.name!))[valueFrom.secretKeyRef.key];
     if (valueFrom?.configMapKeyRef) {
       const { name, key } = valueFrom.configMapKeyRef;
-      return (await core().readNamespacedConfigMap({ name: name!, namespace })).data?.[key] ?? "";
+      return (await core.readNamespacedConfigMap({ name: name!, namespace })).data?.[key] ?? "";
     }
     if (valueFrom?.fieldRef) return fieldOf(valueFrom.fieldRef.fieldPath);
     // `$(VAR)` refers to a variable defined earlier in the list, as the kubelet expands it.
@@ -128,7 +133,7 @@ export async function runPod(pod: V1Pod, options: RunPodOptions): Promise<Runnin
     const env: Record<string, string> = {
       ...Object.fromEntries(Object.entries(standIn.defaultPorts ?? {}).map(([k, v]) => [k, String(v)])),
       ...standIn.env,
-      ...(await resolveEnv(pod, container)),
+      ...(await resolveEnv(options.core, pod, container)),
     };
     for (const [name, value] of Object.entries(env)) {
       env[name] =
@@ -194,7 +199,12 @@ export async function runPod(pod: V1Pod, options: RunPodOptions): Promise<Runnin
 async function stopAll(processes: ChildProcess[]) {
   for (const child of processes) {
     if (child.exitCode !== null || child.signalCode !== null) continue;
-    process.kill(-child.pid!, "SIGTERM");
-    await once(child, "exit");
+    const exited = once(child, "exit");
+    try {
+      process.kill(-child.pid!, "SIGTERM");
+    } catch {
+      // The process ended between the check and the signal.
+    }
+    await exited;
   }
 }
