@@ -14,6 +14,11 @@ for pidfile in "$pid_dir"/*.pid; do
   pid="$(cat "$pidfile")"
   if stop_service "$name"; then $quiet || step "stopped $name (pid $pid)"; fi
 done
+# PostgreSQL's cluster, where it has a folder of its own (the testbed ran as root).
+if [[ -f "$state_dir/postgres-dir" ]]; then
+  rm -rf "$(cat "$state_dir/postgres-dir")"
+  rm -f "$state_dir/postgres-dir"
+fi
 if [[ -f "$state_dir/data-dir" ]]; then
   rm -rf "$(cat "$state_dir/data-dir")"
   rm -f "$state_dir/data-dir"

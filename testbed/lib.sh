@@ -50,7 +50,7 @@ wait_for() {
   step "$name ready"
 }
 
-testbed_services=(mlflow mlflow2 objectstore mlflow-s3 kserve-manager seldon-manager kube-controller-manager kube-apiserver etcd)
+testbed_services=(mlflow mlflow2 objectstore mlflow-s3 postgres mlflow-prod kserve-manager seldon-manager kube-controller-manager kube-apiserver etcd)
 
 testbed_healthy() {
   [[ -f "$env_file" ]] || return 1

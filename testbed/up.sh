@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Brings the local testbed up on loopback: real MLflow servers (one storing its artifacts in an
-# S3-compatible object store), etcd + kube-apiserver with the serving CRDs installed, the Pulumi
-# CLI (language host, Kubernetes plugin) with a local file:// backend, and the Python
-# environments of what a serving pod runs (KServe's storage initializer, MLServer). Writes .testbed/env
+# S3-compatible object store; a production-shaped one: the newest MLflow 3 on PostgreSQL with its
+# basic-auth app, over TLS), etcd + kube-apiserver with the serving CRDs installed and KServe's and
+# Seldon's controllers, the Pulumi CLI (language host, Kubernetes plugin) with a local file://
+# backend, and the Python environments of what a serving pod runs (KServe's storage initializer,
+# MLServer). Writes .testbed/env
 # (export lines for tests, the demo and a person's shell). Running it again while the testbed
 # is healthy changes nothing.
 set -euo pipefail
@@ -24,6 +26,9 @@ mlflow2_port="${M2S_TESTBED_MLFLOW2_PORT:-5813}"
 # moto's S3 server, and an MLflow server whose artifacts live in its bucket.
 s3_port="${M2S_TESTBED_S3_PORT:-5815}"
 mlflow_s3_port="${M2S_TESTBED_MLFLOW_S3_PORT:-5817}"
+# A production-shaped MLflow: the newest MLflow 3 on PostgreSQL, with its basic-auth app, over TLS.
+postgres_port="${M2S_TESTBED_POSTGRES_PORT:-5819}"
+mlflow_prod_port="${M2S_TESTBED_MLFLOW_PROD_PORT:-5821}"
 s3_bucket=mlflow
 etcd_port="${M2S_TESTBED_ETCD_PORT:-2389}"
 etcd_peer_port="${M2S_TESTBED_ETCD_PEER_PORT:-2390}"
@@ -50,6 +55,9 @@ venv2="$("$here/python-env.sh" "$here/requirements-mlflow2.txt")"
 venv_moto="$("$here/python-env.sh" "$here/requirements-moto.txt")"
 venv_storage="$("$here/python-env.sh" "$here/requirements-kserve-storage.txt")"
 venv_mlserver="$("$here/python-env.sh" "$here/requirements-mlserver.txt")"
+venv3="$("$here/python-env.sh" "$here/requirements-mlflow3.txt")"
+"$here/debian-package.sh" postgresql pg_ctlcluster > /dev/null
+postgres_bin="$(dirname "$(find /usr/lib/postgresql -path '*/bin/initdb' | sort -V | tail -n 1)")"
 chromium="$("$here/debian-package.sh" chromium)"
 rclone="$("$here/debian-package.sh" rclone)"
 bin="${M2S_CACHE_DIR:-$HOME/.cache/mlflow2seldon}/bin"
@@ -75,6 +83,9 @@ step "2/7 certificates (CA, serving, admin client, service-account keys)"
   # The serving controllers' webhooks, called by the API server on loopback.
   openssl_quiet req -newkey rsa:2048 -nodes -subj "/CN=serving-webhooks" -keyout webhooks.key -out webhooks.csr
   openssl_quiet x509 -req -in webhooks.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile apiserver.ext -out webhooks.crt
+  # The production-shaped MLflow's TLS certificate.
+  openssl_quiet req -newkey rsa:2048 -nodes -subj "/CN=mlflow" -keyout mlflow-tls.key -out mlflow-tls.csr
+  openssl_quiet x509 -req -in mlflow-tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile apiserver.ext -out mlflow-tls.crt
   openssl_quiet genrsa -out sa.key 2048
   openssl_quiet rsa -in sa.key -pubout -out sa.pub
 )
@@ -159,7 +170,8 @@ export M2S_VENDOR_DIR="$vendor_dir" M2S_APISERVER="https://127.0.0.1:$apiserver_
   M2S_SELDON_WEBHOOK_PORT="$seldon_webhook_port"
 node "$here/controllers.mjs" config
 
-step "6/7 MLflow servers ($("$venv/bin/mlflow" --version | awk '{print $3}'), $("$venv2/bin/mlflow" --version | awk '{print $3}'); one on an S3 object store) and Pulumi $PULUMI_VERSION"
+mlflow_version() { "$1/bin/python" -c 'import importlib.metadata as m; print(m.version("mlflow"))'; }
+step "6/7 MLflow servers ($(mlflow_version "$venv"), $(mlflow_version "$venv2"); one on an S3 object store; $(mlflow_version "$venv3") on PostgreSQL with basic-auth and TLS) and Pulumi $PULUMI_VERSION"
 mkdir -p "$data/mlflow/artifacts"
 # MLflow 3.5+ checks the Host header: allow any loopback port (tests put a fault proxy in front).
 # Webhooks to the sync service on loopback (http), with the server's webhook list cached for 1 s
@@ -183,18 +195,77 @@ start_service mlflow-s3 env "${s3_env[@]}" MLFLOW_S3_ENDPOINT_URL="http://127.0.
   "$venv/bin/mlflow" server --backend-store-uri "sqlite:///$data/mlflow-s3/mlflow.db" \
   --artifacts-destination "s3://$s3_bucket/artifacts" --host 127.0.0.1 --port "$mlflow_s3_port" --workers 1 \
   --allowed-hosts "127.0.0.1:*,localhost:*"
+# PostgreSQL refuses to run as root: as root, its cluster belongs to Debian's postgres user, in a
+# folder of its own (the testbed's data folder stays private to its user).
+postgres_password="$(openssl rand -hex 16)"
+if [[ "$(id -u)" == 0 ]]; then
+  postgres_data="$(mktemp -d "${TMPDIR:-/tmp}/mlflow2seldon-postgres.XXXXXX")"
+  echo "$postgres_data" > "$state_dir/postgres-dir"
+  chown postgres "$postgres_data"
+  as_postgres=(runuser -u postgres --)
+else
+  postgres_data="$data/postgres"
+  mkdir -p "$postgres_data"
+  as_postgres=()
+fi
+( umask 077; echo "$postgres_password" > "$postgres_data/password" )
+[[ "$(id -u)" != 0 ]] || chown postgres "$postgres_data/password"
+"${as_postgres[@]}" "$postgres_bin/initdb" -D "$postgres_data/cluster" -A scram-sha-256 -U testbed \
+  --pwfile "$postgres_data/password" -E UTF8 --locale C.UTF-8 > "$log_dir/postgres-init.log" 2>&1
+rm -f "$postgres_data/password"
+start_service postgres "${as_postgres[@]}" "$postgres_bin/postgres" -D "$postgres_data/cluster" \
+  -h 127.0.0.1 -p "$postgres_port" -k "$postgres_data"
+postgres_uri="postgresql+psycopg2://testbed:$postgres_password@127.0.0.1:$postgres_port"
+wait_for postgres 60 env PGPASSWORD="$postgres_password" psql -h 127.0.0.1 -p "$postgres_port" -U testbed -d postgres -c "select 1"
+env PGPASSWORD="$postgres_password" psql -q -h 127.0.0.1 -p "$postgres_port" -U testbed -d postgres \
+  -c "create database mlflow" -c "create database mlflow_auth"
+# MLflow's authentication app: an admin, and (below) a service user with the default READ.
+mlflow_admin_password="$(openssl rand -hex 12)" mlflow_reader_password="$(openssl rand -hex 12)"
+( umask 077; mkdir -p "$data/mlflow-prod" && cat > "$data/mlflow-prod/auth.ini" <<AUTH
+[mlflow]
+default_permission = READ
+database_uri = $postgres_uri/mlflow_auth
+admin_username = admin
+admin_password = $mlflow_admin_password
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+AUTH
+)
+start_service mlflow-prod env "${s3_env[@]}" MLFLOW_S3_ENDPOINT_URL="http://127.0.0.1:$s3_port" \
+  MLFLOW_AUTH_CONFIG_PATH="$data/mlflow-prod/auth.ini" MLFLOW_FLASK_SERVER_SECRET_KEY="$(openssl rand -hex 16)" \
+  MLFLOW_WEBHOOK_ALLOWED_SCHEMES=http,https MLFLOW_WEBHOOK_CACHE_TTL=1 MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS=true \
+  MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY="$(openssl rand -base64 32 | tr '+/' '-_')" \
+  "$venv3/bin/mlflow" server --app-name basic-auth --backend-store-uri "$postgres_uri/mlflow" \
+  --artifacts-destination "s3://$s3_bucket/artifacts-prod" --host 127.0.0.1 --port "$mlflow_prod_port" \
+  --allowed-hosts "127.0.0.1:*,localhost:*" \
+  --uvicorn-opts "--ssl-keyfile $pki/mlflow-tls.key --ssl-certfile $pki/mlflow-tls.crt"
 wait_for mlflow 120 curl -fsS "http://127.0.0.1:$mlflow_port/health"
 wait_for mlflow2 120 curl -fsS "http://127.0.0.1:$mlflow2_port/health"
 wait_for mlflow-s3 120 curl -fsS "http://127.0.0.1:$mlflow_s3_port/health"
+wait_for mlflow-prod 180 curl -fsS --cacert "$pki/ca.crt" "https://127.0.0.1:$mlflow_prod_port/health"
+curl -fsS --cacert "$pki/ca.crt" -u "admin:$mlflow_admin_password" -H 'content-type: application/json' \
+  -X POST "https://127.0.0.1:$mlflow_prod_port/api/2.0/mlflow/users/create" \
+  -d "{\"username\":\"m2s-reader\",\"password\":\"$mlflow_reader_password\"}" > /dev/null
 
-# Pulumi finds plugins on PATH: the CLI, its Node.js language host, the Kubernetes provider and
-# the dynamic-provider shim shipped in @pulumi/pulumi.
+# Pulumi laid out as its installer does: the bundled plugins (the Node.js language host and the
+# dynamic-provider shim shipped in @pulumi/pulumi) beside the CLI, the Kubernetes provider
+# installed into PULUMI_HOME. Only the CLI is on PATH: a plugin found there would make every
+# command warn "using … from $PATH".
 tools="$state_dir/bin"
 mkdir -p "$tools" "$data/pulumi-state" "$data/pulumi-home"
-ln -sf "$bin/pulumi-$PULUMI_VERSION" "$tools/pulumi"
-ln -sf "$bin/pulumi-language-nodejs-$PULUMI_LANGUAGE_NODEJS_VERSION" "$tools/pulumi-language-nodejs"
-ln -sf "$bin/pulumi-resource-kubernetes-$PULUMI_KUBERNETES_PROVIDER_VERSION" "$tools/pulumi-resource-kubernetes"
-ln -sf "$root/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs" "$tools/pulumi-resource-pulumi-nodejs"
+pulumi_dir="$bin/pulumi-$PULUMI_VERSION-nodejs-$PULUMI_LANGUAGE_NODEJS_VERSION"
+if [[ ! -x "$pulumi_dir/pulumi-language-nodejs" ]]; then
+  rm -rf "$pulumi_dir" && mkdir -p "$pulumi_dir"
+  ln -f "$bin/pulumi-$PULUMI_VERSION" "$pulumi_dir/pulumi" 2>/dev/null ||
+    cp "$bin/pulumi-$PULUMI_VERSION" "$pulumi_dir/pulumi"
+  ln -f "$bin/pulumi-language-nodejs-$PULUMI_LANGUAGE_NODEJS_VERSION" "$pulumi_dir/pulumi-language-nodejs.partial" 2>/dev/null ||
+    cp "$bin/pulumi-language-nodejs-$PULUMI_LANGUAGE_NODEJS_VERSION" "$pulumi_dir/pulumi-language-nodejs.partial"
+  mv "$pulumi_dir/pulumi-language-nodejs.partial" "$pulumi_dir/pulumi-language-nodejs"
+fi
+install -m 0755 "$root/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs" "$pulumi_dir/"
+ln -sf "$pulumi_dir/pulumi" "$tools/pulumi"
+rm -f "$tools/pulumi-language-nodejs" "$tools/pulumi-resource-kubernetes" "$tools/pulumi-resource-pulumi-nodejs"
+PULUMI_HOME="$data/pulumi-home" PULUMI_SKIP_UPDATE_CHECK=true "$tools/pulumi" plugin install resource kubernetes \
+  "$PULUMI_KUBERNETES_PLUGIN_VERSION" --file "$bin/pulumi-resource-kubernetes-$PULUMI_KUBERNETES_PROVIDER_VERSION" > /dev/null
 ln -sf "$venv/bin/mlflow" "$tools/mlflow"
 
 cat > "$env_file.partial" <<ENV
@@ -210,6 +281,12 @@ export M2S_TESTBED_S3_MLFLOW_URI=http://127.0.0.1:$mlflow_s3_port
 export M2S_TESTBED_S3_ARTIFACTS=s3://$s3_bucket/artifacts
 export M2S_TESTBED_S3_ACCESS_KEY_ID=$s3_access_key
 export M2S_TESTBED_S3_SECRET_ACCESS_KEY=$s3_secret_key
+export M2S_TESTBED_MLFLOW_PROD_URI=https://127.0.0.1:$mlflow_prod_port
+export M2S_TESTBED_MLFLOW_PROD_CA=$pki/ca.crt
+export M2S_TESTBED_MLFLOW_PROD_ADMIN_PASSWORD=$mlflow_admin_password
+export M2S_TESTBED_MLFLOW_PROD_READER=m2s-reader
+export M2S_TESTBED_MLFLOW_PROD_READER_PASSWORD=$mlflow_reader_password
+export M2S_TESTBED_MLFLOW_PROD_PYTHON=$venv3/bin/python
 export M2S_TESTBED_STORAGE_PYTHON=$venv_storage/bin/python
 export M2S_TESTBED_STORAGE_INITIALIZER=$here/storage-initializer-entrypoint.py
 export M2S_TESTBED_MLSERVER_PYTHON=$venv_mlserver/bin/python

@@ -259,6 +259,11 @@ function describeFailure(endpoint: string, error: unknown): { error: RegistryErr
   }
   const status = error.response?.status;
   if (status === undefined) {
+    // A certificate the client does not trust fails the same way on every attempt.
+    if (error.code && UNTRUSTED_CERTIFICATE.has(error.code)) {
+      const reason = `the server's TLS certificate is not trusted (${error.code}): give the CA that signed it (M2S_MLFLOW_CA_FILE or MLFLOW_TRACKING_SERVER_CERT_PATH)`;
+      return { error: new RegistryError(endpoint, reason), transient: false };
+    }
     const reason =
       error.code === "ECONNABORTED" ? "timed out" : `network error ${error.code ?? error.message}`;
     return { error: new RegistryError(endpoint, reason), transient: true };
@@ -267,8 +272,25 @@ function describeFailure(endpoint: string, error: unknown): { error: RegistryErr
   const detail = data?.error_code
     ? `${data.error_code}: ${data.message ?? ""}`
     : (error.response?.statusText ?? "");
+  const hint = STATUS_HINTS[status] ? ` (${STATUS_HINTS[status]})` : "";
   return {
-    error: new RegistryError(endpoint, `HTTP ${status} ${detail}`.trim(), status, data?.error_code),
+    error: new RegistryError(endpoint, `HTTP ${status} ${detail}`.trim() + hint, status, data?.error_code),
     transient: status === 429 || status >= 500,
   };
 }
+
+/** Node's codes for a server certificate that does not verify. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_HAS_EXPIRED",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+/** What a refusal means for the user's settings. */
+const STATUS_HINTS: Record<number, string> = {
+  401: "MLflow refused the credentials: check the MLflow token or username and password (M2S_MLFLOW_TOKEN, M2S_MLFLOW_USERNAME, M2S_MLFLOW_PASSWORD; stack config mlflowUsername and the secrets mlflowToken, mlflowPassword)",
+  403: "the MLflow user lacks a permission this needs",
+};

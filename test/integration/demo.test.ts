@@ -46,5 +46,7 @@ test.each([
       expect(output).toMatch(/: \S*mlserver\S* stood for by MLServer/);
     }
     expect(output).toContain("-> predictions [0,1,2,2]");
+    // The plugins are installed where Pulumi looks for them: no command warns about them.
+    expect(output).not.toMatch(/warning: using pulumi-\S+ from \$PATH/);
   },
 );

@@ -104,7 +104,11 @@ test("one replica leads and writes, the other stays ready and writes nothing; SI
       (w) => w.name === "mlflow2seldon-replicas" && w.url === webhookUrl,
     );
   await eventually("the leader's webhook", async () => (await registered()).length > 0);
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  // The positive control: the standby is up and ready, so it would have registered by now.
+  await eventually(
+    "the standby ready",
+    async () => (await fetch(`http://127.0.0.1:${standby.port}/readyz`)).ok,
+  );
   expect(await registered()).toHaveLength(1);
   expect(await writes(first)).toBeGreaterThan(0);
   expect(await writes(standby)).toBe(0);
@@ -128,7 +132,11 @@ test("one replica leads and writes, the other stays ready and writes nothing; SI
 
   // A stopped leader releases the lease: a new standby takes over within a couple of seconds.
   const third = await start("replica-c");
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  // The positive control: the new replica is ready, campaigning as a standby.
+  await eventually(
+    "the new replica ready",
+    async () => (await fetch(`http://127.0.0.1:${third.port}/readyz`)).ok,
+  );
   expect(await leads(third)).toBe(false);
   expect(await writes(third)).toBe(0);
   standby.child.kill("SIGTERM");

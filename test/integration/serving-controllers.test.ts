@@ -14,7 +14,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TARGETS } from "../../engine/serving-targets";
 import { ANNOTATIONS } from "../../engine/vocabulary";
-import { core, customObjects, freshNamespace, kubeConfig, listServingObjects } from "../support/cluster";
+import {
+  core,
+  customObjects,
+  editObject,
+  freshNamespace,
+  kubeConfig,
+  listServingObjects,
+} from "../support/cluster";
+import { rolloutUnsupported } from "../../engine/settings";
 import { imageRepository, runPod } from "../../testbed/kubelet";
 import { IMAGES_NOT_RUN, imageStandIns } from "../../testbed/image-stand-ins";
 import { SERVING_PODS, type ControllerTarget } from "../../testbed/serving-pods";
@@ -315,4 +323,53 @@ test("on Seldon Core's operator (wrapper image): the Pod mounts the claim read-o
       { name: "MODEL_VERSION", value: "1" },
     ]),
   );
+}, 180_000);
+
+// KServe v0.20's Standard mode and `canaryTrafficPercent`: the controller keeps one predictor
+// Deployment and rolls it to the candidate, so no traffic stays on the previous version. That is
+// why the kserve target refuses a canary unless its InferenceServices are pinned to Knative mode.
+test("on KServe's controller (Standard mode): canaryTrafficPercent splits nothing, the one Deployment rolls to the candidate, so a kserve canary needs Knative mode", async () => {
+  const namespace = await freshNamespace("ctl-canary");
+  const coordinates = {
+    group: TARGETS.kserve.group,
+    version: TARGETS.kserve.apiVersion.split("/")[1],
+    plural: TARGETS.kserve.plural,
+  };
+  const uri = (version: string) => `${setting("M2S_TESTBED_S3_ARTIFACTS")}/canary-probe/${version}`;
+  await customObjects().createNamespacedCustomObject({
+    ...coordinates,
+    namespace,
+    body: {
+      apiVersion: TARGETS.kserve.apiVersion,
+      kind: "InferenceService",
+      metadata: { name: "canary-probe", annotations: { "serving.kserve.io/deploymentMode": "Standard" } },
+      spec: {
+        predictor: {
+          model: { modelFormat: { name: "mlflow" }, protocolVersion: "v2", storageUri: uri("v1") },
+        },
+      },
+    },
+  });
+  const podFetching = (version: string) =>
+    eventually(`a Pod fetching ${version}`, async () =>
+      (await podsOf(namespace, SERVING_PODS.kserve.selector("canary-probe"))).find(
+        (p) => p.spec!.initContainers?.[0].args?.[0] === uri(version),
+      ),
+    );
+  await podFetching("v1");
+
+  await editObject(coordinates, namespace, "canary-probe", (isvc) => {
+    isvc.spec.predictor.canaryTrafficPercent = 10;
+    isvc.spec.predictor.model.storageUri = uri("v2");
+  });
+  const candidate = await podFetching("v2");
+  const deployments = (await apps().listNamespacedDeployment({ namespace })).items;
+  expect(deployments.map((d) => d.metadata!.name)).toEqual(["canary-probe-predictor"]);
+  // The candidate's Pod belongs to a new ReplicaSet of that one Deployment: a rollout, not a split.
+  const replicaSets = (await apps().listNamespacedReplicaSet({ namespace })).items;
+  const owner = replicaSets.find((r) => r.metadata!.name === candidate.metadata!.ownerReferences![0].name)!;
+  expect(owner.metadata!.ownerReferences![0].name).toBe("canary-probe-predictor");
+
+  expect(rolloutUnsupported("kserve", "canary", "Standard")).toMatch(/Knative mode/);
+  expect(rolloutUnsupported("kserve", "canary", "Knative")).toBeUndefined();
 }, 180_000);

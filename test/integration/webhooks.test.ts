@@ -111,6 +111,8 @@ test("unsigned, wrongly signed, stale, repeated and malformed deliveries are ref
   await registerModel(model, 1);
   await mlflow().setAlias(model, "champion", "1");
   const before = await eventually("the object", () => objectOf(model));
+  const reads = () => metric('mlflow2seldon_mlflow_requests_total{endpoint="registered-models/get"}');
+  const readsBefore = await reads();
 
   expect((await deliver(model, { unsigned: true })).status).toBe(401);
   expect((await deliver(model, { secret: "not-the-secret-at-all" })).status).toBe(401);
@@ -120,9 +122,10 @@ test("unsigned, wrongly signed, stale, repeated and malformed deliveries are ref
   expect((await deliver(model, { id })).status).toBe(202);
   expect((await deliver(model, { id })).status).toBe(409);
 
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  const after = await objectOf(model);
-  expect(writtenContent(after)).toEqual(writtenContent(before));
+  // Once the accepted delivery's model has been read from MLflow again (the positive control),
+  // the object is as it was.
+  await eventually("the accepted delivery's read", async () => (await reads()) > readsBefore);
+  expect(writtenContent(await objectOf(model))).toEqual(writtenContent(before));
 });
 
 test("a burst of deliveries for one model is read from MLflow once or twice, not once per delivery", async () => {

@@ -4,8 +4,9 @@ import axios, { type AxiosInstance } from "axios";
 import { randomBytes } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { Agent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
 import { join } from "node:path";
-import { MlflowClient } from "../../engine/registry/mlflow-client";
+import { MlflowClient, type MlflowClientOptions } from "../../engine/registry/mlflow-client";
 import {
   modelVersionResponseSchema,
   modelVersionsPageSchema,
@@ -25,14 +26,21 @@ export const mlflowUrl = () => {
 export class RegistryAdmin extends MlflowClient {
   private readonly rest: AxiosInstance;
 
-  constructor(url: string) {
-    super({ url });
+  /** `server`: a URL, or the client's options (basic credentials and a CA are used for writes too). */
+  constructor(server: string | MlflowClientOptions) {
+    const options = typeof server === "string" ? { url: server } : server;
+    super(options);
     // A fresh connection per write: tests pause (training a model, a cycle) longer than the
     // server keeps an idle connection, and Node's default agent would reuse the closed socket.
     this.rest = axios.create({
-      baseURL: `${url.replace(/\/+$/, "")}/api/2.0/mlflow/`,
+      baseURL: `${options.url.replace(/\/+$/, "")}/api/2.0/mlflow/`,
       timeout: 30_000,
       httpAgent: new Agent({ keepAlive: false }),
+      httpsAgent: new HttpsAgent({
+        keepAlive: false,
+        ca: options.caFile ? readFileSync(options.caFile) : undefined,
+      }),
+      auth: options.username ? { username: options.username, password: options.password ?? "" } : undefined,
     });
   }
 
@@ -145,8 +153,12 @@ export const mlflow = (url = mlflowUrl()) => new RegistryAdmin(url);
 export const uniqueModelName = (stem: string) => `${stem} ${randomBytes(3).toString("hex")}`;
 
 /** Registers `count` versions whose sources are served-artifact URIs. */
-export async function registerModel(name: string, count: number, tags: Record<string, string> = {}) {
-  const client = mlflow();
+export async function registerModel(
+  name: string,
+  count: number,
+  tags: Record<string, string> = {},
+  client: RegistryAdmin = mlflow(),
+) {
   await client.createRegisteredModel(name, tags);
   const versions = [];
   for (let i = 1; i <= count; i++) {
