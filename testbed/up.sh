@@ -265,7 +265,8 @@ install -m 0755 "$root/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs
 ln -sf "$pulumi_dir/pulumi" "$tools/pulumi"
 rm -f "$tools/pulumi-language-nodejs" "$tools/pulumi-resource-kubernetes" "$tools/pulumi-resource-pulumi-nodejs"
 PULUMI_HOME="$data/pulumi-home" PULUMI_SKIP_UPDATE_CHECK=true "$tools/pulumi" plugin install resource kubernetes \
-  "$PULUMI_KUBERNETES_PLUGIN_VERSION" --file "$bin/pulumi-resource-kubernetes-$PULUMI_KUBERNETES_PROVIDER_VERSION" > /dev/null
+  "$PULUMI_KUBERNETES_PLUGIN_VERSION" --file "$bin/pulumi-resource-kubernetes-$PULUMI_KUBERNETES_PROVIDER_VERSION" \
+  > "$log_dir/pulumi-plugin-install.log" 2>&1 || fail "installing the Kubernetes plugin failed (log: $log_dir/pulumi-plugin-install.log)"
 ln -sf "$venv/bin/mlflow" "$tools/mlflow"
 
 cat > "$env_file.partial" <<ENV

@@ -97,12 +97,30 @@ test("a flood of slow and oversized uploads: at most 8 read at once, each bounde
   // The delta poll serves the promotion while the flood is on.
   const served = await eventually("the promotion", () => objectOf(model));
   expect(served.metadata.labels[LABELS.version]).toBe("1");
-  const statuses = await Promise.all([...slow, ...large].map((u) => u.status));
+  const answered = await Promise.all(
+    [...slow, ...large].map((u) => u.status.then((status) => ({ status, at: performance.now() }))),
+  );
+  const statuses = answered.map((a) => a.status);
   const counts = (code: number) => statuses.filter((s) => s === code).length;
   // Beyond 8 at once: refused unread; the admitted slow ones cut off after the body timeout; the
   // large ones either refused unread or cut off at the size limit. None was accepted.
-  expect(counts(429)).toBeGreaterThanOrEqual(statuses.length - 8 * 2);
   expect(counts(408) + counts(413)).toBeGreaterThanOrEqual(1);
+  expect(counts(429)).toBeGreaterThanOrEqual(1);
+  // Each admitted slow upload holds its slot for the whole body timeout (5 s) and is then cut off:
+  // at most 8 of them are answered 408 within any window shorter than that (how many waves got
+  // in depends on how fast the flood arrived, so the total is not fixed).
+  const cutOff = answered
+    .slice(0, slow.length)
+    .filter((a) => a.status === 408)
+    .map((a) => a.at)
+    .sort((a, b) => a - b);
+  const window = 5_000 - 500;
+  const busiest = Math.max(
+    0,
+    ...cutOff.map((start) => cutOff.filter((t) => t >= start && t < start + window).length),
+  );
+  expect(busiest).toBeGreaterThanOrEqual(1);
+  expect(busiest).toBeLessThanOrEqual(8);
   expect(counts(408) + counts(413) + counts(429) + counts(0)).toBe(statuses.length);
   expect(counts(202)).toBe(0);
   // The service read at most 8 × 64 KiB of it: its heap did not take the 40 MiB sent.

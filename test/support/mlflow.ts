@@ -153,12 +153,8 @@ export const mlflow = (url = mlflowUrl()) => new RegistryAdmin(url);
 export const uniqueModelName = (stem: string) => `${stem} ${randomBytes(3).toString("hex")}`;
 
 /** Registers `count` versions whose sources are served-artifact URIs. */
-export async function registerModel(
-  name: string,
-  count: number,
-  tags: Record<string, string> = {},
-  client: RegistryAdmin = mlflow(),
-) {
+export async function registerModel(name: string, count: number, tags: Record<string, string> = {}) {
+  const client = mlflow();
   await client.createRegisteredModel(name, tags);
   const versions = [];
   for (let i = 1; i <= count; i++) {
