@@ -15,6 +15,12 @@ export class RegistryError extends Error {
   }
 }
 
+/**
+ * MLflow cannot be reached with these settings at all: its TLS certificate is not trusted, or it
+ * refused the credentials. Retrying cannot help; only a setting can.
+ */
+export class RegistryAccessError extends RegistryError {}
+
 /** An MLflow response did not fit the schema of its endpoint. */
 export class RegistryResponseError extends RegistryError {
   constructor(

@@ -4,7 +4,7 @@
 //   sync --dry-run  prints the plan (creates, updates, deletes) without writing
 // Exit codes: 0 success, 1 a cycle failed, 2 bad configuration or usage.
 import pino from "pino";
-import { ConfigError } from "../engine/errors";
+import { ConfigError, RegistryAccessError } from "../engine/errors";
 import { parseServiceEnv } from "./env";
 import { startHttpServer } from "./http";
 import { createLogger } from "./logger";
@@ -101,6 +101,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   ];
   if (typeof config.statusPage === "object")
     servers.push(await startHttpServer({ ...endpoints, port: config.statusPage.port, statusPage }));
+  // MLflow refusing these settings (an untrusted certificate, rejected credentials) fails the
+  // start like any invalid setting; MLflow being unreachable does not: the loop retries, and
+  // /readyz answers 503 until a cycle succeeds.
+  const refusal = await service.client.recentlyUpdatedModels(1).then(
+    () => undefined,
+    (error: unknown) => (error instanceof RegistryAccessError ? error : undefined),
+  );
+  if (refusal) {
+    for (const server of servers) server.close();
+    process.stderr.write(`mlflow2seldon: invalid configuration: ${refusal.message}\n`);
+    return 2;
+  }
   const stop = new AbortController();
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {

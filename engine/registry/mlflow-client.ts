@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { z } from "zod";
-import { ConfigError, RegistryError, RegistryResponseError } from "../errors";
+import { ConfigError, RegistryAccessError, RegistryError, RegistryResponseError } from "../errors";
 import {
   describeIssues,
   downloadUriSchema,
@@ -262,7 +262,7 @@ function describeFailure(endpoint: string, error: unknown): { error: RegistryErr
     // A certificate the client does not trust fails the same way on every attempt.
     if (error.code && UNTRUSTED_CERTIFICATE.has(error.code)) {
       const reason = `the server's TLS certificate is not trusted (${error.code}): give the CA that signed it (M2S_MLFLOW_CA_FILE or MLFLOW_TRACKING_SERVER_CERT_PATH)`;
-      return { error: new RegistryError(endpoint, reason), transient: false };
+      return { error: new RegistryAccessError(endpoint, reason), transient: false };
     }
     const reason =
       error.code === "ECONNABORTED" ? "timed out" : `network error ${error.code ?? error.message}`;
@@ -272,9 +272,15 @@ function describeFailure(endpoint: string, error: unknown): { error: RegistryErr
   const detail = data?.error_code
     ? `${data.error_code}: ${data.message ?? ""}`
     : (error.response?.statusText ?? "");
-  const hint = STATUS_HINTS[status] ? ` (${STATUS_HINTS[status]})` : "";
+  const hint =
+    status === 403
+      ? ` (${permissionHint(endpoint)})`
+      : STATUS_HINTS[status]
+        ? ` (${STATUS_HINTS[status]})`
+        : "";
+  const Refusal = status === 401 ? RegistryAccessError : RegistryError;
   return {
-    error: new RegistryError(endpoint, `HTTP ${status} ${detail}`.trim() + hint, status, data?.error_code),
+    error: new Refusal(endpoint, `HTTP ${status} ${detail}`.trim() + hint, status, data?.error_code),
     transient: status === 429 || status >= 500,
   };
 }
@@ -292,5 +298,13 @@ const UNTRUSTED_CERTIFICATE = new Set([
 /** What a refusal means for the user's settings. */
 const STATUS_HINTS: Record<number, string> = {
   401: "MLflow refused the credentials: check the MLflow token or username and password (M2S_MLFLOW_TOKEN, M2S_MLFLOW_USERNAME, M2S_MLFLOW_PASSWORD; stack config mlflowUsername and the secrets mlflowToken, mlflowPassword)",
-  403: "the MLflow user lacks a permission this needs",
 };
+
+/** The MLflow permission a refused endpoint needs (MLflow's basic-auth app; README "MLflow permissions"). */
+function permissionHint(endpoint: string): string {
+  if (endpoint === "webhooks")
+    return "MLflow lets only an admin list and create webhooks: an admin registers the webhook, and the service gets only M2S_WEBHOOK_SECRET (M2S_WEBHOOK_URL unset)";
+  if (endpoint === "model-versions/set-tag")
+    return "the MLflow user needs EDIT on the registered model for M2S_WRITE_BACK";
+  return "the MLflow user needs READ on the registered model";
+}

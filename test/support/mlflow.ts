@@ -25,11 +25,13 @@ export const mlflowUrl = () => {
 /** The engine's read client plus the registry writes a person or a CI job would make. */
 export class RegistryAdmin extends MlflowClient {
   private readonly rest: AxiosInstance;
+  private readonly serverUrl: string;
 
   /** `server`: a URL, or the client's options (basic credentials and a CA are used for writes too). */
   constructor(server: string | MlflowClientOptions) {
     const options = typeof server === "string" ? { url: server } : server;
     super(options);
+    this.serverUrl = options.url.replace(/\/+$/, "");
     // A fresh connection per write: tests pause (training a model, a cycle) longer than the
     // server keeps an idle connection, and Node's default agent would reuse the closed socket.
     this.rest = axios.create({
@@ -123,6 +125,32 @@ export class RegistryAdmin extends MlflowClient {
 
   async deleteRegisteredModel(name: string): Promise<void> {
     await this.call("delete", "registered-models/delete", { name });
+  }
+
+  /**
+   * Grants `username` a permission on one registered model (MLflow 3's basic-auth app; DENY
+   * takes away what the server's default permission gives).
+   */
+  async grantModelPermission(
+    username: string,
+    model: string,
+    permission: "READ" | "EDIT" | "MANAGE" | "DENY",
+  ) {
+    await this.rest.post(`${this.serverUrl}/api/3.0/mlflow/users/permissions/grant`, {
+      username,
+      resource_type: "registered_model",
+      resource_id: model,
+      permission,
+    });
+  }
+
+  /** Removes the grant `grantModelPermission` made: the server's default permission applies again. */
+  async revokeModelPermission(username: string, model: string) {
+    await this.rest.post(`${this.serverUrl}/api/3.0/mlflow/users/permissions/revoke`, {
+      username,
+      resource_type: "registered_model",
+      resource_id: model,
+    });
   }
 
   /** Removes every webhook of this name (what a test registered through the service). */
