@@ -125,6 +125,7 @@ export = async () => {
         target: settings.target,
         image: config.serviceImage,
         env: serviceEnvironment(config, settings, stack),
+        mlflowCaCertificate: config.mlflowCaCertificate,
         secretEnv: {
           M2S_MLFLOW_TOKEN: secrets.mlflowToken,
           M2S_MLFLOW_PASSWORD: secrets.mlflowPassword,
@@ -151,6 +152,7 @@ export = async () => {
             token: secrets.plain.token,
             username: config.mlflowUsername,
             password: secrets.plain.password,
+            caCertificate: config.mlflowCaCertificate,
           },
           settings,
           { known },

@@ -22,6 +22,11 @@ export interface SyncServiceArgs {
   image: pulumi.Input<string>;
   /** M2S_* environment of the service (non-secret settings). */
   env: Record<string, pulumi.Input<string>>;
+  /**
+   * PEM of the CA that signed MLflow's certificate (when not a public one): stored in a ConfigMap,
+   * mounted read-only, and given to the service as M2S_MLFLOW_CA_FILE.
+   */
+  mlflowCaCertificate?: pulumi.Input<string>;
   /** Secret settings (e.g. M2S_MLFLOW_TOKEN), stored in a Kubernetes Secret. */
   secretEnv?: Record<string, pulumi.Input<string> | undefined>;
   /** Grant access to SeldonDeployments in every namespace instead of deploymentNamespace only. */
@@ -117,6 +122,20 @@ export class SyncService extends pulumi.ComponentResource {
       child,
     );
 
+    // The CA as a file the service reads at start (its root filesystem is read-only).
+    const caMount = "/etc/mlflow2seldon/mlflow-ca";
+    const caConfigMap =
+      args.mlflowCaCertificate === undefined
+        ? undefined
+        : new k8s.core.v1.ConfigMap(
+            `${name}-mlflow-ca`,
+            {
+              metadata: { name: `${name}-mlflow-ca`, namespace: args.namespace, labels, annotations },
+              data: { "ca.crt": args.mlflowCaCertificate },
+            },
+            child,
+          );
+
     const probe = (path: string) => ({
       httpGet: { path, port: PORT },
       periodSeconds: 10,
@@ -164,6 +183,9 @@ export class SyncService extends pulumi.ComponentResource {
             metadata: { labels },
             spec: {
               serviceAccountName: account.metadata.name,
+              volumes: caConfigMap
+                ? [{ name: "mlflow-ca", configMap: { name: caConfigMap.metadata.name } }]
+                : undefined,
               securityContext: {
                 runAsNonRoot: true,
                 runAsUser: 10001,
@@ -180,6 +202,7 @@ export class SyncService extends pulumi.ComponentResource {
                       ...args.env,
                       M2S_HTTP_PORT: String(PORT),
                       ...(replicas > 1 ? { M2S_LEADER_ELECTION: "true" } : {}),
+                      ...(caConfigMap ? { M2S_MLFLOW_CA_FILE: `${caMount}/ca.crt` } : {}),
                     }).map(([envName, value]) => ({ name: envName, value })),
                     // The leader's identity and the Lease's namespace.
                     { name: "POD_NAME", ...fromPod("metadata.name") },
@@ -187,6 +210,9 @@ export class SyncService extends pulumi.ComponentResource {
                   ],
                   envFrom: [{ secretRef: { name: secret.metadata.name } }],
                   ports: [{ name: "http", containerPort: PORT }],
+                  volumeMounts: caConfigMap
+                    ? [{ name: "mlflow-ca", mountPath: caMount, readOnly: true }]
+                    : undefined,
                   livenessProbe: probe("/healthz"),
                   readinessProbe: probe("/readyz"),
                   // Measured (bench/RESULTS.md): ~70 MiB idle, ~130 MiB peak at 5,000 models.

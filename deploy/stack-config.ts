@@ -12,6 +12,17 @@ const stringList = z.array(z.string().min(1));
 export const stackConfigSchema = z.object({
   mlflowUrl: z.url({ message: "an http(s) URL of the MLflow tracking server" }),
   mlflowUsername: z.string().min(1).optional(),
+  /**
+   * PEM of the CA that signed MLflow's certificate, when it is not a public one: the program
+   * trusts it for its snapshot, and the service gets it mounted (M2S_MLFLOW_CA_FILE).
+   */
+  mlflowCaCertificate: z
+    .string()
+    .refine(
+      (pem) => pem.includes("-----BEGIN CERTIFICATE-----"),
+      "a PEM certificate (-----BEGIN CERTIFICATE-----)",
+    )
+    .optional(),
   kubeContext: z.string().min(1).optional(),
   deployService: z.boolean().default(true),
   snapshotModels: z.boolean().default(true),
@@ -53,6 +64,7 @@ export type StackConfig = z.infer<typeof stackConfigSchema>;
 
 const example: Partial<Record<keyof StackConfig, string>> = {
   mlflowUrl: "http://mlflow.mlflow.svc:5000",
+  mlflowCaCertificate: `-- "$(cat mlflow-ca.crt)"`,
   stages: `'["Production"]'`,
   aliases: `'["champion"]'`,
   stackModels: `'["fraud-*"]'`,

@@ -30,6 +30,8 @@ export interface MlflowClientOptions {
   password?: string;
   /** PEM file of a custom CA for https servers. */
   caFile?: string;
+  /** The custom CA's PEM content itself (instead of caFile). */
+  caCertificate?: string;
   timeoutMs?: number;
   /** Attempts after the first for a transient failure. */
   retries?: number;
@@ -82,7 +84,10 @@ export class MlflowClient {
       // a request, and a reset that still happens is retried (GETs only).
       httpAgent: countingConnections(new HttpAgent(KEEP_ALIVE), this.observe),
       httpsAgent: countingConnections(
-        new HttpsAgent({ ...KEEP_ALIVE, ca: options.caFile ? readCa(options.caFile) : undefined }),
+        new HttpsAgent({
+          ...KEEP_ALIVE,
+          ca: options.caCertificate ?? (options.caFile ? readCa(options.caFile) : undefined),
+        }),
         this.observe,
       ),
       // Responses are parsed by zod, not trusted as typed.
@@ -261,7 +266,7 @@ function describeFailure(endpoint: string, error: unknown): { error: RegistryErr
   if (status === undefined) {
     // A certificate the client does not trust fails the same way on every attempt.
     if (error.code && UNTRUSTED_CERTIFICATE.has(error.code)) {
-      const reason = `the server's TLS certificate is not trusted (${error.code}): give the CA that signed it (M2S_MLFLOW_CA_FILE or MLFLOW_TRACKING_SERVER_CERT_PATH)`;
+      const reason = `the server's TLS certificate is not trusted (${error.code}): give the CA that signed it (M2S_MLFLOW_CA_FILE or MLFLOW_TRACKING_SERVER_CERT_PATH; stack config mlflowCaCertificate)`;
       return { error: new RegistryAccessError(endpoint, reason), transient: false };
     }
     const reason =

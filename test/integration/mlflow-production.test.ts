@@ -1,10 +1,13 @@
 // The production-shaped MLflow on the testbed: the newest MLflow 3 on PostgreSQL, its basic-auth
 // app, over TLS with a certificate from the testbed's CA. The service reads it as a user that has
 // MLflow's default READ permission and nothing more; the registry is shaped by MLflow's admin.
-import { freshNamespace, listSeldonDeployments } from "../support/cluster";
+import { AppsV1Api } from "@kubernetes/client-node";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { core, freshNamespace, kubeConfig, listSeldonDeployments } from "../support/cluster";
 import { RegistryAdmin, uniqueModelName } from "../support/mlflow";
 import { testbedSetting as setting } from "../support/models";
-import { run } from "../support/pulumi";
+import { pulumi, pulumiOk, repositoryStack, run } from "../support/pulumi";
 import { serviceBin, serviceEnv } from "../support/service";
 import { cycleOk, syncFixture, type SyncFixture } from "../support/sync";
 import { statusRows } from "../../service/status";
@@ -217,4 +220,57 @@ test("write-back and webhook registration need more than READ: refused with the 
   await expect(withWebhook.client.listWebhooks()).rejects.toThrow(
     /HTTP 403 .*only an admin list and create webhooks/,
   );
+});
+
+test("the Pulumi program trusts the CA from stack config: its snapshot serves the model, and the service it deploys gets the CA mounted", async () => {
+  const id = randomBytes(3).toString("hex");
+  const snapshotted = uniqueModelName("prod pulumi");
+  await registerProductionModel(snapshotted);
+  const stack = repositoryStack(
+    `it-prod-${id}`,
+    {
+      mlflowUrl: server(),
+      mlflowUsername: setting("M2S_TESTBED_MLFLOW_PROD_READER"),
+      mlflowCaCertificate: readFileSync(ca(), "utf8"),
+      deploymentNamespace: namespace,
+      serviceNamespace: `m2s-prod-${id}`,
+      servingMode: "mlflow-server",
+      stackModels: JSON.stringify([snapshotted]),
+      skipAwait: "true",
+    },
+    { mlflowPassword: setting("M2S_TESTBED_MLFLOW_PROD_READER_PASSWORD") },
+  );
+  try {
+    pulumiOk(["up", "--yes", "--stack", stack.name]);
+    const served = await objectsOf(snapshotted);
+    expect(served.map((o) => [o.metadata.labels[LABELS.owner], o.metadata.labels[LABELS.version]])).toEqual([
+      [`stack-${stack.name}`, "1"],
+    ]);
+    const apps = kubeConfig().makeApiClient(AppsV1Api);
+    const deployment = await apps.readNamespacedDeployment({
+      name: "mlflow2seldon",
+      namespace: `m2s-prod-${id}`,
+    });
+    const pod = deployment.spec!.template.spec!;
+    const container = pod.containers[0];
+    const caFile = container.env!.find((e) => e.name === "M2S_MLFLOW_CA_FILE")!.value!;
+    const mount = container.volumeMounts!.find((m) => caFile.startsWith(`${m.mountPath}/`))!;
+    expect(mount.readOnly).toBe(true);
+    const configMap = pod.volumes!.find((v) => v.name === mount.name)!.configMap!.name!;
+    const data = (await core().readNamespacedConfigMap({ name: configMap, namespace: `m2s-prod-${id}` }))
+      .data!;
+    expect(data[caFile.slice(mount.mountPath.length + 1)]).toBe(readFileSync(ca(), "utf8"));
+
+    // Without the CA the preview fails with the setting named, and nothing is planned.
+    pulumiOk(["config", "rm", "--stack", stack.name, "mlflow2seldon:mlflowCaCertificate"]);
+    const untrusted = pulumi(["preview", "--stack", stack.name]);
+    expect(untrusted.code).not.toBe(0);
+    expect(untrusted.output).toMatch(
+      /TLS certificate is not trusted \(\w+\): .*stack config mlflowCaCertificate/,
+    );
+  } finally {
+    pulumiOk(["destroy", "--yes", "--stack", stack.name]);
+    stack.remove();
+  }
+  expect(await objectsOf(snapshotted)).toEqual([]);
 });

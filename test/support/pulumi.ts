@@ -57,7 +57,8 @@ export function repositoryStack(
 ) {
   pulumiOk(["stack", "init", name]);
   for (const [key, value] of Object.entries(config))
-    pulumiOk(["config", "set", "--stack", name, `mlflow2seldon:${key}`, value]);
+    // "--": a value may begin with "-" (a PEM certificate does).
+    pulumiOk(["config", "set", "--stack", name, "--", `mlflow2seldon:${key}`, value]);
   for (const [key, value] of Object.entries(secrets))
     pulumiOk(["config", "set", "--stack", name, "--secret", `mlflow2seldon:${key}`], { input: value });
   return {
