@@ -40,16 +40,20 @@ testbed-down:
 # Pulumi: thin wrappers of the plain CLI on the stack STACK (selected, or created, first).
 # Pulumi's Node.js runtime runs the TypeScript program (index.ts) itself: no build step.
 SELECT_STACK = pulumi stack select --create $(STACK) > /dev/null
+# Given kubeconfig content (stack config `kubeconfig`), the Kubernetes plugin copies it into
+# $TMPDIR for its Helm support and never removes the copy, which holds the credentials: Pulumi
+# gets a private TMPDIR, removed when the command ends.
+PRIVATE_TMPDIR = TMPDIR=$$(mktemp -d) && trap 'rm -rf "$$TMPDIR"' EXIT && export TMPDIR;
 deploy: install
-	@$(WITH_ENV) deploy/require-settings.sh $(STACK) && pulumi up --yes --stack $(STACK)
+	@$(WITH_ENV) $(PRIVATE_TMPDIR) deploy/require-settings.sh $(STACK) && pulumi up --yes --stack $(STACK)
 preview: install
-	@$(WITH_ENV) $(SELECT_STACK) && pulumi preview --diff --stack $(STACK)
+	@$(WITH_ENV) $(PRIVATE_TMPDIR) $(SELECT_STACK) && pulumi preview --diff --stack $(STACK)
 preview-policy: install
-	@$(WITH_ENV) $(SELECT_STACK) && pulumi preview --diff --stack $(STACK) --policy-pack policy
+	@$(WITH_ENV) $(PRIVATE_TMPDIR) $(SELECT_STACK) && pulumi preview --diff --stack $(STACK) --policy-pack policy
 destroy: install
-	@$(WITH_ENV) $(SELECT_STACK) && pulumi destroy --yes --stack $(STACK)
+	@$(WITH_ENV) $(PRIVATE_TMPDIR) $(SELECT_STACK) && pulumi destroy --yes --stack $(STACK)
 refresh: install
-	@$(WITH_ENV) $(SELECT_STACK) && pulumi refresh --yes --stack $(STACK)
+	@$(WITH_ENV) $(PRIVATE_TMPDIR) $(SELECT_STACK) && pulumi refresh --yes --stack $(STACK)
 # Names kept for users of the original Helm chart.
 helm_deploy: deploy
 helm_delete: destroy

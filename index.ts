@@ -90,7 +90,9 @@ export = async () => {
   const cluster = kubeClient({ context: config.kubeContext, kubeconfigContent: secrets.plain.kubeconfig });
   const provider = new k8s.Provider("cluster", {
     context: config.kubeContext,
-    kubeconfig: secrets.kubeconfig,
+    // Without content, "" lets the plugin resolve $KUBECONFIG itself: given a path (the SDK's
+    // default), it would copy the file into $TMPDIR and leave the copy there.
+    kubeconfig: secrets.kubeconfig ?? "",
   });
   const annotations = noWaitAnnotations(config.skipAwait);
 

@@ -9,8 +9,8 @@
 //                                                          as the target's serving system reads them
 const k8s = require("@kubernetes/client-node");
 const YAML = require("yaml");
-const { URL } = require("node:url");
 const { TARGETS } = require("../dist/engine/serving-targets");
+const { objectStoreCredentials } = require("../dist/testbed/object-store-credentials");
 
 const target = TARGETS[process.env.TARGET || "seldon-v1"];
 const [command, namespace, labelSelector, version] = process.argv.slice(2);
@@ -41,14 +41,9 @@ async function ensure(create, namespace, body) {
 
 /**
  * What a cluster's admin prepares before models are served: the namespace, and the object store's
- * credentials where the serving system looks for them. KServe: a Secret with its S3 annotations,
- * listed by the predictor's ServiceAccount (stack config serviceAccount). Seldon Core's rclone
- * storage initializer: RCLONE_CONFIG_<remote>_* variables in the predictor's envSecretRefName
- * (stack config credentialsSecret), the remote named after the URI's scheme.
+ * credentials where the serving system looks for them (testbed/object-store-credentials.ts).
  */
 async function credentials(namespace) {
-  const endpoint = new URL(process.env.M2S_TESTBED_S3_ENDPOINT);
-  const keys = [process.env.M2S_TESTBED_S3_ACCESS_KEY_ID, process.env.M2S_TESTBED_S3_SECRET_ACCESS_KEY];
   // A namespace still being deleted by an earlier run's `pulumi destroy` is waited for.
   for (let i = 0; i < 240; i++) {
     const existing = await core.readNamespace({ name: namespace }).catch((error) => {
@@ -58,45 +53,10 @@ async function credentials(namespace) {
     if (!existing?.metadata.deletionTimestamp) break;
     await new Promise((r) => setTimeout(r, 500));
   }
-  try {
-    await core.createNamespace({ body: { metadata: { name: namespace } } });
-  } catch (error) {
-    if (error.code !== 409) throw error;
-  }
-  const secret = (name, metadata, stringData) => ({ metadata: { name, ...metadata }, stringData });
-  if (process.env.TARGET === "kserve") {
-    const annotations = {
-      "serving.kserve.io/s3-endpoint": endpoint.host,
-      "serving.kserve.io/s3-usehttps": endpoint.protocol === "https:" ? "1" : "0",
-      "serving.kserve.io/s3-region": "us-east-1",
-    };
-    await ensure(
-      (r) => core.createNamespacedSecret(r),
-      namespace,
-      secret("models-s3", { annotations }, { AWS_ACCESS_KEY_ID: keys[0], AWS_SECRET_ACCESS_KEY: keys[1] }),
-    );
-    await ensure((r) => core.createNamespacedServiceAccount(r), namespace, {
-      metadata: { name: "model-reader" },
-      secrets: [{ name: "models-s3" }],
-    });
-  } else {
-    await ensure(
-      (r) => core.createNamespacedSecret(r),
-      namespace,
-      secret(
-        "models-rclone",
-        {},
-        {
-          RCLONE_CONFIG_S3_TYPE: "s3",
-          RCLONE_CONFIG_S3_PROVIDER: "Other",
-          RCLONE_CONFIG_S3_ENV_AUTH: "false",
-          RCLONE_CONFIG_S3_ENDPOINT: endpoint.origin,
-          RCLONE_CONFIG_S3_ACCESS_KEY_ID: keys[0],
-          RCLONE_CONFIG_S3_SECRET_ACCESS_KEY: keys[1],
-        },
-      ),
-    );
-  }
+  await ensure((r) => core.createNamespace({ body: r.body }), undefined, { metadata: { name: namespace } });
+  const { secret, serviceAccount } = objectStoreCredentials(process.env.TARGET || "seldon-v1");
+  await ensure((r) => core.createNamespacedSecret(r), namespace, secret);
+  if (serviceAccount) await ensure((r) => core.createNamespacedServiceAccount(r), namespace, serviceAccount);
 }
 
 async function main() {

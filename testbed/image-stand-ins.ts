@@ -2,18 +2,12 @@
 // Dockerfile runs it (entrypoint, CMD, ENV), installed on the testbed (.testbed/env).
 import { dirname, join } from "node:path";
 import type { ImageStandIn } from "./kubelet";
-
-/** A testbed setting from the environment (.testbed/env). */
-const setting = (env: NodeJS.ProcessEnv, name: string) => {
-  const value = env[name];
-  if (!value) throw new Error(`${name} is not set: the testbed environment (.testbed/env) was not loaded`);
-  return value;
-};
+import { testbedSetting } from "./setting";
 
 /** Stand-ins by image repository. */
 export function imageStandIns(env: NodeJS.ProcessEnv = process.env): Record<string, ImageStandIn> {
   const mlserver: ImageStandIn = {
-    entrypoint: [join(dirname(setting(env, "M2S_TESTBED_MLSERVER_PYTHON")), "mlserver"), "start"],
+    entrypoint: [join(dirname(testbedSetting("M2S_TESTBED_MLSERVER_PYTHON", env)), "mlserver"), "start"],
     cmd: ["$(MLSERVER_MODELS_DIR)"],
     env: { MLSERVER_MODELS_DIR: "/mnt/models" },
     defaultPorts: { MLSERVER_HTTP_PORT: 8080, MLSERVER_GRPC_PORT: 8081, MLSERVER_METRICS_PORT: 8082 },
@@ -22,14 +16,14 @@ export function imageStandIns(env: NodeJS.ProcessEnv = process.env): Record<stri
   return {
     "kserve/storage-initializer": {
       entrypoint: [
-        setting(env, "M2S_TESTBED_STORAGE_PYTHON"),
-        setting(env, "M2S_TESTBED_STORAGE_INITIALIZER"),
+        testbedSetting("M2S_TESTBED_STORAGE_PYTHON", env),
+        testbedSetting("M2S_TESTBED_STORAGE_INITIALIZER", env),
       ],
       standsFor: "kserve-storage 0.20.0 running the image's initializer-entrypoint",
     },
     "seldonio/mlserver": mlserver,
     "seldonio/rclone-storage-initializer": {
-      entrypoint: [setting(env, "M2S_TESTBED_RCLONE"), "copy"],
+      entrypoint: [testbedSetting("M2S_TESTBED_RCLONE", env), "copy"],
       env: {
         RCLONE_CONFIG_GS_TYPE: "google cloud storage",
         RCLONE_CONFIG_GS_ANONYMOUS: "true",

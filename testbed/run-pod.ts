@@ -5,24 +5,27 @@
 // model ("v2 http://127.0.0.1:40123/v2/models/model"), then "running"; stops it on SIGTERM.
 import { CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { join } from "node:path";
+import { eventually } from "./eventually";
 import { IMAGES_NOT_RUN, imageStandIns } from "./image-stand-ins";
 import { runPod } from "./kubelet";
 import { SERVING_PODS, type ControllerTarget } from "./serving-pods";
 
 const WAIT_MS = 120_000;
 
-async function podFetching(core: CoreV1Api, namespace: string, labelSelector: string, modelUri: string) {
-  const deadline = Date.now() + WAIT_MS;
+/** The newest Pod of `labelSelector` whose storage initializer fetches `modelUri`. */
+function podFetching(core: CoreV1Api, namespace: string, labelSelector: string, modelUri: string) {
   const fetches = (pod: V1Pod) => pod.spec!.initContainers?.[0]?.args?.[0] === modelUri;
-  while (Date.now() < deadline) {
-    const { items } = await core.listNamespacedPod({ namespace, labelSelector });
-    const newest = items
-      .filter(fetches)
-      .sort((a, b) => +b.metadata!.creationTimestamp! - +a.metadata!.creationTimestamp!)[0];
-    if (newest) return newest;
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  throw new Error(`no Pod of ${labelSelector} in ${namespace} fetches ${modelUri} after ${WAIT_MS / 1000} s`);
+  return eventually(
+    `a Pod of ${labelSelector} in ${namespace} that fetches ${modelUri}`,
+    async () => {
+      const { items } = await core.listNamespacedPod({ namespace, labelSelector });
+      return items
+        .filter(fetches)
+        .sort((a, b) => +b.metadata!.creationTimestamp! - +a.metadata!.creationTimestamp!)[0];
+    },
+    WAIT_MS,
+    500,
+  );
 }
 
 async function main() {

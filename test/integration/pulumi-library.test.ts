@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { listSeldonDeployments } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
-import { pulumiOk, run, runOk } from "../support/pulumi";
+import { privateTmpdir, pulumiOk, run, runOk } from "../support/pulumi";
 import { repoRoot } from "../support/testbed-env";
 import { LABELS } from "../../engine/vocabulary";
 
@@ -29,7 +29,14 @@ beforeAll(async () => {
   cpSync(join(repoRoot, "test", "fixtures", "library-project"), project, { recursive: true });
 });
 
-afterAll(() => rmSync(project, { recursive: true, force: true }));
+// Kubeconfig content makes the Kubernetes plugin write a copy into TMPDIR that it never removes:
+// the commands get a TMPDIR of their own, removed afterwards (as the Makefile's wrappers do).
+const tmp = privateTmpdir("team-pulumi");
+
+afterAll(() => {
+  rmSync(project, { recursive: true, force: true });
+  tmp.remove();
+});
 
 test("npm pack holds the library and its declarations, not tests, bench, testbed or stacks", () => {
   const listing = run("npm", ["pack", "--dry-run", "--json"]);
@@ -84,6 +91,10 @@ test("another project installs the tarball, and pulumi up / destroy there deploy
   expect(up).not.toContain(clientKey);
   expect(pulumiOk(["stack", "export"], inProject)).not.toContain(clientKey);
   expect(pulumiOk(["stack", "output", "--json"], inProject)).not.toContain(clientKey);
+  // The plugin's copy of the content, key included, in the TMPDIR it was given.
+  const copies = tmp.kubeconfigCopies();
+  expect(copies.length).toBeGreaterThan(0);
+  expect(readFileSync(join(tmp.dir, copies[0]), "utf8")).toContain(clientKey);
 
   expect(pulumiOk(["preview", "--diff"], inProject)).toMatch(/Resources:\s+\d+ unchanged/);
   pulumiOk(["destroy", "--yes"], inProject);

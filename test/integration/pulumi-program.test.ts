@@ -22,7 +22,7 @@ import {
   writtenContent,
 } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel, versionRequestsDuring } from "../support/mlflow";
-import { pulumi, pulumiOk, repositoryStack, run } from "../support/pulumi";
+import { privateTmpdir, pulumi, pulumiOk, repositoryStack, run } from "../support/pulumi";
 import { syncFixture } from "../support/sync";
 import { LABELS, ANNOTATIONS } from "../../engine/vocabulary";
 
@@ -47,6 +47,7 @@ const config: Record<string, string> = {
   skipAwait: "true",
 };
 let repoStack: ReturnType<typeof repositoryStack>;
+const tmp = privateTmpdir("pulumi-program");
 
 /** The plain CLI from the repository root, as the README shows it. */
 const cli = (command: "preview --diff" | "up --yes" | "refresh --yes" | "destroy --yes") =>
@@ -65,7 +66,10 @@ beforeAll(async () => {
   repoStack = repositoryStack(stack, config, { mlflowToken: TOKEN });
 });
 
-afterAll(() => repoStack?.remove());
+afterAll(() => {
+  repoStack?.remove();
+  tmp.remove();
+});
 
 test("pulumi up creates the service objects and one SeldonDeployment per promoted version", async () => {
   let up = "";
@@ -292,4 +296,11 @@ test("make deploy's settings check fails without a terminal, naming the setting 
   } finally {
     pulumiOk(["stack", "rm", "--yes", "--force", `prompt-${id}`]);
   }
+});
+
+test("the stack's commands leave no copy of the kubeconfig in TMPDIR", () => {
+  // The Kubernetes plugin copies a kubeconfig it is given (content, or the path the SDK defaults
+  // to from $KUBECONFIG) into TMPDIR and never removes it; the program gives it neither, so the
+  // plugin reads $KUBECONFIG itself. pulumi-library.test.ts shows the copy where content is given.
+  expect(tmp.kubeconfigCopies()).toEqual([]);
 });

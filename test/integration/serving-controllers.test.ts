@@ -25,6 +25,7 @@ import {
 import { rolloutUnsupported } from "../../engine/settings";
 import { imageRepository, runPod } from "../../testbed/kubelet";
 import { IMAGES_NOT_RUN, imageStandIns } from "../../testbed/image-stand-ins";
+import { objectStoreCredentials } from "../../testbed/object-store-credentials";
 import { SERVING_PODS, type ControllerTarget } from "../../testbed/serving-pods";
 import { mlflow, mlflowUrl, uniqueModelName } from "../support/mlflow";
 import { iris, irisV2Request, testbedSetting, v2Predictions } from "../support/models";
@@ -77,8 +78,6 @@ async function predictionsOfPod(pod: V1Pod, model: string, httpPort: number, grp
 /** What differs between the serving systems in the story below. */
 interface ControllerCase {
   target: ControllerTarget;
-  /** The object store's credentials, as the serving system reads them, in `namespace`. */
-  credentials(namespace: string): Promise<void>;
   serviceEnv: Record<string, string>;
   /** The storage initializer's container, and that it is configured as the user configured it. */
   expectInitializer(pod: V1Pod): V1Container;
@@ -101,30 +100,6 @@ const readObject = async (target: "kserve" | "seldon-v1", namespace: string, nam
 const CASES: Record<string, ControllerCase> = {
   "KServe's controller (Standard mode)": {
     target: "kserve",
-    // A Secret the predictor's service account lists, its endpoint in KServe's annotations.
-    async credentials(namespace) {
-      await core().createNamespacedSecret({
-        namespace,
-        body: {
-          metadata: {
-            name: "models-s3",
-            annotations: {
-              "serving.kserve.io/s3-endpoint": objectStoreEndpoint().host,
-              "serving.kserve.io/s3-usehttps": "0",
-              "serving.kserve.io/s3-region": "us-east-1",
-            },
-          },
-          stringData: {
-            AWS_ACCESS_KEY_ID: setting("M2S_TESTBED_S3_ACCESS_KEY_ID"),
-            AWS_SECRET_ACCESS_KEY: setting("M2S_TESTBED_S3_SECRET_ACCESS_KEY"),
-          },
-        },
-      });
-      await core().createNamespacedServiceAccount({
-        namespace,
-        body: { metadata: { name: "model-reader" }, secrets: [{ name: "models-s3" }] },
-      });
-    },
     serviceEnv: {
       M2S_TARGET: "kserve",
       M2S_SERVICE_ACCOUNT: "model-reader",
@@ -159,24 +134,6 @@ const CASES: Record<string, ControllerCase> = {
   },
   "Seldon Core's operator (MLFLOW_SERVER, protocol v2)": {
     target: "seldon-v1",
-    // Seldon's rclone storage initializer reads a remote named after the URI's scheme from
-    // RCLONE_CONFIG_<REMOTE>_* variables of the predictor's envSecretRefName.
-    async credentials(namespace) {
-      await core().createNamespacedSecret({
-        namespace,
-        body: {
-          metadata: { name: "models-rclone" },
-          stringData: {
-            RCLONE_CONFIG_S3_TYPE: "s3",
-            RCLONE_CONFIG_S3_PROVIDER: "Other",
-            RCLONE_CONFIG_S3_ENV_AUTH: "false",
-            RCLONE_CONFIG_S3_ENDPOINT: setting("M2S_TESTBED_S3_ENDPOINT"),
-            RCLONE_CONFIG_S3_ACCESS_KEY_ID: setting("M2S_TESTBED_S3_ACCESS_KEY_ID"),
-            RCLONE_CONFIG_S3_SECRET_ACCESS_KEY: setting("M2S_TESTBED_S3_SECRET_ACCESS_KEY"),
-          },
-        },
-      });
-    },
     serviceEnv: {
       M2S_TARGET: "seldon-v1",
       M2S_SERVING_MODE: "mlflow-server",
@@ -211,7 +168,10 @@ describe.each(Object.entries(CASES))("on %s", (_, spec) => {
       "2": iris(s3MlflowUrl(), "predict", `models:/${model}/2`).predictions,
     };
     namespace = await freshNamespace(`ctl-${spec.target}`);
-    await spec.credentials(namespace);
+    // The object store's credentials, as the serving system reads them.
+    const { secret, serviceAccount } = objectStoreCredentials(spec.target);
+    await core().createNamespacedSecret({ namespace, body: secret });
+    if (serviceAccount) await core().createNamespacedServiceAccount({ namespace, body: serviceAccount });
   }, 180_000);
 
   test("a Production version: the controller accepts and reconciles the object, its Pod fetches the version and serves its predictions; a promotion rolls it, an archive removes it", async () => {

@@ -5,12 +5,9 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { repoRoot } from "./testbed-env";
 import { eventually } from "./wait";
+import { testbedSetting } from "../../testbed/setting";
 
-export const testbedSetting = (name: string) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: the testbed environment was not loaded`);
-  return value;
-};
+export { testbedSetting };
 
 /** Runs a Python program of one of the testbed's environments; its last stdout line as JSON. */
 export function python(

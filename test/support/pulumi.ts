@@ -1,6 +1,9 @@
 // Runs the plain Pulumi CLI the way a user types it: from the repository root (or from another
 // project's folder), against the testbed's local file:// backend.
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { repoRoot } from "./testbed-env";
 
 export interface CommandRun {
@@ -64,5 +67,20 @@ export function repositoryStack(
   return {
     name,
     remove: () => pulumiOk(["stack", "rm", "--yes", "--force", name]),
+  };
+}
+
+/**
+ * A TMPDIR of its own for the commands this test file runs (they inherit the worker's
+ * environment): what they leave there can be counted, e.g. copies of a kubeconfig.
+ */
+export function privateTmpdir(stem: string) {
+  const dir = mkdtempSync(join(tmpdir(), `${stem}-`));
+  process.env.TMPDIR = dir;
+  return {
+    dir,
+    /** Files named as the Kubernetes plugin names its kubeconfig copies (kubeconfigNNNN). */
+    kubeconfigCopies: () => readdirSync(dir).filter((f) => /^kubeconfig\d+$/.test(f)),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
