@@ -5,11 +5,12 @@ import { TARGETS } from "./engine/serving-targets";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ModelDeployments } from "./components/model-deployments";
+import { MlflowWebhook } from "./provider/mlflow-webhook";
 import { noWaitAnnotations } from "./components/no-wait";
 import { SyncService } from "./components/sync-service";
 import { loadStackConfig, stackEngineSettings, stackSecrets, type StackConfig } from "./deploy/stack-config";
 import { ServingObjectStore, kubeClient } from "./engine/apply/store";
-import { errorMessage } from "./engine/errors";
+import { ConfigError, errorMessage } from "./engine/errors";
 import { fieldManager } from "./engine/inventory";
 import { KubeApiError, type KubeClient } from "./engine/kube/client";
 import { listOwned } from "./engine/apply/reconcile";
@@ -141,6 +142,30 @@ export = async () => {
     );
   }
 
+  // The stack owns the service's webhook in MLflow: a changed URL or secret is written to MLflow
+  // by `pulumi up`, and `pulumi destroy` removes it. The service only receives.
+  let webhook: MlflowWebhook | undefined;
+  if (config.webhookUrl) {
+    if (!secrets.webhookSecret)
+      throw new ConfigError([
+        {
+          setting: "mlflow2seldon:webhookSecret",
+          message:
+            "webhookUrl needs the webhook's shared secret: pulumi config set --secret mlflow2seldon:webhookSecret VALUE",
+        },
+      ]);
+    webhook = new MlflowWebhook("mlflow-webhook", {
+      mlflowUrl: config.mlflowUrl,
+      mlflowToken: secrets.mlflowToken,
+      mlflowUsername: config.mlflowUsername,
+      mlflowPassword: secrets.mlflowPassword,
+      mlflowCaCertificate: config.mlflowCaCertificate,
+      name: `mlflow2seldon-${stack}`,
+      url: config.webhookUrl,
+      secret: secrets.webhookSecret,
+    });
+  }
+
   let models: ModelDeployments | undefined;
   if (config.snapshotModels) {
     const known = await stackObjects(cluster, settings);
@@ -173,5 +198,6 @@ export = async () => {
     serviceDeployment: service?.deploymentName,
     metricsEndpoint: service?.metricsEndpoint,
     modelDeployments: models?.names,
+    mlflowWebhookId: webhook?.webhookId,
   };
 };

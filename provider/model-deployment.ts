@@ -1,41 +1,8 @@
-// A Pulumi dynamic resource for one model's SeldonDeployment
-// (type pulumi-nodejs:dynamic/mlflow2seldon:ModelDeployment). The provider is serialized into the
-// stack's state for every resource, so it is kept small: code, plus the absolute path of the
-// runtime loader (provider/load-runtime.cjs), found when the program runs. The provider process
-// loads the engine through it whatever its working directory is.
+// A Pulumi dynamic resource for one model's serving object
+// (type pulumi-nodejs:dynamic/mlflow2seldon:ModelDeployment); its provider is in
+// dynamic-providers.ts.
 import * as pulumi from "@pulumi/pulumi";
-import { resolve } from "node:path";
-import type { ModelDeploymentInputs, ModelDeploymentOutputs } from "./runtime";
-
-type Runtime = typeof import("./runtime");
-
-// provider/ in a checkout, dist/provider/ in a build or an installed package.
-const RUNTIME_LOADER = resolve(
-  __dirname,
-  __dirname.endsWith("dist/provider") ? "../.." : "..",
-  "provider",
-  "load-runtime.cjs",
-);
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- a serialized provider must require at run time
-const runtime = (): Runtime => require(RUNTIME_LOADER);
-
-const modelDeploymentProvider: pulumi.dynamic.ResourceProvider<
-  ModelDeploymentInputs,
-  ModelDeploymentOutputs
-> = {
-  check: async (_olds, news) =>
-    runtime().checkInputs(news) as pulumi.dynamic.CheckResult<ModelDeploymentInputs>,
-  diff: async (_id, olds, news) => runtime().diffInputs(olds, news),
-  create: async (inputs) => ({
-    id: runtime().deploymentId(inputs),
-    outs: await runtime().applyDeployment(inputs),
-  }),
-  update: async (_id, _olds, news) => ({ outs: await runtime().applyDeployment(news) }),
-  read: async (id, props) =>
-    runtime().readDeployment(id, props!) as Promise<pulumi.dynamic.ReadResult<ModelDeploymentOutputs>>,
-  delete: async (id, props) => runtime().deleteDeployment(id, props),
-};
+import { modelDeploymentProvider } from "./dynamic-providers";
 
 /** The cluster a ModelDeployment writes to: a kubeconfig context, kubeconfig content, or both. */
 export interface ClusterArgs {

@@ -1,7 +1,8 @@
-// What the ModelDeployment dynamic provider does, as plain functions: input validation, diff,
-// and the create/read/update/delete effects through the engine's applier. The serialized
-// provider loads this module by its absolute path; one provider process serves many resources,
-// so it keeps one Kubernetes client per cluster.
+// What the dynamic providers do, as plain functions: the ModelDeployment's input validation,
+// diff, and create/read/update/delete effects through the engine's applier here, the
+// MlflowWebhook's in webhook-runtime.ts. The serialized providers load this module by its
+// absolute path; one provider process serves many resources, so it keeps one Kubernetes client
+// per cluster.
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { ServingObjectStore, kubeClient } from "../engine/apply/store";
@@ -10,6 +11,8 @@ import { fieldManager, isOwnedBy, ownershipConflict } from "../engine/inventory"
 import { targetOf, TARGETS } from "../engine/serving-targets";
 import { dns1123Label } from "../engine/settings";
 import { LABELS, MANAGED_BY, type ServingObject } from "../engine/vocabulary";
+
+export * from "./webhook-runtime";
 
 export const modelDeploymentInputsSchema = z.object({
   model: z.string().min(1),

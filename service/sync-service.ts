@@ -362,26 +362,27 @@ export class SyncService {
   }
 
   /**
-   * Registers the service's webhook in MLflow unless one of that name and URL exists (best
-   * effort); only the leader calls it. True when the webhook is in place.
+   * Registers the service's webhook in MLflow, or brings the one of its name up to date: its URL,
+   * events and secret are written every time (MLflow never shows a secret, so a rotated one
+   * cannot be compared). Best effort; only the leader calls it. True when the webhook is in place.
    */
   async registerWebhook(): Promise<boolean> {
     const webhook = this.config.webhook;
     if (!webhook?.url) return true;
-    const name = `mlflow2seldon-${this.config.engine.owner}`;
+    const spec = {
+      name: `mlflow2seldon-${this.config.engine.owner}`,
+      url: webhook.url,
+      secret: webhook.secret,
+      events: [...WEBHOOK_EVENTS],
+    };
     try {
-      const existing = await this.client.listWebhooks();
-      if (existing.some((w) => w.name === name && w.url === webhook.url)) {
-        this.log.info({ name, url: webhook.url }, "webhook already registered in MLflow");
-        return true;
-      }
-      await this.client.createWebhook({
-        name,
-        url: webhook.url,
-        secret: webhook.secret,
-        events: [...WEBHOOK_EVENTS],
-      });
-      this.log.info({ name, url: webhook.url }, "webhook registered in MLflow");
+      const existing = (await this.client.listWebhooks()).find((w) => w.name === spec.name);
+      if (existing) await this.client.updateWebhook(existing.webhook_id, spec);
+      else await this.client.createWebhook(spec);
+      this.log.info(
+        { name: spec.name, url: spec.url },
+        existing ? "webhook in MLflow brought up to date" : "webhook registered in MLflow",
+      );
       return true;
     } catch (error) {
       this.log.warn(

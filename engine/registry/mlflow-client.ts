@@ -19,6 +19,7 @@ import {
   type ModelVersion,
   type RegisteredModel,
   type Webhook,
+  type WebhookSpec,
 } from "./schemas";
 
 export interface MlflowClientOptions {
@@ -192,13 +193,35 @@ export class MlflowClient {
   }
 
   /** Registers a webhook for registry events (entity and action as MLflow's enums spell them). */
-  async createWebhook(webhook: {
-    name: string;
-    url: string;
-    secret: string;
-    events: { entity: string; action: string }[];
-  }): Promise<Webhook> {
+  async createWebhook(webhook: WebhookSpec): Promise<Webhook> {
     return (await this.send("post", "webhooks", webhookResponseSchema, webhook)).webhook;
+  }
+
+  /** The webhook, or undefined when MLflow says it does not exist. */
+  async getWebhook(id: string): Promise<Webhook | undefined> {
+    try {
+      return (await this.send("get", "webhooks/get", webhookResponseSchema, {}, webhookPath(id))).webhook;
+    } catch (error) {
+      if (error instanceof RegistryError && error.code === "RESOURCE_DOES_NOT_EXIST") return undefined;
+      throw error;
+    }
+  }
+
+  /** Changes a webhook in place (its id and deliveries' history stay): URL, events, secret, name. */
+  async updateWebhook(id: string, webhook: WebhookSpec): Promise<Webhook> {
+    return (await this.send("patch", "webhooks/update", webhookResponseSchema, webhook, webhookPath(id)))
+      .webhook;
+  }
+
+  /** Deletes a webhook; false when MLflow says it did not exist. */
+  async deleteWebhook(id: string): Promise<boolean> {
+    try {
+      await this.send("delete", "webhooks/delete", z.unknown(), {}, webhookPath(id));
+      return true;
+    } catch (error) {
+      if (error instanceof RegistryError && error.code === "RESOURCE_DOES_NOT_EXIST") return false;
+      throw error;
+    }
   }
 
   /** Tags a version (the service's write-back of what it deployed). */
@@ -210,20 +233,25 @@ export class MlflowClient {
     return this.send("get", endpoint, schema, params);
   }
 
-  /** One request validated by `schema`; transient failures are retried with backoff. */
+  /**
+   * One request validated by `schema`; transient failures are retried with backoff. `endpoint`
+   * names it in errors and metrics; `path` is where it goes when the URL carries an id.
+   */
   private async send<T>(
-    method: "get" | "post",
+    method: "get" | "post" | "patch" | "delete",
     endpoint: string,
     schema: z.ZodType<T>,
     payload: Record<string, unknown>,
+    path = endpoint,
   ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         this.observe.request?.(endpoint);
-        const response =
-          method === "get"
-            ? await this.http.get(endpoint, { params: payload })
-            : await this.http.post(endpoint, payload);
+        const response = await this.http.request({
+          method,
+          url: path,
+          ...(method === "get" ? { params: payload } : { data: payload }),
+        });
         const parsed = schema.safeParse(response.data);
         if (!parsed.success) throw new RegistryResponseError(endpoint, describeIssues(parsed.error));
         return parsed.data;
@@ -256,6 +284,9 @@ function readCa(file: string): Buffer {
     throw new ConfigError([{ setting: "MLflow CA file", message: `cannot read ${file}` }]);
   }
 }
+
+/** A webhook's own path: its id in the URL (MLflow 3.3+). */
+const webhookPath = (id: string) => `webhooks/${encodeURIComponent(id)}`;
 
 /** Turns an axios error into a RegistryError without request headers or credentials. */
 function describeFailure(endpoint: string, error: unknown): { error: RegistryError; transient: boolean } {

@@ -47,6 +47,13 @@ export const webhooksPageSchema = z.object({
 });
 export const webhookResponseSchema = z.object({ webhook: webhookSchema });
 export type Webhook = z.infer<typeof webhookSchema>;
+/** What a webhook is registered with (entity and action as MLflow's enums spell them). */
+export type WebhookSpec = {
+  name: string;
+  url: string;
+  secret: string;
+  events: { entity: string; action: string }[];
+};
 
 export const modelVersionResponseSchema = z.object({ model_version: modelVersionSchema });
 export const registeredModelResponseSchema = z.object({ registered_model: registeredModelSchema });

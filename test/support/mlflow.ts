@@ -159,10 +159,6 @@ export class RegistryAdmin extends MlflowClient {
       if (hook.name === name) await this.deleteWebhook(hook.webhook_id);
   }
 
-  async deleteWebhook(id: string): Promise<void> {
-    await this.call("delete", `webhooks/${id}`, {});
-  }
-
   /** The webhooks with when each was created. */
   async listWebhookRecords(): Promise<{ webhook_id: string; name: string; creation_timestamp: number }[]> {
     const page = (await this.call("get", "webhooks", {})) as {

@@ -1,7 +1,14 @@
 import { parseStackConfig } from "../../deploy/stack-config";
 import { ConfigError } from "../../engine/errors";
 import { buildServingObject } from "../../engine/plan/manifest";
-import { checkInputs, diffInputs, type ModelDeploymentInputs } from "../../provider/runtime";
+import {
+  checkInputs,
+  checkWebhookInputs,
+  diffInputs,
+  diffWebhookInputs,
+  type MlflowWebhookInputs,
+  type ModelDeploymentInputs,
+} from "../../provider/runtime";
 
 const inputs = (
   overrides: { version?: string; image?: string; name?: string } = {},
@@ -84,6 +91,35 @@ describe("ModelDeployment diff", () => {
       changes: true,
       deleteBeforeReplace: true,
     });
+  });
+});
+
+describe("MlflowWebhook check and diff", () => {
+  const webhook: MlflowWebhookInputs = {
+    mlflowUrl: "http://mlflow:5000",
+    name: "mlflow2seldon-dev",
+    url: "http://mlflow2seldon-metrics.mlflow2seldon.svc:8080/webhooks/mlflow",
+    secret: "a-secret-of-sixteen-chars",
+    events: [{ entity: "MODEL_VERSION_ALIAS", action: "CREATED" }],
+  };
+  test("a short secret or a missing URL is named", () => {
+    expect(checkWebhookInputs({ ...webhook, secret: "short", url: undefined }).failures).toEqual([
+      { property: "url", reason: expect.stringContaining("URL") },
+      { property: "secret", reason: "at least 16 characters" },
+    ]);
+  });
+  test("a rotated secret or a new URL is an update in place; another MLflow replaces it", () => {
+    expect(diffWebhookInputs(webhook, { ...webhook })).toEqual({ changes: false });
+    expect(diffWebhookInputs(webhook, { ...webhook, secret: "another-secret-of-16" })).toEqual({
+      changes: true,
+      replaces: [],
+    });
+    expect(diffWebhookInputs(webhook, { ...webhook, url: "https://hooks.example.com/m2s" }).replaces).toEqual(
+      [],
+    );
+    expect(diffWebhookInputs(webhook, { ...webhook, mlflowUrl: "http://other:5000" }).replaces).toEqual([
+      "mlflowUrl",
+    ]);
   });
 });
 
