@@ -1,15 +1,20 @@
-# The sync service image: `docker build -t mlflow2seldon:0.1.0 .`
+# The sync service image: `docker build -t mlflow2seldon:0.1.0 .` (here: `make image`).
 # Runs as a non-root user and writes nothing to its filesystem (logs go to stdout), so it works
 # with readOnlyRootFilesystem.
 FROM node:24-bookworm-slim AS build
+# Behind a TLS-intercepting proxy, the proxy's CA for npm (a file mounted into the build); it is
+# not declared in the final stage, so the image does not carry it.
+ARG NODE_EXTRA_CA_CERTS
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
-RUN npx tsc -p tsconfig.json
+# The service only (engine and service): no Pulumi program, tests, bench or testbed.
+RUN npx tsc -p tsconfig.service.json
 
 # Only the service's production dependencies (the Pulumi and test packages are dev dependencies).
 FROM node:24-bookworm-slim AS dependencies
+ARG NODE_EXTRA_CA_CERTS
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund

@@ -12,7 +12,7 @@ export PATH := $(if $(NODE_BIN),$(NODE_BIN):)$(PATH)
 WITH_ENV = if [[ -f $(TESTBED_ENV) && -z "$$M2S_NO_TESTBED" ]]; then source $(TESTBED_ENV); fi;
 
 .PHONY: install build test lint testbed-up testbed-down deploy preview preview-policy destroy refresh \
-        helm_deploy helm_delete demo demo-clean sync bench
+        helm_deploy helm_delete demo demo-clean sync bench image
 
 node_modules/.package-lock.json: package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund
@@ -57,6 +57,12 @@ refresh: install
 # Names kept for users of the original Helm chart.
 helm_deploy: deploy
 helm_delete: destroy
+
+# The service image from the Dockerfile, with podman (its base is made from Debian's packages
+# when no registry can be reached: testbed/base-image.sh).
+IMAGE ?= mlflow2seldon:0.1.0
+image:
+	@testbed/build-image.sh $(IMAGE)
 
 # The continuous sync service from this checkout (M2S_* settings from the environment).
 sync: build

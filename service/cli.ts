@@ -81,7 +81,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (outcome.report && outcome.report.changes.length === 0) process.stdout.write("no changes\n");
     return outcome.ok ? 0 : 1;
   }
-  if (flags.includes("--once")) return (await service.runCycle()).ok ? 0 : 1;
+  if (flags.includes("--once")) return syncOnce(service, config.leaderElection?.leaseDurationMs);
 
   const scheduler = new Scheduler(service, log);
   const endpoints = { metrics: service.metrics, isReady: () => service.isReady() };
@@ -133,6 +133,28 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   for (const server of servers) server.close();
   log.info("sync service stopped");
   return 0;
+}
+
+/**
+ * One cycle. With leader election on (the Deployment's settings) the cycle is the lease holder's
+ * like any write: the lease is taken first (a stale one waited out), renewed during the cycle and
+ * given up after it; a lease another replica keeps renewing means exit 1 and nothing written.
+ */
+async function syncOnce(service: SyncService, leaseDurationMs: number | undefined): Promise<number> {
+  const leader = service.leader;
+  if (!leader || leaseDurationMs === undefined) return (await service.runCycle()).ok ? 0 : 1;
+  const election = new AbortController();
+  const electing = leader.run(election.signal);
+  try {
+    if (!(await leader.leadingWithin(2 * leaseDurationMs))) {
+      process.stderr.write("mlflow2seldon: another replica holds the lease: sync --once wrote nothing\n");
+      return 1;
+    }
+    return (await service.runCycle()).ok ? 0 : 1;
+  } finally {
+    election.abort();
+    await electing;
+  }
 }
 
 if (require.main === module) {

@@ -59,6 +59,13 @@ export class LeaderElector {
     return this.leading && performance.now() - this.lastRenewMs < this.settings.renewDeadlineMs;
   }
 
+  /** Whether this process holds the lease within `timeoutMs` (while `run` is electing). */
+  async leadingWithin(timeoutMs: number): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    while (!this.holdsLease() && performance.now() < deadline) await sleep(100);
+    return this.holdsLease();
+  }
+
   /** Tries to acquire or renew every retry period until `signal` aborts, then releases the lease. */
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {

