@@ -18,6 +18,7 @@ import { parse } from "yaml";
 import { core, freshNamespace, kubeConfig, listSeldonDeployments } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
 import { pulumiOk, repositoryStack, run, runOk } from "../support/pulumi";
+import { readmeCommands, withoutComments } from "../support/readme";
 import { repoRoot } from "../support/testbed-env";
 import { eventually, freePort } from "../support/wait";
 import { ANNOTATIONS, LABELS } from "../../engine/vocabulary";
@@ -129,8 +130,10 @@ async function metric(port: number, prefix: string, labels = ""): Promise<number
 }
 
 beforeAll(async () => {
-  // Built as README shows (cached layers make a rebuild quick).
-  const built = runOk("make", ["image"]);
+  // Built as the README shows it, from the repository root (cached layers make a rebuild quick).
+  const [block] = readmeCommands("## The service image");
+  expect(withoutComments(block)).toEqual(["make image"]);
+  const built = runOk("bash", ["-c", block[0]]);
   expect(built).toMatch(new RegExp(`\\[image\\] ${IMAGE}: \\d+ MB`));
   namespace = await freshNamespace("image");
   await registerModel(model, 2);

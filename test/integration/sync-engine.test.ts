@@ -261,7 +261,11 @@ describe("MLflow failures never delete a running deployment", () => {
   beforeAll(async () => {
     proxy = new FaultProxy(new URL(mlflowUrl()));
     const url = await proxy.start();
-    proxied = fx.service({ M2S_MLFLOW_HOST: url, M2S_MLFLOW_TIMEOUT_SECONDS: "1" }, { backoffMs: 10 });
+    // One page for the whole shared registry: the retry test counts requests.
+    proxied = fx.service(
+      { M2S_MLFLOW_HOST: url, M2S_MLFLOW_TIMEOUT_SECONDS: "1" },
+      { backoffMs: 10, pageSize: 1000 },
+    );
     scheduler = new Scheduler(proxied, createLogger("silent"));
     await registerModel(name(), 1);
     await mlflow().transitionStage(name(), "1", "Production");
@@ -285,6 +289,23 @@ describe("MLflow failures never delete a running deployment", () => {
       expect(failures.values.find((v) => v.labels.stage === "registry")?.value).toBeGreaterThan(0);
       await mlflow().transitionStage(name(), "1", "Production");
       proxy.setMode("pass");
+    },
+  );
+
+  test.each(["reset", "http503", "http429"] as const)(
+    "%s on two requests, then answers: the client retries with backoff and the cycle succeeds",
+    async (mode) => {
+      const searches = async () => (await mlflowRequests(proxied))["registered-models/search"] ?? 0;
+      // The same read without faults, for the number of requests it takes.
+      const clean = await searches();
+      expect((await scheduler.fullRead()).ok).toBe(true);
+      const pages = (await searches()) - clean;
+      const before = await searches();
+      proxy.failNext(mode, 2);
+      const outcome = await scheduler.fullRead();
+      expect(outcome.ok).toBe(true);
+      expect((await searches()) - before).toBe(pages + 2);
+      expect(await byModel(name())).toHaveLength(1);
     },
   );
 

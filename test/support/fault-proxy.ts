@@ -1,11 +1,14 @@
 // A loopback TCP proxy in front of the real MLflow server that can inject the faults a network
-// and a load balancer produce: connection resets, 503s, malformed pages and hangs.
+// and a load balancer produce: connection resets, 503s, 429s, malformed pages and hangs, for good
+// or for the next few connections only.
 import { createServer, connect, type Server, type Socket } from "node:net";
 
-export type FaultMode = "pass" | "reset" | "http503" | "malformed" | "hang";
+export type FaultMode = "pass" | "reset" | "http503" | "http429" | "malformed" | "hang";
 
 export class FaultProxy {
   private mode: FaultMode = "pass";
+  /** Connections left before the mode goes back to "pass" (undefined: for good). */
+  private remaining?: number;
   private server?: Server;
   private readonly sockets = new Set<Socket>();
 
@@ -22,7 +25,14 @@ export class FaultProxy {
   /** Switches the fault; open (kept-alive) connections are cut so the next request sees it. */
   setMode(mode: FaultMode): void {
     this.mode = mode;
+    this.remaining = undefined;
     for (const socket of this.sockets) socket.destroy();
+  }
+
+  /** The fault for the next `count` connections (each answers one request), then "pass". */
+  failNext(mode: FaultMode, count: number): void {
+    this.setMode(mode);
+    this.remaining = count;
   }
 
   async stop(): Promise<void> {
@@ -38,13 +48,24 @@ export class FaultProxy {
       client.end(
         `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
       );
-    switch (this.mode) {
+    const mode = this.mode;
+    if (this.remaining !== undefined && --this.remaining <= 0) {
+      // Later connections pass; this one still gets its fault.
+      this.mode = "pass";
+      this.remaining = undefined;
+    }
+    switch (mode) {
       case "reset":
         client.resetAndDestroy();
         return;
       case "http503":
         client.once("data", () =>
           respond("503 Service Unavailable", '{"error_code":"TEMPORARILY_UNAVAILABLE","message":"down"}'),
+        );
+        return;
+      case "http429":
+        client.once("data", () =>
+          respond("429 Too Many Requests", '{"error_code":"REQUEST_LIMIT_EXCEEDED","message":"slow down"}'),
         );
         return;
       case "malformed":
