@@ -128,3 +128,40 @@ test("a hand edit and a hand deletion are repaired through the watch; a status u
   expect(await drift()).toBe(driftBefore + 2);
   expect(await metric('mlflow2seldon_cycles_total{result="success"}')).toBe(1);
 });
+
+test("with M2S_WATCH=false nothing is watched: a hand edit is repaired by the next full read", async () => {
+  // A service of its own (another owner, a model outside the first one's patterns), full reads
+  // every 2 s, no delta poll.
+  const model = uniqueModelName("unwatched model");
+  await registerModel(model, 1);
+  await mlflow().transitionStage(model, "1", "Production");
+  const unwatchedPort = await freePort();
+  const unwatched = spawn(process.execPath, [serviceBin, "sync"], {
+    env: serviceEnv(namespace, model, "unwatched", {
+      M2S_HTTP_PORT: String(unwatchedPort),
+      M2S_SYNC_INTERVAL_SECONDS: "2",
+      M2S_DELTA_POLL_SECONDS: "0",
+      M2S_WATCH: "false",
+    }),
+    stdio: "ignore",
+  });
+  const value = (series: string) => metricValue(unwatchedPort, series);
+  try {
+    const original = await eventually("the object", () => objectOf(model));
+    await editObject(seldon, namespace, original.metadata.name, (current) => {
+      current.spec.predictors[0].replicas = 7;
+    });
+    const cycles = await value('mlflow2seldon_cycles_total{result="success"}');
+    await eventually(
+      "the edit repaired",
+      async () => (await objectOf(model))?.spec.predictors[0].replicas === 1,
+    );
+    // Repaired by a full read (a cycle finished since the edit), with no watch ever opened.
+    expect(await value('mlflow2seldon_cycles_total{result="success"}')).toBeGreaterThan(cycles);
+    expect(await value('mlflow2seldon_kube_requests_total{verb="watch"}')).toBe(0);
+    expect(await value('mlflow2seldon_kube_requests_total{verb="list"}')).toBeGreaterThan(0);
+  } finally {
+    unwatched.kill("SIGTERM");
+    if (unwatched.exitCode === null) await once(unwatched, "exit");
+  }
+});

@@ -6,6 +6,7 @@ import { freshNamespace, listSeldonDeployments } from "../support/cluster";
 import { mlflow, registerModel, uniqueModelName } from "../support/mlflow";
 import { runOk } from "../support/pulumi";
 import { readmeCommands, withoutComments } from "../support/readme";
+import { eventually } from "../support/wait";
 import { repoRoot } from "../support/testbed-env";
 import { LABELS } from "../../engine/vocabulary";
 
@@ -51,9 +52,14 @@ test("each command works from the repository root", async () => {
   const service = spawn("bash", ["-c", `exec ${loop}`], { cwd: repoRoot, env: { ...process.env, ...env } });
   let output = "";
   service.stdout.on("data", (chunk) => (output += chunk));
-  while (!output.includes('"cycle finished"')) await new Promise((resolve) => setTimeout(resolve, 200));
-  service.kill("SIGTERM");
-  const [code] = await once(service, "exit");
-  expect(code).toBe(0);
+  service.stderr.resume();
+  try {
+    await eventually("the loop's first cycle", async () => output.includes('"cycle finished"'));
+  } finally {
+    const exited = service.exitCode === null ? once(service, "exit") : Promise.resolve([service.exitCode]);
+    service.kill("SIGTERM");
+    const [code] = await exited;
+    expect(code).toBe(0);
+  }
   expect(output).toContain("sync service stopped");
 });

@@ -13,6 +13,7 @@ import {
   writtenContent,
 } from "../support/cluster";
 import { FaultProxy } from "../support/fault-proxy";
+import { eventually } from "../support/wait";
 import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
 import { createLogger } from "../../service/logger";
 import { Scheduler } from "../../service/scheduler";
@@ -247,6 +248,17 @@ test("the API server's rejection of one model is reported with its message; the 
     expect.objectContaining({ action: "create", message: expect.stringContaining("HTTP 422") }),
   ]);
   expect(await byModel(good)).toHaveLength(1);
+  // The refused write is a Warning Event naming the object (`kubectl get events` shows it).
+  const [refused] = outcome.report!.failures;
+  const [event] = await eventually("the refused write's Event", async () => {
+    const items = await eventsRecordedFor(fx.namespace, { kind: "SeldonDeployment", name: refused.name });
+    return items.length > 0 ? items : undefined;
+  });
+  expect(event).toMatchObject({
+    type: "Warning",
+    reason: "CreateFailed",
+    message: expect.stringContaining("HTTP 422"),
+  });
   await mlflow().transitionStage(bad, "1", "Archived");
   await mlflow().transitionStage(good, "1", "Archived");
   await fx.service().runCycle();

@@ -1,5 +1,5 @@
 // The sync service as a user runs it: the `mlflow2seldon` command against the testbed.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,12 +12,22 @@ import {
   serviceAccountToken,
   serviceAccountWithRole,
 } from "../support/cluster";
-import { mlflow, registerModel, uniqueModelName } from "../support/mlflow";
-import { serviceBin, serviceEnv } from "../support/service";
-import { freePort } from "../support/wait";
+import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
+import { FaultProxy } from "../support/fault-proxy";
+import { metricValue, serviceBin, serviceEnv } from "../support/service";
+import { eventually, freePort } from "../support/wait";
 import { ANNOTATIONS } from "../../engine/vocabulary";
 
 const bin = serviceBin;
+/** Service processes a test started: any still running when the file ends (a test failed) is stopped. */
+const running = new Set<ChildProcess>();
+afterAll(async () => {
+  for (const child of running)
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGKILL");
+      await once(child, "exit");
+    }
+});
 const TOKEN = "s3cr3t-token-never-logged";
 
 function baseEnv(namespace: string, prefix: string): NodeJS.ProcessEnv {
@@ -86,6 +96,8 @@ test("the service loop serves health, readiness and metrics, writes back tags, a
   });
   let stdout = "";
   child.stdout.on("data", (chunk) => (stdout += chunk));
+  child.stderr.resume();
+  running.add(child);
   const url = (path: string) => `http://127.0.0.1:${port}${path}`;
   const waitFor = async (check: () => Promise<boolean>) => {
     for (let i = 0; i < 100 && !(await check().catch(() => false)); i++)
@@ -133,6 +145,41 @@ test("the service loop serves health, readiness and metrics, writes back tags, a
     cpuMs: expect.any(Number),
   });
   expect(stdout).not.toContain(TOKEN);
+});
+
+test("until its first successful cycle /readyz answers 503 (MLflow answering 503 from the start), /healthz 200; once MLflow answers it is ready", async () => {
+  const namespace = await freshNamespace("ready");
+  const proxy = new FaultProxy(new URL(mlflowUrl()));
+  const proxied = await proxy.start();
+  proxy.setMode("http503");
+  const port = await freePort();
+  // An outage at start-up is not a setting: the service starts and keeps trying.
+  const child = spawn(process.execPath, [bin, "sync"], {
+    env: {
+      ...baseEnv(namespace, uniqueModelName("ready model")),
+      M2S_MLFLOW_HOST: proxied,
+      M2S_HTTP_PORT: String(port),
+      M2S_SYNC_INTERVAL_SECONDS: "1",
+      M2S_MAX_BACKOFF_SECONDS: "1",
+    },
+    stdio: "ignore",
+  });
+  const status = async (path: string) => (await fetch(`http://127.0.0.1:${port}${path}`)).status;
+  try {
+    // Positive control: a cycle has failed before readiness is judged.
+    await eventually(
+      "a failed cycle",
+      async () => (await metricValue(port, 'mlflow2seldon_cycles_total{result="failure"}')) > 0,
+    );
+    expect(await status("/healthz")).toBe(200);
+    expect(await status("/readyz")).toBe(503);
+    proxy.setMode("pass");
+    await eventually("ready", async () => (await status("/readyz")) === 200);
+  } finally {
+    child.kill("SIGTERM");
+    if (child.exitCode === null) await once(child, "exit");
+    await proxy.stop();
+  }
 });
 
 test("Kubernetes refusals are reported per object with the API's message, and nothing else is lost", async () => {
