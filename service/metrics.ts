@@ -91,6 +91,11 @@ export function createMetrics() {
       help: "1 while this replica holds the lease and writes (leader election), else 0",
       registers: [registry],
     }),
+    webhookRegistered: new Gauge({
+      name: "mlflow2seldon_webhook_registered",
+      help: "1 when the service's webhook is registered in MLflow (M2S_WEBHOOK_URL), 0 when registering failed and changes arrive by polling only",
+      registers: [registry],
+    }),
     fullReadInterval: new Gauge({
       name: "mlflow2seldon_full_read_interval_seconds",
       help: "Delay chosen before the next full read of the registry (interval, pacing by cost, or backoff)",

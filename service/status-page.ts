@@ -16,9 +16,16 @@ export interface CycleSummary {
   failures: string[];
 }
 
+/** How registry events reach the service: what the page says about its MLflow webhook. */
+export type WebhookState =
+  | { state: "off" }
+  | { state: "receiving"; registered: "by the service" | "elsewhere" }
+  | { state: "not registered"; reason: string };
+
 export interface StatusPageContent {
   namespace: string;
   owner: string;
+  webhook: WebhookState;
   /** Rows of the last cycle that reached the cluster; undefined before the first one. */
   rows?: StatusRow[];
   /** Newest first. */
@@ -64,6 +71,11 @@ export function renderStatusPage(content: StatusPageContent): string {
             r.detail ?? "",
           ]),
         );
+  const webhook = {
+    off: "off: changes arrive by the delta poll and full reads",
+    receiving: `on: deliveries received at /webhooks/mlflow (webhook registered ${"registered" in content.webhook ? content.webhook.registered : ""})`,
+    "not registered": `not registered in MLflow (${"reason" in content.webhook ? content.webhook.reason : ""}): alias and tag changes wait for the next full read`,
+  }[content.webhook.state];
   const cycles = table(
     "cycles",
     ["Finished", "Kind", "Result", "Duration", "Changes", "Failures"],
@@ -92,6 +104,7 @@ th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: left; vert
 <p>Namespace <code>${escape(content.namespace)}</code>, owner <code>${escape(content.owner)}</code>.</p>
 <h2>Serving slots and objects</h2>
 <p id="summary">${escape(summary)}</p>
+<p id="webhook">MLflow webhook: ${escape(webhook)}</p>
 ${slots}
 <h2>Recent cycles</h2>
 ${cycles}

@@ -18,7 +18,7 @@ import type { Logger } from "./logger";
 import { createMetrics, type Metrics } from "./metrics";
 import { OwnedObjectsWatch } from "./owned-watch";
 import { byModelAndSlot, statusRows, type StatusRow } from "./status";
-import type { CycleSummary, StatusPageContent } from "./status-page";
+import type { CycleSummary, StatusPageContent, WebhookState } from "./status-page";
 import { WEBHOOK_EVENTS, WebhookVerifier, type WebhookVerdict } from "./webhook";
 
 /** Cycles the status page lists (the history is bounded: the process runs for months). */
@@ -71,6 +71,8 @@ export class SyncService {
   private onDrift: (model: string) => void = () => {};
   private lastRows?: StatusRow[];
   private readonly recentCycles: CycleSummary[] = [];
+  /** How registry events reach this replica (status page; mlflow2seldon_webhook_registered). */
+  private webhookState: WebhookState;
 
   constructor(
     readonly config: ServiceConfig,
@@ -78,6 +80,11 @@ export class SyncService {
     metrics: Metrics = createMetrics(),
   ) {
     this.metrics = metrics;
+    this.webhookState = !config.webhook
+      ? { state: "off" }
+      : config.webhook.url
+        ? { state: "not registered", reason: "the leader registers it" }
+        : { state: "receiving", registered: "elsewhere" };
     this.client = new MlflowClient(config.mlflow, {
       request: (endpoint) => metrics.mlflowRequests.inc({ endpoint }),
       connection: () => metrics.mlflowConnections.inc(),
@@ -326,7 +333,7 @@ export class SyncService {
   /** What the page at `/` shows. */
   statusPage(): StatusPageContent {
     const { namespace, owner } = this.config.engine;
-    return { namespace, owner, rows: this.lastRows, cycles: this.recentCycles };
+    return { namespace, owner, webhook: this.webhookState, rows: this.lastRows, cycles: this.recentCycles };
   }
 
   /** Keeps a cycle for the page; one of some models only (`models`) replaces only their rows. */
@@ -383,12 +390,16 @@ export class SyncService {
         { name: spec.name, url: spec.url },
         existing ? "webhook in MLflow brought up to date" : "webhook registered in MLflow",
       );
+      this.webhookState = { state: "receiving", registered: "by the service" };
+      this.metrics.webhookRegistered.set(1);
       return true;
     } catch (error) {
       this.log.warn(
         { err: errorMessage(error) },
         "could not register the webhook in MLflow; changes still arrive by polling",
       );
+      this.webhookState = { state: "not registered", reason: errorMessage(error) };
+      this.metrics.webhookRegistered.set(0);
       return false;
     }
   }

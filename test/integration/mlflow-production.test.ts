@@ -217,6 +217,11 @@ test("write-back and webhook registration need more than READ: refused with the 
     M2S_WEBHOOK_SECRET: "a-secret-of-sixteen-chars",
   });
   expect(await withWebhook.registerWebhook()).toBe(false);
+  expect(withWebhook.statusPage().webhook).toEqual({
+    state: "not registered",
+    reason: expect.stringMatching(/HTTP 403 .*only an admin list and create webhooks/),
+  });
+  expect((await withWebhook.metrics.webhookRegistered.get()).values[0].value).toBe(0);
   await expect(withWebhook.client.listWebhooks()).rejects.toThrow(
     /HTTP 403 .*only an admin list and create webhooks/,
   );

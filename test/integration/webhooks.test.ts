@@ -88,6 +88,7 @@ test("the service registers its webhook in MLflow, and alias moves reach the clu
   expect(hooks.webhooks).toContainEqual(
     expect.objectContaining({ name: `mlflow2seldon-${owner}`, url: receiver() }),
   );
+  expect(await metric("mlflow2seldon_webhook_registered")).toBe(1);
 
   const model = `${prefix} champion`;
   await registerModel(model, 2);

@@ -4,6 +4,7 @@ test("the page escapes what the registry names", () => {
   const html = renderStatusPage({
     namespace: "models",
     owner: "default",
+    webhook: { state: "off" },
     rows: [{ model: "<script>alert(1)</script>", slot: "stage:Production", object: "x", state: "in sync" }],
     cycles: [
       {
@@ -23,7 +24,23 @@ test("the page escapes what the registry names", () => {
 });
 
 test("before the first cycle the page says so", () => {
-  expect(renderStatusPage({ namespace: "models", owner: "default", cycles: [] })).toContain(
-    "No cycle has reached the cluster yet.",
+  expect(
+    renderStatusPage({ namespace: "models", owner: "default", webhook: { state: "off" }, cycles: [] }),
+  ).toContain("No cycle has reached the cluster yet.");
+});
+
+test("a webhook MLflow refused is shown with MLflow's reason: changes then wait for polling", () => {
+  const html = renderStatusPage({
+    namespace: "models",
+    owner: "default",
+    webhook: {
+      state: "not registered",
+      reason:
+        "MLflow webhooks: HTTP 400 INVALID_PARAMETER_VALUE: Webhook URL must not resolve to a non-public IP address",
+    },
+    cycles: [],
+  });
+  expect(html).toContain(
+    '<p id="webhook">MLflow webhook: not registered in MLflow (MLflow webhooks: HTTP 400 INVALID_PARAMETER_VALUE: Webhook URL must not resolve to a non-public IP address): alias and tag changes wait for the next full read</p>',
   );
 });
