@@ -47,6 +47,17 @@ function table(id: string, header: string[], rows: string[][]): string {
   return `<table id="${id}"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
+function webhookLine(webhook: WebhookState): string {
+  switch (webhook.state) {
+    case "off":
+      return "off: changes arrive by the delta poll and full reads";
+    case "receiving":
+      return `on: deliveries received at /webhooks/mlflow (webhook registered ${webhook.registered})`;
+    case "not registered":
+      return `not registered in MLflow (${webhook.reason}): alias and tag changes wait for the next full read`;
+  }
+}
+
 export function renderStatusPage(content: StatusPageContent): string {
   const rows = content.rows;
   const outOfSync = rows?.filter((r) => r.state !== "in sync").length ?? 0;
@@ -71,11 +82,7 @@ export function renderStatusPage(content: StatusPageContent): string {
             r.detail ?? "",
           ]),
         );
-  const webhook = {
-    off: "off: changes arrive by the delta poll and full reads",
-    receiving: `on: deliveries received at /webhooks/mlflow (webhook registered ${"registered" in content.webhook ? content.webhook.registered : ""})`,
-    "not registered": `not registered in MLflow (${"reason" in content.webhook ? content.webhook.reason : ""}): alias and tag changes wait for the next full read`,
-  }[content.webhook.state];
+  const webhook = webhookLine(content.webhook);
   const cycles = table(
     "cycles",
     ["Finished", "Kind", "Result", "Duration", "Changes", "Failures"],

@@ -131,18 +131,13 @@ export class MlflowClient {
     return page.registered_models;
   }
 
-  /**
-   * One registered model, or undefined when MLflow answers that it does not exist (its error
-   * code: a 404 from anything else in between is an error like any other).
-   */
+  /** One registered model, or undefined when MLflow answers that it does not exist. */
   async getRegisteredModel(name: string): Promise<RegisteredModel | undefined> {
-    try {
-      return (await this.get("registered-models/get", registeredModelResponseSchema, { name }))
-        .registered_model;
-    } catch (error) {
-      if (error instanceof RegistryError && error.code === "RESOURCE_DOES_NOT_EXIST") return undefined;
-      throw error;
-    }
+    return unlessMissing(
+      this.get("registered-models/get", registeredModelResponseSchema, { name }).then(
+        (response) => response.registered_model,
+      ),
+    );
   }
 
   /** Every version of one model (all pages). */
@@ -199,12 +194,11 @@ export class MlflowClient {
 
   /** The webhook, or undefined when MLflow says it does not exist. */
   async getWebhook(id: string): Promise<Webhook | undefined> {
-    try {
-      return (await this.send("get", "webhooks/get", webhookResponseSchema, {}, webhookPath(id))).webhook;
-    } catch (error) {
-      if (error instanceof RegistryError && error.code === "RESOURCE_DOES_NOT_EXIST") return undefined;
-      throw error;
-    }
+    return unlessMissing(
+      this.send("get", "webhooks/get", webhookResponseSchema, {}, webhookPath(id)).then(
+        (response) => response.webhook,
+      ),
+    );
   }
 
   /** Changes a webhook in place (its id and deliveries' history stay): URL, events, secret, name. */
@@ -215,13 +209,10 @@ export class MlflowClient {
 
   /** Deletes a webhook; false when MLflow says it did not exist. */
   async deleteWebhook(id: string): Promise<boolean> {
-    try {
-      await this.send("delete", "webhooks/delete", z.unknown(), {}, webhookPath(id));
-      return true;
-    } catch (error) {
-      if (error instanceof RegistryError && error.code === "RESOURCE_DOES_NOT_EXIST") return false;
-      throw error;
-    }
+    const deleted = unlessMissing(
+      this.send("delete", "webhooks/delete", z.unknown(), {}, webhookPath(id)).then(() => true),
+    );
+    return (await deleted) ?? false;
   }
 
   /** Tags a version (the service's write-back of what it deployed). */
@@ -282,6 +273,19 @@ function readCa(file: string): Buffer {
     return readFileSync(file);
   } catch {
     throw new ConfigError([{ setting: "MLflow CA file", message: `cannot read ${file}` }]);
+  }
+}
+
+/**
+ * The request's value, or undefined when MLflow itself answers that the resource does not exist
+ * (its error code: a 404 from anything else in between is an error like any other).
+ */
+async function unlessMissing<T>(request: Promise<T>): Promise<T | undefined> {
+  try {
+    return await request;
+  } catch (error) {
+    if (error instanceof RegistryError && error.code === "RESOURCE_DOES_NOT_EXIST") return undefined;
+    throw error;
   }
 }
 
