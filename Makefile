@@ -73,5 +73,5 @@ demo: install
 demo-clean:
 	demo/clean.sh
 
-bench: build testbed-up
+bench: build testbed-up image
 	node dist/bench/run.js

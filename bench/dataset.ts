@@ -54,9 +54,8 @@ export interface Promotion {
 
 /**
  * `count` promotions spread over the registry: half move Production from version 2 to 3, half
- * move the champion alias from version 1 to 2.
+ * move the champion alias from version 1 to 2; each `round` picks other models.
  */
-/** `count` promotions, half stage transitions, half alias moves; each `round` picks other models. */
 export function promotions(models: number, count: number, round = 0): Promotion[] {
   const stage = Array.from({ length: models }, (_, i) => benchModel(i)).filter((m) => m.production);
   const alias = Array.from({ length: models }, (_, i) => benchModel(i)).filter((m) => m.champion);

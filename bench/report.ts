@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { format, resolveConfig } from "prettier";
 import { repoRoot } from "../test/support/testbed-env";
 import type { CycleFigures } from "./service-process";
+import type { CommandFigures, PulumiLifecycle } from "./pulumi-lifecycle";
 import type { SoakResult } from "./soak";
 import type { PromotionLatency } from "./promotion";
 import { median, percentile, spread } from "./stats";
@@ -22,6 +23,19 @@ export interface SizeResult {
   /** The first cycle of a new process on the synchronised cluster (as `sync --once` runs). */
   freshNoop?: CycleFigures;
   soak?: SoakResult;
+  /** The image run as its Deployment runs it (one cold cycle, two no-op cycles). */
+  container?: ContainerRun;
+}
+
+export interface ContainerRun {
+  cold: CycleFigures;
+  noop: CycleFigures[];
+  /** Peak RSS of the container's Node.js process. */
+  peakRssBytes: number;
+  /** High-water mark of the container's memory cgroup (page cache included). */
+  cgroupPeakBytes: number;
+  memoryLimitBytes: number;
+  cpuLimit: number;
 }
 
 export interface PromotionRun {
@@ -43,18 +57,26 @@ export interface BenchResults {
   repetitions: number;
   versions: Record<string, string>;
   sizes: SizeResult[];
-  preview: {
-    deployments: number;
-    up: number;
-    previews: number[];
-    previewMlflowRequests: number[];
-    upWithoutCheckpoints: number;
-  }[];
   benchSeconds: number;
 }
 
-const START = "<!-- results:start (written by npm run bench) -->";
-const END = "<!-- results:end -->";
+/** A generated block of RESULTS.md: the whole benchmark writes each, `--only` some of them. */
+interface Block {
+  start: string;
+  end: string;
+}
+const RESULTS: Block = {
+  start: "<!-- results:start (written by npm run bench) -->",
+  end: "<!-- results:end -->",
+};
+const PULUMI: Block = {
+  start: "<!-- pulumi:start (written by npm run bench) -->",
+  end: "<!-- pulumi:end -->",
+};
+const CONTAINER: Block = {
+  start: "<!-- container:start (written by npm run bench) -->",
+  end: "<!-- container:end -->",
+};
 
 function cycleTable(title: string, sizes: SizeResult[], pick: (s: SizeResult) => CycleFigures[]): string[] {
   const rows = sizes.map((s) => {
@@ -72,10 +94,11 @@ function cycleTable(title: string, sizes: SizeResult[], pick: (s: SizeResult) =>
   ];
 }
 
+const mib = (bytes: number) => bytes / 2 ** 20;
+
 export function renderResults(r: BenchResults): string {
-  const mib = (bytes: number) => bytes / 1024 / 1024;
   const lines = [
-    START,
+    RESULTS.start,
     `Run ${r.date} on ${cpus().length} × ${cpus()[0]?.model.trim() ?? "unknown CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB;`,
     `${Object.entries(r.versions)
       .map(([k, v]) => `${k} ${v}`)
@@ -136,23 +159,6 @@ export function renderResults(r: BenchResults): string {
     ...r.sizes.map((s) => `| ${s.models} | ${spread(s.peakRssBytes.map(mib), 0)} |`),
     "",
   ];
-  if (r.preview.length > 0) {
-    lines.push(
-      "### `pulumi up` and `pulumi preview`",
-      "",
-      "A repository stack whose snapshot holds N model deployments (plus the service's own resources),",
-      "plain CLI from the repository root, the whole command (Node.js start, TypeScript program, registry",
-      "snapshot, CLI, dynamic and Kubernetes providers): the first `pulumi up`, then no-change previews.",
-      "",
-      "| Model deployments | `pulumi up` (s) | `pulumi up` with `PULUMI_SKIP_CHECKPOINTS=true` (s) | no-change `pulumi preview` (s) | MLflow requests per no-change preview |",
-      "|---|---|---|---|---|",
-      ...r.preview.map(
-        (p) =>
-          `| ${p.deployments} | ${p.up.toFixed(1)} | ${p.upWithoutCheckpoints.toFixed(1)} | ${spread(p.previews, 1)} | ${spread(p.previewMlflowRequests, 0)} |`,
-      ),
-      "",
-    );
-  }
   for (const s of r.sizes.filter((size) => size.soak)) {
     const soak = s.soak!;
     lines.push(
@@ -187,8 +193,70 @@ export function renderResults(r: BenchResults): string {
       "",
     );
   }
-  lines.push(END);
+  lines.push(RESULTS.end);
   return lines.join("\n");
+}
+
+export function renderPulumiLifecycles(date: string, pulumiVersion: string, runs: PulumiLifecycle[]): string {
+  const s = (f: CommandFigures) => f.seconds.toFixed(1);
+  const peak = (r: PulumiLifecycle) =>
+    Math.max(...[r.firstPreview, r.up, ...r.previews, r.promotionUp, r.destroy].map((f) => f.peakRssBytes));
+  return [
+    PULUMI.start,
+    `Run ${date}, Pulumi ${pulumiVersion}, local (file://) backend, default checkpointing. A repository`,
+    "stack whose snapshot holds N model deployments (plus the service's own resources), the plain CLI",
+    "from the repository root; each figure is the whole command (Node.js start, TypeScript program,",
+    "registry snapshot, CLI, dynamic and Kubernetes providers). Peak memory is the highest sum of the",
+    "resident memory of the command's processes. State bytes: `pulumi stack export` after the up.",
+    "",
+    "| Model deployments | first `preview` s | first `up` s | no-change `preview` s | MLflow requests per no-change preview | `up` of one promotion s | `destroy` s | peak memory MiB (`up`; any command) | state bytes per deployment | one ModelDeployment: inputs / outputs / whole bytes |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ...runs.map(
+      (r) =>
+        `| ${r.deployments} | ${s(r.firstPreview)} | ${s(r.up)} | ${spread(
+          r.previews.map((p) => p.seconds),
+          1,
+        )} | ${spread(r.previewMlflowRequests, 0)} | ${s(r.promotionUp)} | ${s(r.destroy)} | ${mib(r.up.peakRssBytes).toFixed(0)}; ${mib(peak(r)).toFixed(0)} | ${r.stateBytesPerDeployment.toFixed(0)} | ${r.oneDeployment.inputs} / ${r.oneDeployment.outputs} / ${r.oneDeployment.whole} |`,
+    ),
+    "",
+    PULUMI.end,
+  ].join("\n");
+}
+
+export async function writePulumiLifecycles(
+  file: string,
+  date: string,
+  pulumiVersion: string,
+  runs: PulumiLifecycle[],
+): Promise<string> {
+  const block = renderPulumiLifecycles(date, pulumiVersion, runs);
+  await writeBlock(file, PULUMI, block);
+  return block;
+}
+
+export function renderContainerMemory(date: string, sizes: SizeResult[]): string {
+  const runs = sizes.filter((s) => s.container);
+  const limits = runs[0]?.container;
+  return [
+    CONTAINER.start,
+    `Run ${date}. The image \`make image\` builds, run by podman (runc) as its Deployment runs it: its user,`,
+    "its ENTRYPOINT's V8 flags, a read-only root filesystem, no capabilities, and the SyncService",
+    `component's default limits${limits ? ` (${mib(limits.memoryLimitBytes).toFixed(0)} MiB, ${limits.cpuLimit} CPU)` : ""}; a cold cycle into an empty`,
+    "namespace, then two no-op cycles. The container's memory is its cgroup's high-water mark, which",
+    "counts the page cache of the files it read besides the process.",
+    "",
+    "| Models | Served objects | Cold cycle wall s | No-op cycle wall s | Peak RSS MiB (node) | Container memory peak MiB | Limit MiB |",
+    "|---:|---:|---:|---:|---:|---:|---:|",
+    ...runs.map((s) => {
+      const c = s.container!;
+      return `| ${s.models} | ${s.served} | ${c.cold.wallSeconds.toFixed(2)} | ${spread(
+        c.noop.map((n) => n.wallSeconds),
+        2,
+      )} | ${mib(c.peakRssBytes).toFixed(0)} | ${mib(c.cgroupPeakBytes).toFixed(0)} | ${mib(c.memoryLimitBytes).toFixed(0)} |`;
+    }),
+    "",
+    CONTAINER.end,
+  ].join("\n");
 }
 
 function promotionTargets(size: SizeResult): string[] {
@@ -211,17 +279,27 @@ function promotionTargets(size: SizeResult): string[] {
   ];
 }
 
-/** Replaces the generated block of RESULTS.md, keeping everything around it, formatted as `npm run lint` wants. */
-export async function writeResults(file: string, results: BenchResults): Promise<string> {
-  const block = renderResults(results);
-  const current = existsSync(file) ? readFileSync(file, "utf8") : `# Benchmark results\n\n${START}\n${END}\n`;
-  const start = current.indexOf(START);
-  const end = current.indexOf(END);
+/** Replaces one generated block of RESULTS.md, keeping everything around it, formatted as `npm run lint` wants. */
+async function writeBlock(file: string, markers: Block, block: string): Promise<void> {
+  const current = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmark results\n";
+  const start = current.indexOf(markers.start);
+  const end = current.indexOf(markers.end);
   const next =
     start >= 0 && end > start
-      ? `${current.slice(0, start)}${block}${current.slice(end + END.length)}`
+      ? `${current.slice(0, start)}${block}${current.slice(end + markers.end.length)}`
       : `${current.trimEnd()}\n\n${block}\n`;
   writeFileSync(file, await format(next, { ...(await resolveConfig(file)), filepath: file }));
+}
+
+export async function writeResults(file: string, results: BenchResults): Promise<string> {
+  const block = renderResults(results);
+  await writeBlock(file, RESULTS, block);
+  return block;
+}
+
+export async function writeContainerMemory(file: string, date: string, sizes: SizeResult[]): Promise<string> {
+  const block = renderContainerMemory(date, sizes);
+  await writeBlock(file, CONTAINER, block);
   return block;
 }
 

@@ -1,7 +1,10 @@
 // `npm run bench`: sync cost and latency at registry scale on the testbed (real MLflow server,
 // kube-apiserver and Pulumi CLI). Reports to stdout and bench/RESULTS.md; never fails on time.
 //   node dist/bench/run.js [--sizes 100,1000,5000] [--repetitions 3] [--promotions 20]
-//                          [--no-preview] [--profile DIR]
+//                          [--pulumi-deployments 100,1000,5000] [--only service,pulumi,container]
+//                          [--profile DIR]
+// --only runs some of the three parts (the sync service as a process, the Pulumi stack's
+// lifecycle, the image in its container); each rewrites its own tables only.
 // --profile writes a V8 CPU profile of each measured service process into DIR.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -15,22 +18,33 @@ import { BenchCluster } from "./cluster";
 import { promotions, servedSlots, SIZES, type Promotion } from "./dataset";
 import { startMlflowServer, venvKey } from "./mlflow-server";
 import { copyRegistry, ensureRegistries } from "./populate";
-import { pulumiSeconds, modelsServing, type PulumiTimes } from "./preview";
+import { pulumiLifecycle, modelsServing, type PulumiLifecycle } from "./pulumi-lifecycle";
 import { progress } from "./progress";
 import { promotionLatencies, repairLatencies } from "./promotion";
-import { resultsFile, writeResults, type PromotionRun, type SizeResult } from "./report";
-import { ServiceProcess, total, type CycleFigures } from "./service-process";
+import {
+  resultsFile,
+  writeContainerMemory,
+  writePulumiLifecycles,
+  writeResults,
+  type ContainerRun,
+  type PromotionRun,
+  type SizeResult,
+} from "./report";
+import { nodeLaunch, ServiceProcess, total, type CycleFigures } from "./service-process";
+import { ContainerLaunch, containerLimits } from "./service-container";
 import { setTimeout as sleep } from "node:timers/promises";
 import { soak } from "./soak";
 import { latencyChart } from "./chart";
 import { percentile } from "./stats";
 
-const MLFLOW_PORT = Number(process.env.M2S_BENCH_MLFLOW_PORT ?? 5815);
+const MLFLOW_PORT = Number(process.env.M2S_BENCH_MLFLOW_PORT ?? 5831);
 const PAGE_SIZE = 200; // the client's default
 /** Promotions happen at random moments within this window (two default intervals). */
 const PROMOTION_WINDOW_MS = 60_000;
-// Model deployments of the Pulumi stacks measured with `pulumi up` and `pulumi preview`.
-const PULUMI_DEPLOYMENTS = [100, 1000];
+// Model deployments of the Pulumi stacks measured through their lifecycle.
+const PULUMI_DEPLOYMENTS = [100, 1000, 5000];
+/** Registries the bench builds: its sizes, and one large enough for 5,000 deployments. */
+const REGISTRY_SIZES = [...SIZES, 10_000];
 
 /** The pinned component versions (testbed/versions.sh). */
 const testbed = Object.fromEntries(
@@ -121,6 +135,51 @@ async function measurePromotions(
   }
 }
 
+// Full reads only (no delta poll or watch, whose requests would count in a cycle's figures), a
+// second apart, so the no-op cycles follow the cold one quickly.
+const FULL_READS_ONLY = {
+  M2S_SYNC_INTERVAL_SECONDS: "1",
+  M2S_SYNC_JITTER: "0",
+  M2S_DELTA_POLL_SECONDS: "0",
+  M2S_WATCH: "false",
+};
+
+/**
+ * The image in its container, as its Deployment runs it: a cold cycle into the emptied namespace,
+ * then two no-op cycles; memory read from the process and the container's cgroup.
+ */
+async function measureContainer(
+  env: Record<string, string>,
+  cluster: BenchCluster,
+  served: number,
+): Promise<ContainerRun> {
+  await cluster.clear();
+  const launch = new ContainerLaunch(process.env.KUBECONFIG!);
+  const service = new ServiceProcess({ ...env, ...FULL_READS_ONLY }, await freePort(), launch);
+  try {
+    const cold = await service.nextCycle();
+    if (cold.kubeWrites !== served)
+      throw new Error(`the container's cold cycle wrote ${cold.kubeWrites} objects, expected ${served}`);
+    const noop = [await service.nextCycle(), await service.nextCycle()];
+    if (noop.some((n) => n.kubeWrites !== 0)) throw new Error("a no-op cycle in the container wrote objects");
+    const run = {
+      cold,
+      noop,
+      peakRssBytes: service.peakRssBytes(),
+      cgroupPeakBytes: launch.cgroupPeakBytes(),
+      memoryLimitBytes: containerLimits.memoryBytes,
+      cpuLimit: containerLimits.cpus,
+    };
+    progress(
+      `${served} objects in the container: cold ${describe(cold)}; peak RSS ${(run.peakRssBytes / 2 ** 20).toFixed(0)} MiB, cgroup peak ${(run.cgroupPeakBytes / 2 ** 20).toFixed(0)} MiB`,
+    );
+    return run;
+  } finally {
+    await service.stop();
+    launch.cleanUp();
+  }
+}
+
 async function benchSize(
   models: number,
   options: {
@@ -128,6 +187,7 @@ async function benchSize(
     repetitions: number;
     promotions: number;
     soakCycles: number;
+    container: boolean;
     profileDir?: string;
   },
 ): Promise<SizeResult> {
@@ -166,18 +226,10 @@ async function benchSize(
             `service-${models}-${r}.cpuprofile`,
           ]
         : [];
-      // Full reads only (no delta poll or watch, whose requests would count in a cycle's figures),
-      // a second apart, so the no-op cycles follow the cold one quickly.
       const service = new ServiceProcess(
-        {
-          ...env,
-          M2S_SYNC_INTERVAL_SECONDS: "1",
-          M2S_SYNC_JITTER: "0",
-          M2S_DELTA_POLL_SECONDS: "0",
-          M2S_WATCH: "false",
-        },
+        { ...env, ...FULL_READS_ONLY },
         await freePort(),
-        nodeOptions,
+        nodeLaunch(nodeOptions),
       );
       try {
         const cold = await service.nextCycle();
@@ -197,16 +249,11 @@ async function benchSize(
         await service.stop();
       }
     }
+    if (options.container) result.container = await measureContainer(env, cluster, served);
     if (options.soakCycles > 0) {
       // Cycles back to back on the synchronised cluster: only what leaks would grow.
       const service = new ServiceProcess(
-        {
-          ...env,
-          M2S_SYNC_INTERVAL_SECONDS: "0.01",
-          M2S_SYNC_JITTER: "0",
-          M2S_DELTA_POLL_SECONDS: "0",
-          M2S_WATCH: "false",
-        },
+        { ...env, ...FULL_READS_ONLY, M2S_SYNC_INTERVAL_SECONDS: "0.01" },
         await freePort(),
       );
       try {
@@ -242,85 +289,108 @@ async function benchSize(
   return result;
 }
 
+/** The benchmark's parts, each writing its own block of RESULTS.md. */
+const SECTIONS = ["service", "pulumi", "container"] as const;
+type Section = (typeof SECTIONS)[number];
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       sizes: { type: "string", default: SIZES.join(",") },
       repetitions: { type: "string", default: "3" },
       promotions: { type: "string", default: "20" },
-      "no-preview": { type: "boolean", default: false },
+      "pulumi-deployments": { type: "string", default: PULUMI_DEPLOYMENTS.join(",") },
+      only: { type: "string", default: SECTIONS.join(",") },
       profile: { type: "string" },
       "soak-cycles": { type: "string", default: "3000" },
     },
   });
+  const only = new Set(values.only.split(","));
+  const unknown = [...only].filter((s) => !(SECTIONS as readonly string[]).includes(s));
+  if (unknown.length) throw new Error(`--only ${unknown.join(",")}: the sections are ${SECTIONS.join(", ")}`);
+  const runs = (section: Section) => only.has(section);
   Object.assign(process.env, readTestbedEnv());
   const started = performance.now();
-  const sizes = values.sizes.split(",").map(Number);
-  const repetitions = Number(values.repetitions);
+  const sizes = runs("service") || runs("container") ? values.sizes.split(",").map(Number) : [];
+  const repetitions = runs("service") ? Number(values.repetitions) : 0;
   const workDir = mkdtempSync(join(tmpdir(), "mlflow2seldon-bench-"));
+  const date = new Date().toISOString().slice(0, 10);
   try {
-    progress(`registries of ${sizes.join(", ")} models (cached after the first run)`);
-    const pulumiRuns = values["no-preview"] ? [] : PULUMI_DEPLOYMENTS;
-    const registryFor = (deployments: number) => sizes.find((n) => servedSlots(n) >= deployments);
-    const pulumiRegistries = pulumiRuns.map(registryFor).filter((n): n is number => n !== undefined);
-    await ensureRegistries([...new Set([...sizes, ...pulumiRegistries])], workDir, MLFLOW_PORT);
-    // The Pulumi runs first: they need the least time and fail fastest.
-    const preview: ({ deployments: number } & PulumiTimes)[] = [];
+    const pulumiRuns = runs("pulumi") ? values["pulumi-deployments"].split(",").map(Number) : [];
+    // The smallest registry serving enough slots for a stack of `deployments`.
+    const registryFor = (deployments: number) => {
+      const size = REGISTRY_SIZES.find((n) => servedSlots(n) >= deployments);
+      if (size === undefined) throw new Error(`no bench registry serves ${deployments} deployments`);
+      return size;
+    };
+    const registries = [...new Set([...sizes, ...pulumiRuns.map(registryFor)])];
+    progress(`registries of ${registries.join(", ")} models (cached after the first run)`);
+    await ensureRegistries(registries, workDir, MLFLOW_PORT);
+    // The Pulumi runs first: they fail fastest.
+    const lifecycles: PulumiLifecycle[] = [];
     for (const deployments of pulumiRuns) {
       const registry = registryFor(deployments);
-      if (registry === undefined) continue;
+      const mlflowLog = join(workDir, `mlflow-pulumi-${deployments}.log`);
       const server = await startMlflowServer({
         database: copyRegistry(registry, workDir),
         port: MLFLOW_PORT,
-        logFile: join(workDir, `mlflow-pulumi-${deployments}.log`),
+        logFile: mlflowLog,
       });
       try {
-        const times = await pulumiSeconds({
-          mlflowUrl: server.url,
-          models: modelsServing(deployments, registry),
-          deployments,
-          id: randomBytes(3).toString("hex"),
-          repetitions: 3,
-          mlflowLog: join(workDir, `mlflow-pulumi-${deployments}.log`),
-        });
-        preview.push({ deployments, ...times });
+        lifecycles.push(
+          await pulumiLifecycle({
+            mlflowUrl: server.url,
+            models: modelsServing(deployments, registry),
+            deployments,
+            id: randomBytes(3).toString("hex"),
+            repetitions: 3,
+            mlflowLog,
+          }),
+        );
       } finally {
         await server.stop();
       }
     }
+    if (runs("pulumi"))
+      process.stdout.write(
+        `${await writePulumiLifecycles(resultsFile, date, testbed.PULUMI_VERSION, lifecycles)}\n`,
+      );
     const results: SizeResult[] = [];
     for (const [index, models] of sizes.entries()) {
       results.push(
         await benchSize(models, {
           workDir,
           repetitions,
-          promotions: Number(values.promotions),
+          promotions: runs("service") ? Number(values.promotions) : 0,
           // The soak runs at the smallest registry, where cycles are shortest.
-          soakCycles: index === 0 ? Number(values["soak-cycles"]) : 0,
+          soakCycles: index === 0 && runs("service") ? Number(values["soak-cycles"]) : 0,
+          container: runs("container"),
           profileDir: values.profile && resolve(values.profile),
         }),
       );
     }
-    if (results.some((r) => r.promotionRuns.length > 0))
-      writeFileSync(join(dirname(resultsFile), "promotion-latency.svg"), latencyChart(results));
-    const block = await writeResults(resultsFile, {
-      date: new Date().toISOString().slice(0, 10),
-      pageSize: PAGE_SIZE,
-      repetitions,
-      versions: {
-        "Node.js": process.version,
-        MLflow: venvKey()
-          .replace(/^venv-mlflow-/, "")
-          .replace(/-[0-9a-f]+$/, ""),
-        "kube-apiserver": testbed.KUBERNETES_VERSION,
-        etcd: testbed.ETCD_VERSION,
-        Pulumi: testbed.PULUMI_VERSION,
-      },
-      sizes: results,
-      preview,
-      benchSeconds: (performance.now() - started) / 1000,
-    });
-    process.stdout.write(`${block}\n`);
+    if (runs("container"))
+      process.stdout.write(`${await writeContainerMemory(resultsFile, date, results)}\n`);
+    if (runs("service")) {
+      if (results.some((r) => r.promotionRuns.length > 0))
+        writeFileSync(join(dirname(resultsFile), "promotion-latency.svg"), latencyChart(results));
+      const block = await writeResults(resultsFile, {
+        date,
+        pageSize: PAGE_SIZE,
+        repetitions,
+        versions: {
+          "Node.js": process.version,
+          MLflow: venvKey()
+            .replace(/^venv-mlflow-/, "")
+            .replace(/-[0-9a-f]+$/, ""),
+          "kube-apiserver": testbed.KUBERNETES_VERSION,
+          etcd: testbed.ETCD_VERSION,
+        },
+        sizes: results,
+        benchSeconds: (performance.now() - started) / 1000,
+      });
+      process.stdout.write(`${block}\n`);
+    }
     progress(`results written to ${resultsFile}`);
     rmSync(workDir, { recursive: true, force: true });
   } catch (error) {

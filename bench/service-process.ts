@@ -61,6 +61,21 @@ export function containerEntrypoint(): string[] {
   return JSON.parse(line[1]) as string[];
 }
 
+/** How the service is started, and which host process is its Node.js. */
+export interface Launch {
+  command(env: Record<string, string>): { file: string; args: string[]; env: Record<string, string> };
+  hostPid(childPid: number): number;
+}
+
+/** This Node.js running the image's ENTRYPOINT (its V8 flags, its script) from the build in dist/. */
+export function nodeLaunch(nodeOptions: string[] = []): Launch {
+  const [, ...command] = containerEntrypoint();
+  return {
+    command: (env) => ({ file: process.execPath, args: [...nodeOptions, ...command, "sync"], env }),
+    hostPid: (childPid) => childPid,
+  };
+}
+
 export class ServiceProcess {
   private readonly child: ChildProcess;
   private readonly waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
@@ -71,15 +86,19 @@ export class ServiceProcess {
   /** Node.js process warnings printed so far (e.g. MaxListenersExceededWarning: a leak). */
   readonly warnings: string[] = [];
 
+  private readonly launch: Launch;
+
+  /** `env` is the service's own environment; the launch says where it runs (default: a process here). */
   constructor(
     env: Record<string, string>,
     private readonly httpPort: number,
-    nodeOptions: string[] = [],
+    launch: Launch = nodeLaunch(),
   ) {
-    const [, ...command] = containerEntrypoint();
-    this.child = spawn(process.execPath, [...nodeOptions, ...command, "sync"], {
+    this.launch = launch;
+    const command = launch.command({ ...env, M2S_HTTP_PORT: String(httpPort) });
+    this.child = spawn(command.file, command.args, {
       cwd: repoRoot,
-      env: { ...process.env, ...env, M2S_HTTP_PORT: String(httpPort) },
+      env: { ...process.env, ...command.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     createInterface({ input: this.child.stderr! }).on("line", (line) => {
@@ -130,11 +149,17 @@ export class ServiceProcess {
     return parseMetrics(await response.text());
   }
 
-  /** Peak resident set size so far (the kernel's high-water mark), in bytes. */
+  /** The service's Node.js process as the host sees it. */
+  hostPid(): number {
+    return this.launch.hostPid(this.child.pid!);
+  }
+
+  /** Peak resident set size of the service's process so far (the kernel's high-water mark), in bytes. */
   peakRssBytes(): number {
-    const status = readFileSync(`/proc/${this.child.pid}/status`, "utf8");
+    const pid = this.hostPid();
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
     const kib = /^VmHWM:\s+(\d+) kB$/m.exec(status);
-    if (!kib) throw new Error(`no VmHWM in /proc/${this.child.pid}/status`);
+    if (!kib) throw new Error(`no VmHWM in /proc/${pid}/status`);
     return Number(kib[1]) * 1024;
   }
 

@@ -7,6 +7,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { TARGETS, type TargetName } from "../engine/serving-targets";
 import { noWaitAnnotations } from "./no-wait";
+import { SERVICE_RESOURCES } from "./service-resources";
 import { ServingGuardrails } from "./serving-guardrails";
 
 const PORT = 8080;
@@ -215,11 +216,7 @@ export class SyncService extends pulumi.ComponentResource {
                     : undefined,
                   livenessProbe: probe("/healthz"),
                   readinessProbe: probe("/readyz"),
-                  // Measured (bench/RESULTS.md): ~70 MiB idle, ~130 MiB peak at 5,000 models.
-                  resources: args.resources ?? {
-                    requests: { cpu: "50m", memory: "128Mi" },
-                    limits: { cpu: "500m", memory: "256Mi" },
-                  },
+                  resources: args.resources ?? SERVICE_RESOURCES,
                   securityContext: {
                     allowPrivilegeEscalation: false,
                     readOnlyRootFilesystem: true,

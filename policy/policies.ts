@@ -75,7 +75,8 @@ export const seldonDeploymentsInDeploymentNamespace: StackValidationPolicy = {
     const namespaceResource = args.resources.find((r) => r.name === "deployment-namespace");
     const allowed = namespaceResource?.props.metadata?.name;
     for (const resource of args.resources.filter((r) => r.type === MODEL_DEPLOYMENT_TYPE)) {
-      const namespace = resource.props.manifest?.metadata?.namespace;
+      // A stack policy sees outputs, where a ModelDeployment records its object's namespace.
+      const namespace = resource.props.namespace;
       if (allowed !== undefined && namespace !== allowed) {
         reportViolation(
           `SeldonDeployment ${resource.name} is in namespace "${namespace}", not the deployment namespace "${allowed}"`,

@@ -1,10 +1,10 @@
 // A Pulumi dynamic resource for the MLflow webhook that tells a sync service of registry events
 // (type pulumi-nodejs:dynamic/mlflow2seldon:MlflowWebhook): created by `pulumi up`, changed in
 // place when its URL, events or secret change (a rotated secret needs no manual step in MLflow),
-// deleted by `pulumi destroy`. Its provider is in dynamic-providers.ts.
+// deleted by `pulumi destroy`. Its provider is `mlflowWebhookProvider` in webhook-runtime.ts.
 import * as pulumi from "@pulumi/pulumi";
 import { WEBHOOK_EVENTS } from "../service/webhook";
-import { mlflowWebhookProvider } from "./dynamic-providers";
+import { DynamicResource } from "./dynamic-resource";
 
 export interface MlflowWebhookArgs {
   /** MLflow tracking server URL (MLflow 3.3 or newer: webhooks). */
@@ -29,14 +29,15 @@ export interface MlflowWebhookArgs {
   events?: pulumi.Input<pulumi.Input<{ entity: string; action: string }>[]>;
 }
 
-export class MlflowWebhook extends pulumi.dynamic.Resource {
+export class MlflowWebhook extends DynamicResource {
   /** MLflow's id of the webhook. */
   declare readonly webhookId: pulumi.Output<string>;
 
   constructor(name: string, args: MlflowWebhookArgs, opts?: pulumi.CustomResourceOptions) {
     const secrets = ["mlflowToken", "mlflowPassword", "secret"];
     super(
-      mlflowWebhookProvider,
+      "mlflowWebhookProvider",
+      "MlflowWebhook",
       name,
       {
         ...args,
@@ -47,8 +48,6 @@ export class MlflowWebhook extends pulumi.dynamic.Resource {
         webhookId: undefined,
       },
       { ...opts, additionalSecretOutputs: [...secrets, ...(opts?.additionalSecretOutputs ?? [])] },
-      "mlflow2seldon",
-      "MlflowWebhook",
     );
   }
 }

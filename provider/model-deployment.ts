@@ -1,8 +1,8 @@
 // A Pulumi dynamic resource for one model's serving object
-// (type pulumi-nodejs:dynamic/mlflow2seldon:ModelDeployment); its provider is in
-// dynamic-providers.ts.
+// (type pulumi-nodejs:dynamic/mlflow2seldon:ModelDeployment); its provider is
+// `modelDeploymentProvider` in runtime.ts.
 import * as pulumi from "@pulumi/pulumi";
-import { modelDeploymentProvider } from "./dynamic-providers";
+import { DynamicResource } from "./dynamic-resource";
 
 /** The cluster a ModelDeployment writes to: a kubeconfig context, kubeconfig content, or both. */
 export interface ClusterArgs {
@@ -33,13 +33,14 @@ export interface ModelDeploymentArgs extends ClusterArgs {
   manifest: pulumi.Input<Record<string, unknown>>;
 }
 
-export class ModelDeployment extends pulumi.dynamic.Resource {
+export class ModelDeployment extends DynamicResource {
   declare readonly version: pulumi.Output<string>;
   declare readonly uid: pulumi.Output<string>;
 
   constructor(name: string, args: ModelDeploymentArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      modelDeploymentProvider,
+      "modelDeploymentProvider",
+      "ModelDeployment",
       name,
       {
         ...args,
@@ -47,8 +48,6 @@ export class ModelDeployment extends pulumi.dynamic.Resource {
         uid: undefined,
       },
       { ...opts, additionalSecretOutputs: ["kubeconfig", ...(opts?.additionalSecretOutputs ?? [])] },
-      "mlflow2seldon",
-      "ModelDeployment",
     );
   }
 }

@@ -1,13 +1,13 @@
-// What the dynamic providers do, as plain functions: the ModelDeployment's input validation,
-// diff, and create/read/update/delete effects through the engine's applier here, the
-// MlflowWebhook's in webhook-runtime.ts. The serialized providers load this module by its
-// absolute path; one provider process serves many resources, so it keeps one Kubernetes client
-// per cluster.
+// The dynamic providers, loaded by the dynamic provider process through load-runtime.cjs (see
+// dynamic-resource.ts): the ModelDeployment's input validation, diff, and create/read/update/
+// delete through the engine's applier here, the MlflowWebhook's in webhook-runtime.ts. One
+// provider process serves many resources, so it keeps one Kubernetes client per cluster.
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { ServingObjectStore, kubeClient } from "../engine/apply/store";
 import type { KubeClient } from "../engine/kube/client";
 import { fieldManager, isOwnedBy, ownershipConflict } from "../engine/inventory";
+import { digestOf } from "../engine/plan/manifest";
 import { targetOf, TARGETS } from "../engine/serving-targets";
 import { dns1123Label } from "../engine/settings";
 import { LABELS, MANAGED_BY, type ServingObject } from "../engine/vocabulary";
@@ -46,9 +46,36 @@ export const modelDeploymentInputsSchema = z.object({
 });
 export type ModelDeploymentInputs = z.infer<typeof modelDeploymentInputsSchema>;
 
-export interface ModelDeploymentOutputs extends ModelDeploymentInputs {
+/**
+ * What the state keeps of a deployment besides its inputs: what read and delete need and two
+ * digests, not a second copy of the manifest. The local backend rewrites the whole state after
+ * every step of an up, so every byte a resource holds is paid for at every step.
+ */
+export interface ModelDeploymentOutputs {
+  model: string;
+  slot: string;
+  version: string;
+  owner: string;
+  kubeContext?: string;
+  kubeconfig?: string;
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
   uid: string;
+  /** Digest of the inputs last applied (the kubeconfig aside: compared as itself, never digested). */
+  appliedDigest: string;
+  /** Digest of the object's labels, annotations and spec as the API server last returned them. */
+  liveDigest: string;
 }
+
+const appliedDigestOf = (inputs: ModelDeploymentInputs) => digestOf({ ...inputs, kubeconfig: undefined });
+const liveDigestOf = (object: ServingObject) =>
+  digestOf({
+    labels: object.metadata.labels ?? {},
+    annotations: object.metadata.annotations ?? {},
+    spec: object.spec,
+  });
 
 export function checkInputs(news: unknown): pulumi.dynamic.CheckResult {
   const parsed = modelDeploymentInputsSchema.safeParse(news);
@@ -72,25 +99,27 @@ export function checkInputs(news: unknown): pulumi.dynamic.CheckResult {
 
 const identity = (i: ModelDeploymentInputs) => `${i.manifest.metadata.namespace}/${i.manifest.metadata.name}`;
 
-/** An update when anything that shapes the object changes; a replacement only when its identity does. */
+/**
+ * An update when anything that shapes the object changes (a new digest of the inputs, a new
+ * kubeconfig, or a refresh that found the object changed by hand); a replacement only when its
+ * identity does: another name, namespace or kind.
+ */
 export function diffInputs(
-  olds: ModelDeploymentInputs,
+  id: string,
+  olds: ModelDeploymentOutputs,
   news: ModelDeploymentInputs,
 ): pulumi.dynamic.DiffResult {
-  const fields = [
-    "model",
-    "slot",
-    "version",
-    "candidate",
-    "owner",
-    "kubeContext",
-    "kubeconfig",
-    "manifest",
-  ] as const;
-  const changed = fields.filter((f) => JSON.stringify(olds[f]) !== JSON.stringify(news[f]));
-  if (changed.length === 0) return { changes: false };
-  const replaces =
-    identity(olds) === identity(news) ? [] : ["manifest.metadata.name", "manifest.metadata.namespace"];
+  const replaces = [
+    ...(id === identity(news) ? [] : ["manifest.metadata.name", "manifest.metadata.namespace"]),
+    ...(olds.apiVersion === news.manifest.apiVersion && olds.kind === news.manifest.kind
+      ? []
+      : ["manifest.apiVersion", "manifest.kind"]),
+  ];
+  const changes =
+    replaces.length > 0 ||
+    olds.appliedDigest !== appliedDigestOf(news) ||
+    (olds.kubeconfig ?? "") !== (news.kubeconfig ?? "");
+  if (!changes) return { changes: false };
   return { changes: true, replaces, deleteBeforeReplace: replaces.length > 0 };
 }
 
@@ -107,26 +136,50 @@ function clusterClient(inputs: Pick<ModelDeploymentInputs, "kubeContext" | "kube
   return client;
 }
 
-function store(
-  inputs: Pick<ModelDeploymentInputs, "kubeContext" | "kubeconfig" | "owner" | "manifest">,
-): ServingObjectStore {
-  const target = targetOf(inputs.manifest);
-  if (!target)
-    throw new Error(`no serving target writes ${inputs.manifest.apiVersion} ${inputs.manifest.kind}`);
+type ClusterTarget = Pick<
+  ModelDeploymentOutputs,
+  "kubeContext" | "kubeconfig" | "owner" | "apiVersion" | "kind"
+>;
+
+function store(inputs: ClusterTarget): ServingObjectStore {
+  const target = targetOf(inputs);
+  if (!target) throw new Error(`no serving target writes ${inputs.apiVersion} ${inputs.kind}`);
   return new ServingObjectStore(clusterClient(inputs), target, fieldManager(inputs.owner));
 }
 
 export async function applyDeployment(inputs: ModelDeploymentInputs): Promise<ModelDeploymentOutputs> {
   const manifest = inputs.manifest as ServingObject;
   const { namespace, name } = manifest.metadata;
-  const cluster = store(inputs);
+  const outputs = {
+    model: inputs.model,
+    slot: inputs.slot,
+    version: inputs.version,
+    owner: inputs.owner,
+    ...(inputs.kubeContext === undefined ? {} : { kubeContext: inputs.kubeContext }),
+    ...(inputs.kubeconfig === undefined ? {} : { kubeconfig: inputs.kubeconfig }),
+    apiVersion: manifest.apiVersion,
+    kind: manifest.kind,
+    namespace,
+    name,
+  };
+  const cluster = store(outputs);
   // The same rule as the service's; a resource cannot be skipped, so the conflict fails it.
   const conflict = ownershipConflict(await cluster.get(namespace, name), inputs.owner);
   if (conflict) throw new Error(conflict);
   const applied = await cluster.apply(manifest);
-  return { ...inputs, uid: String(applied.metadata.uid ?? "") };
+  return {
+    ...outputs,
+    uid: String(applied.metadata.uid ?? ""),
+    appliedDigest: appliedDigestOf(inputs),
+    liveDigest: liveDigestOf(applied),
+  };
 }
 
+/**
+ * The object as the cluster has it: gone (or no longer ours) ends the resource; labels,
+ * annotations or spec other than the API server returned at the last apply are drift, which
+ * clears the applied digest so the next up applies the inputs again.
+ */
 export async function readDeployment(
   id: string,
   props: ModelDeploymentOutputs,
@@ -135,16 +188,17 @@ export async function readDeployment(
   const live = await store(props).get(namespace, name);
   // An empty id tells the engine the object is gone (e.g. deleted by hand).
   if (!live || !isOwnedBy(live, props.owner)) return { id: "", props: {} };
-  const manifest = {
-    ...props.manifest,
-    metadata: {
-      ...props.manifest.metadata,
-      labels: live.metadata.labels,
-      annotations: live.metadata.annotations,
+  const liveDigest = liveDigestOf(live);
+  const drifted = liveDigest !== props.liveDigest;
+  return {
+    id,
+    props: {
+      ...props,
+      uid: String(live.metadata.uid ?? ""),
+      liveDigest,
+      appliedDigest: drifted ? "" : props.appliedDigest,
     },
-    spec: live.spec,
   };
-  return { id, props: { ...props, manifest, uid: String(live.metadata.uid ?? "") } };
 }
 
 /** Deletes the object (only if it is ours) and waits until the API no longer returns it. */
@@ -168,4 +222,16 @@ export async function deleteDeployment(
   }
 }
 
-export const deploymentId = (inputs: ModelDeploymentInputs) => identity(inputs);
+export const modelDeploymentProvider: pulumi.dynamic.ResourceProvider<
+  ModelDeploymentInputs,
+  ModelDeploymentOutputs
+> = {
+  check: async (_olds, news) => checkInputs(news) as pulumi.dynamic.CheckResult<ModelDeploymentInputs>,
+  // Olds are the state's outputs: the digests, not the old inputs.
+  diff: async (id, olds, news) => diffInputs(id, olds as unknown as ModelDeploymentOutputs, news),
+  create: async (inputs) => ({ id: identity(inputs), outs: await applyDeployment(inputs) }),
+  update: async (_id, _olds, news) => ({ outs: await applyDeployment(news) }),
+  read: async (id, props) =>
+    readDeployment(id, props!) as Promise<pulumi.dynamic.ReadResult<ModelDeploymentOutputs>>,
+  delete: async (id, props) => deleteDeployment(id, props),
+};

@@ -78,3 +78,16 @@ export async function readWebhook(
 export async function deleteWebhook(id: string, props: MlflowWebhookOutputs): Promise<void> {
   await clientOf(props).deleteWebhook(id);
 }
+
+export const mlflowWebhookProvider: pulumi.dynamic.ResourceProvider<
+  MlflowWebhookInputs,
+  MlflowWebhookOutputs
+> = {
+  check: async (_olds, news) => checkWebhookInputs(news) as pulumi.dynamic.CheckResult<MlflowWebhookInputs>,
+  diff: async (_id, olds, news) => diffWebhookInputs(olds, news),
+  create: async (inputs) => createWebhook(inputs),
+  update: async (id, _olds, news) => ({ outs: await updateWebhook(id, news) }),
+  read: async (id, props) =>
+    readWebhook(id, props!) as Promise<pulumi.dynamic.ReadResult<MlflowWebhookOutputs>>,
+  delete: async (id, props) => deleteWebhook(id, props),
+};

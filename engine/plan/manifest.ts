@@ -18,10 +18,14 @@ import {
   type ServingObject,
 } from "../vocabulary";
 
-/** The object with its applied-hash annotation: SHA-256 of its canonical JSON without that annotation. */
+/** SHA-256 of a value's canonical JSON (keys sorted), shortened: equal values, equal digests. */
+export function digestOf(value: unknown): string {
+  return createHash("sha256").update(canonicalJson(value)).digest("hex").slice(0, 32);
+}
+
+/** The object with its applied-hash annotation: the digest of the object without that annotation. */
 function withAppliedHash(object: ServingObject): ServingObject {
-  const digest = createHash("sha256").update(canonicalJson(object)).digest("hex").slice(0, 32);
-  object.metadata.annotations[ANNOTATIONS.appliedHash] = digest;
+  object.metadata.annotations[ANNOTATIONS.appliedHash] = digestOf(object);
   return object;
 }
 
@@ -29,7 +33,10 @@ function withAppliedHash(object: ServingObject): ServingObject {
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
   if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    // Undefined members are left out, as JSON leaves them out of what is sent.
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
   }
   return JSON.stringify(value);

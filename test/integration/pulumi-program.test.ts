@@ -246,6 +246,26 @@ test("pulumi refresh notices a SeldonDeployment deleted by hand, and up puts it 
   expect(restored.metadata.name).toBe(sdep.metadata.name);
 });
 
+test("pulumi refresh notices a SeldonDeployment edited by hand, up restores it, and a refresh after that finds nothing", async () => {
+  const [sdep] = await stackObjects();
+  const predictors = sdep.spec.predictors as { replicas: number }[];
+  const replicas = predictors[0].replicas;
+  predictors[0].replicas = replicas + 3;
+  await customObjects().replaceNamespacedCustomObject({
+    ...seldon,
+    namespace: deploymentNamespace,
+    name: sdep.metadata.name,
+    body: sdep,
+  });
+  const updated = /pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment \S+ updated/;
+  expect(cli("refresh --yes")).toMatch(updated);
+  expect(cli("preview --diff")).toMatch(/~ pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment: \(update\)/);
+  cli("up --yes");
+  const [restored] = await stackObjects();
+  expect((restored.spec.predictors as { replicas: number }[])[0].replicas).toBe(replicas);
+  expect(cli("refresh --yes")).not.toMatch(updated);
+});
+
 test("after an archive, preview shows the delete and up removes the SeldonDeployment", async () => {
   await mlflow().transitionStage(stackModel, "2", "Archived");
   expect(cli("preview --diff")).toMatch(/- pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment/);

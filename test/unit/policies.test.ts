@@ -102,7 +102,8 @@ test("seldon-deployments-in-deployment-namespace fires for a SeldonDeployment ou
           type: "kubernetes:core/v1:Namespace",
           props: { metadata: { name: "seldon" } },
         },
-        modelDeployment({ namespace }),
+        // What a stack policy sees of a ModelDeployment: its outputs.
+        { type: MODEL_DEPLOYMENT_TYPE, name: "iris-production-1234abcd", urn: "urn:x", props: { namespace } },
       ],
     };
     (

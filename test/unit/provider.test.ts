@@ -1,6 +1,6 @@
 import { parseStackConfig } from "../../deploy/stack-config";
 import { ConfigError } from "../../engine/errors";
-import { buildServingObject } from "../../engine/plan/manifest";
+import { buildServingObject, digestOf } from "../../engine/plan/manifest";
 import {
   checkInputs,
   checkWebhookInputs,
@@ -8,6 +8,7 @@ import {
   diffWebhookInputs,
   type MlflowWebhookInputs,
   type ModelDeploymentInputs,
+  type ModelDeploymentOutputs,
 } from "../../provider/runtime";
 
 const inputs = (
@@ -77,20 +78,53 @@ describe("ModelDeployment check", () => {
 });
 
 describe("ModelDeployment diff", () => {
-  test("no change, no diff", () => expect(diffInputs(inputs(), inputs())).toEqual({ changes: false }));
+  // What the state holds after `before` was applied: the provider's outputs, not its inputs.
+  const applied = (before: ModelDeploymentInputs, kubeconfig?: string): ModelDeploymentOutputs => ({
+    model: before.model,
+    slot: before.slot,
+    version: before.version,
+    owner: before.owner,
+    kubeconfig,
+    apiVersion: before.manifest.apiVersion,
+    kind: before.manifest.kind,
+    namespace: before.manifest.metadata.namespace,
+    name: before.manifest.metadata.name,
+    uid: "u-1",
+    appliedDigest: digestOf(before),
+    liveDigest: "live",
+  });
+  const id = "seldon/iris-production-12345678";
+  test("no change, no diff", () =>
+    expect(diffInputs(id, applied(inputs()), inputs())).toEqual({ changes: false }));
   test("a new version or image is an in-place update", () => {
-    expect(diffInputs(inputs(), inputs({ version: "2" }))).toEqual({
+    expect(diffInputs(id, applied(inputs()), inputs({ version: "2" }))).toEqual({
       changes: true,
       replaces: [],
       deleteBeforeReplace: false,
     });
-    expect(diffInputs(inputs(), inputs({ image: "wrapper:2" })).replaces).toEqual([]);
+    expect(diffInputs(id, applied(inputs()), inputs({ image: "wrapper:2" })).replaces).toEqual([]);
   });
-  test("a new object name is a replacement", () => {
-    expect(diffInputs(inputs(), inputs({ name: "iris-production-87654321" }))).toMatchObject({
+  test("a new kubeconfig is an update; the digest never covers it", () => {
+    const withConfig = { ...inputs(), kubeconfig: "apiVersion: v1 # b" };
+    const stored = applied(inputs(), "apiVersion: v1 # a");
+    expect(stored.appliedDigest).toBe(digestOf(inputs()));
+    expect(diffInputs(id, stored, withConfig)).toMatchObject({ changes: true, replaces: [] });
+  });
+  test("drift found by a refresh (a cleared applied digest) is an update", () => {
+    expect(diffInputs(id, { ...applied(inputs()), appliedDigest: "" }, inputs())).toMatchObject({
+      changes: true,
+      replaces: [],
+    });
+  });
+  test("a new object name or kind is a replacement", () => {
+    expect(diffInputs(id, applied(inputs()), inputs({ name: "iris-production-87654321" }))).toMatchObject({
       changes: true,
       deleteBeforeReplace: true,
     });
+    expect(diffInputs(id, { ...applied(inputs()), kind: "InferenceService" }, inputs()).replaces).toEqual([
+      "manifest.apiVersion",
+      "manifest.kind",
+    ]);
   });
 });
 

@@ -1,0 +1,191 @@
+// A repository stack whose snapshot holds a given number of model deployments, through its whole
+// lifecycle with the plain CLI from the repository root and default checkpointing: the first
+// preview, the first up, no-change previews, an up after one promotion, destroy. Each command is
+// timed as a person runs it, with the peak memory of its whole process tree (CLI, language host,
+// program, dynamic and Kubernetes providers) and the state's size after the up.
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { RegistryAdmin } from "../test/support/mlflow";
+import { pulumiOk, repositoryStack } from "../test/support/pulumi";
+import { repoRoot } from "../test/support/testbed-env";
+import { benchModel } from "./dataset";
+import { progress } from "./progress";
+
+/** Model names, in registry order, whose slots add up to exactly `deployments`. */
+export function modelsServing(deployments: number, registrySize: number): string[] {
+  const names: string[] = [];
+  let slots = 0;
+  for (let i = 0; i < registrySize && slots < deployments; i++) {
+    const m = benchModel(i);
+    const count = Number(Boolean(m.production)) + Number(Boolean(m.staging)) + Number(Boolean(m.champion));
+    if (count === 0 || slots + count > deployments) continue;
+    names.push(m.name);
+    slots += count;
+  }
+  if (slots !== deployments)
+    throw new Error(`the registry of ${registrySize} models serves fewer than ${deployments}`);
+  return names;
+}
+
+export interface CommandFigures {
+  seconds: number;
+  /** Highest sum of the resident memory of the command's process tree, sampled every 100 ms. */
+  peakRssBytes: number;
+}
+
+export interface PulumiLifecycle {
+  deployments: number;
+  firstPreview: CommandFigures;
+  up: CommandFigures;
+  /** `pulumi stack export` after the up, divided by the deployments. */
+  stateBytesPerDeployment: number;
+  /** The state's bytes of one ModelDeployment: inputs, outputs and the rest (URNs, dependencies). */
+  oneDeployment: { inputs: number; outputs: number; whole: number };
+  previews: CommandFigures[];
+  /** MLflow requests of each no-change preview, from the server's access log. */
+  previewMlflowRequests: number[];
+  promotionUp: CommandFigures;
+  destroy: CommandFigures;
+}
+
+/** Every process below `root` (itself included), from /proc. */
+function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // The command name may hold spaces; the parent's pid is the second field after it.
+      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+    } catch {
+      // The process ended while the table was read.
+    }
+  }
+  const tree = [root];
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]) ?? []));
+  return tree;
+}
+
+function residentBytes(pids: number[]): number {
+  let bytes = 0;
+  for (const pid of pids) {
+    try {
+      bytes += Number(readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]) * 4096;
+    } catch {
+      // Ended between the listing and the read.
+    }
+  }
+  return bytes;
+}
+
+/** One plain CLI command from the repository root, timed, its process tree's memory sampled. */
+async function measured(args: string[]): Promise<CommandFigures> {
+  const started = performance.now();
+  const child = spawn("pulumi", args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+  let peakRssBytes = 0;
+  const sampler = setInterval(() => {
+    peakRssBytes = Math.max(peakRssBytes, residentBytes(processTree(child.pid!)));
+  }, 100);
+  const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+  clearInterval(sampler);
+  if (code !== 0)
+    throw new Error(`pulumi ${args.join(" ")} exited ${code}:\n${output.split("\n").slice(-40).join("\n")}`);
+  return { seconds: (performance.now() - started) / 1000, peakRssBytes };
+}
+
+interface StateResource {
+  type: string;
+  inputs?: unknown;
+  outputs?: unknown;
+}
+
+function stateFigures(stack: string, deployments: number) {
+  const exported = pulumiOk(["stack", "export", "--stack", stack]);
+  const state = JSON.parse(exported.slice(0, exported.lastIndexOf("}") + 1)) as {
+    deployment: { resources: StateResource[] };
+  };
+  const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value ?? {}));
+  const one = state.deployment.resources.find((r) => r.type.endsWith("mlflow2seldon:ModelDeployment"));
+  if (!one) throw new Error(`stack ${stack} holds no ModelDeployment`);
+  return {
+    stateBytesPerDeployment: Buffer.byteLength(exported) / deployments,
+    oneDeployment: { inputs: bytes(one.inputs), outputs: bytes(one.outputs), whole: bytes(one) },
+  };
+}
+
+export async function pulumiLifecycle(options: {
+  mlflowUrl: string;
+  models: string[];
+  deployments: number;
+  id: string;
+  repetitions: number;
+  /** The MLflow server's log, where it writes one access line per request. */
+  mlflowLog: string;
+}): Promise<PulumiLifecycle> {
+  const mlflowRequestsDuring = async (action: () => Promise<CommandFigures>) => {
+    const offset = statSync(options.mlflowLog).size;
+    const figures = await action();
+    const written = readFileSync(options.mlflowLog).subarray(offset).toString("utf8");
+    return { figures, requests: written.match(/"(GET|POST) \/api\/2\.0\/mlflow\//g)?.length ?? 0 };
+  };
+  const stack = repositoryStack(`bench-${options.id}`, {
+    mlflowUrl: options.mlflowUrl,
+    deploymentNamespace: `bench-models-${options.id}`,
+    serviceNamespace: `bench-m2s-${options.id}`,
+    serviceImage: "registry.example.com/mlflow2seldon:0.1.0",
+    wrapperImage: "registry.example.com/mlflow-wrapper:1.0",
+    stackModels: JSON.stringify(options.models),
+    skipAwait: "true",
+  });
+  const on = (...args: string[]) => [...args, "--stack", stack.name];
+  const label = `${options.deployments} deployments of ${options.models.length} models`;
+  let destroyed = false;
+  try {
+    progress(`pulumi preview of a stack serving ${label}`);
+    const firstPreview = await measured(on("preview"));
+    progress(`pulumi preview: ${firstPreview.seconds.toFixed(1)} s; pulumi up`);
+    const up = await measured(on("up", "--yes"));
+    const state = stateFigures(stack.name, options.deployments);
+    progress(
+      `pulumi up: ${up.seconds.toFixed(1)} s, ${(up.peakRssBytes / 2 ** 20).toFixed(0)} MiB; state ${state.stateBytesPerDeployment.toFixed(0)} bytes per deployment`,
+    );
+    const previews: CommandFigures[] = [];
+    const previewMlflowRequests: number[] = [];
+    for (let r = 1; r <= options.repetitions; r++) {
+      const { figures, requests } = await mlflowRequestsDuring(() => measured(on("preview", "--diff")));
+      previews.push(figures);
+      previewMlflowRequests.push(requests);
+      progress(`no-change pulumi preview ${r}/${options.repetitions}: ${figures.seconds.toFixed(1)} s`);
+    }
+    const promoted = options.models.find((name) => benchModel(indexOf(name)).production);
+    if (!promoted) throw new Error("no model of the stack serves Production");
+    await new RegistryAdmin(options.mlflowUrl).transitionStage(promoted, "3", "Production");
+    const promotionUp = await measured(on("up", "--yes"));
+    progress(`pulumi up of one promotion: ${promotionUp.seconds.toFixed(1)} s; pulumi destroy`);
+    const destroy = await measured(on("destroy", "--yes"));
+    destroyed = true;
+    progress(`pulumi destroy: ${destroy.seconds.toFixed(1)} s`);
+    return {
+      deployments: options.deployments,
+      firstPreview,
+      up,
+      ...state,
+      previews,
+      previewMlflowRequests,
+      promotionUp,
+      destroy,
+    };
+  } finally {
+    if (!destroyed) pulumiOk(on("destroy", "--yes"), { env: { PULUMI_SKIP_CHECKPOINTS: "true" } });
+    stack.remove();
+  }
+}
+
+/** The registry index of a bench model's name. */
+function indexOf(name: string): number {
+  return Number(/(\d+)$/.exec(name)![1]);
+}
