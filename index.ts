@@ -14,7 +14,7 @@ import { ConfigError, errorMessage } from "./engine/errors";
 import { fieldManager } from "./engine/inventory";
 import { KubeApiError, type KubeClient } from "./engine/kube/client";
 import { listOwned } from "./engine/apply/reconcile";
-import { servingView } from "./engine/apply/serving-view";
+import { servesReady, servingView } from "./engine/apply/serving-view";
 import type { EngineSettings } from "./engine/settings";
 import { planModelDeployments } from "./engine/snapshot";
 import { engineSettingsEnv } from "./service/env";
@@ -70,15 +70,27 @@ async function stackObjects(cluster: KubeClient, settings: EngineSettings): Prom
   });
 }
 
+/** Objects not serving shown one per line; more are counted only (a large stack stays readable). */
+const NOT_READY_SHOWN = 20;
+
 /**
  * The serving system's own view of the stack's objects as this run found them (KServe's
- * conditions, Seldon's state), in the run's diagnostics: reported, never acted on.
+ * conditions, Seldon's state), in the run's diagnostics: those not serving, and a count of all.
+ * Reported, never acted on.
  */
 function reportServingViews(objects: ServingObject[]) {
-  for (const object of objects) {
+  const viewed = objects.flatMap((object) => {
     const view = servingView(object);
-    if (view) pulumi.log.info(`${object.kind} ${object.metadata.name}: ${view}`);
-  }
+    return view ? [{ object, view }] : [];
+  });
+  if (viewed.length === 0) return;
+  const notReady = viewed.filter(({ view }) => !servesReady(view));
+  for (const { object, view } of notReady.slice(0, NOT_READY_SHOWN))
+    pulumi.log.info(`${object.kind} ${object.metadata.name}: ${view}`);
+  const more = notReady.length > NOT_READY_SHOWN ? ` (the first ${NOT_READY_SHOWN} shown above)` : "";
+  pulumi.log.info(
+    `${viewed.length} of the stack's serving objects have a status from their controller: ${viewed.length - notReady.length} serving, ${notReady.length} not${more}`,
+  );
 }
 
 export = async () => {

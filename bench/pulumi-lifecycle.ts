@@ -31,6 +31,8 @@ export interface CommandFigures {
   seconds: number;
   /** Highest sum of the resident memory of the command's process tree, sampled every 100 ms. */
   peakRssBytes: number;
+  /** CPU seconds of the command's processes by role (the CLI, the program, the providers). */
+  cpuSeconds: Record<ProcessRole, number>;
 }
 
 export interface PulumiLifecycle {
@@ -48,38 +50,57 @@ export interface PulumiLifecycle {
   destroy: CommandFigures;
 }
 
-/** Every process below `root` (itself included), from /proc. */
-function processTree(root: number): number[] {
-  const children = new Map<number, number[]>();
+export type ProcessRole = "cli" | "program" | "dynamic provider" | "kubernetes provider" | "other";
+
+/** What a process of a pulumi command is, from its command line. */
+function roleOf(commandLine: string): ProcessRole {
+  if (commandLine.includes("cmd/dynamic-provider")) return "dynamic provider";
+  if (commandLine.includes("cmd/run")) return "program";
+  if (commandLine.includes("pulumi-resource-kubernetes")) return "kubernetes provider";
+  if (/(^|\/)pulumi(\0|$)/.test(commandLine)) return "cli";
+  return "other";
+}
+
+interface ProcessSample {
+  parent: number;
+  /** User and system CPU, in clock ticks (100 per second on Linux). */
+  ticks: number;
+  residentBytes: number;
+  role: ProcessRole;
+}
+
+/** Every process's parent, CPU and memory, from /proc. */
+function processTable(): Map<number, ProcessSample> {
+  const table = new Map<number, ProcessSample>();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      // The command name may hold spaces; the parent's pid is the second field after it.
-      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+      // The command name may hold spaces: the fields after it are counted from its ")".
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      table.set(Number(entry), {
+        parent: Number(fields[1]),
+        ticks: Number(fields[11]) + Number(fields[12]),
+        residentBytes: Number(fields[21]) * 4096,
+        role: roleOf(readFileSync(`/proc/${entry}/cmdline`, "utf8")),
+      });
     } catch {
       // The process ended while the table was read.
     }
   }
+  return table;
+}
+
+/** Every process below `root` (itself included). */
+function processTree(table: Map<number, ProcessSample>, root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const [pid, p] of table) children.set(p.parent, [...(children.get(p.parent) ?? []), pid]);
   const tree = [root];
   for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]) ?? []));
   return tree;
 }
 
-function residentBytes(pids: number[]): number {
-  let bytes = 0;
-  for (const pid of pids) {
-    try {
-      bytes += Number(readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]) * 4096;
-    } catch {
-      // Ended between the listing and the read.
-    }
-  }
-  return bytes;
-}
-
-/** One plain CLI command from the repository root, timed, its process tree's memory sampled. */
+/** One plain CLI command from the repository root, timed, its process tree sampled. */
 async function measured(args: string[]): Promise<CommandFigures> {
   const started = performance.now();
   const child = spawn("pulumi", args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
@@ -87,14 +108,33 @@ async function measured(args: string[]): Promise<CommandFigures> {
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
   let peakRssBytes = 0;
-  const sampler = setInterval(() => {
-    peakRssBytes = Math.max(peakRssBytes, residentBytes(processTree(child.pid!)));
-  }, 100);
+  // The last CPU seen of each process of the tree (a process's CPU is lost when it ends).
+  const lastTicks = new Map<number, { role: ProcessRole; ticks: number }>();
+  const sample = () => {
+    const table = processTable();
+    let resident = 0;
+    for (const pid of processTree(table, child.pid!)) {
+      const p = table.get(pid);
+      if (!p) continue;
+      resident += p.residentBytes;
+      lastTicks.set(pid, { role: p.role, ticks: p.ticks });
+    }
+    peakRssBytes = Math.max(peakRssBytes, resident);
+  };
+  const sampler = setInterval(sample, 100);
   const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
   clearInterval(sampler);
   if (code !== 0)
     throw new Error(`pulumi ${args.join(" ")} exited ${code}:\n${output.split("\n").slice(-40).join("\n")}`);
-  return { seconds: (performance.now() - started) / 1000, peakRssBytes };
+  const cpuSeconds: Record<ProcessRole, number> = {
+    cli: 0,
+    program: 0,
+    "dynamic provider": 0,
+    "kubernetes provider": 0,
+    other: 0,
+  };
+  for (const { role, ticks } of lastTicks.values()) cpuSeconds[role] += ticks / 100;
+  return { seconds: (performance.now() - started) / 1000, peakRssBytes, cpuSeconds };
 }
 
 interface StateResource {

@@ -199,6 +199,8 @@ export function renderResults(r: BenchResults): string {
 
 export function renderPulumiLifecycles(date: string, pulumiVersion: string, runs: PulumiLifecycle[]): string {
   const s = (f: CommandFigures) => f.seconds.toFixed(1);
+  const cpu = ({ cpuSeconds: c }: CommandFigures) =>
+    [c.cli, c.program, c["dynamic provider"], c["kubernetes provider"]].map((x) => x.toFixed(0)).join(" / ");
   const peak = (r: PulumiLifecycle) =>
     Math.max(...[r.firstPreview, r.up, ...r.previews, r.promotionUp, r.destroy].map((f) => f.peakRssBytes));
   return [
@@ -209,11 +211,11 @@ export function renderPulumiLifecycles(date: string, pulumiVersion: string, runs
     "registry snapshot, CLI, dynamic and Kubernetes providers). Peak memory is the highest sum of the",
     "resident memory of the command's processes. State bytes: `pulumi stack export` after the up.",
     "",
-    "| Model deployments | first `preview` s | first `up` s | no-change `preview` s | MLflow requests per no-change preview | `up` of one promotion s | `destroy` s | peak memory MiB (`up`; any command) | state bytes per deployment | one ModelDeployment: inputs / outputs / whole bytes |",
-    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| Model deployments | first `preview` s | first `up` s | CPU s of the first `up`: CLI / program / dynamic provider / Kubernetes provider | no-change `preview` s | MLflow requests per no-change preview | `up` of one promotion s | `destroy` s | peak memory MiB (`up`; any command) | state bytes per deployment | one ModelDeployment: inputs / outputs / whole bytes |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...runs.map(
       (r) =>
-        `| ${r.deployments} | ${s(r.firstPreview)} | ${s(r.up)} | ${spread(
+        `| ${r.deployments} | ${s(r.firstPreview)} | ${s(r.up)} | ${cpu(r.up)} | ${spread(
           r.previews.map((p) => p.seconds),
           1,
         )} | ${spread(r.previewMlflowRequests, 0)} | ${s(r.promotionUp)} | ${s(r.destroy)} | ${mib(r.up.peakRssBytes).toFixed(0)}; ${mib(peak(r)).toFixed(0)} | ${r.stateBytesPerDeployment.toFixed(0)} | ${r.oneDeployment.inputs} / ${r.oneDeployment.outputs} / ${r.oneDeployment.whole} |`,

@@ -69,7 +69,17 @@ export interface ModelDeploymentOutputs {
   liveDigest: string;
 }
 
-const appliedDigestOf = (inputs: ModelDeploymentInputs) => digestOf({ ...inputs, kubeconfig: undefined });
+// The declared inputs only: what Pulumi adds (the provider module, by a path that differs between
+// checkouts) is not a change of the deployment.
+const appliedDigestOf = ({
+  model,
+  slot,
+  version,
+  candidate,
+  owner,
+  kubeContext,
+  manifest,
+}: ModelDeploymentInputs) => digestOf({ model, slot, version, candidate, owner, kubeContext, manifest });
 const liveDigestOf = (object: ServingObject) =>
   digestOf({
     labels: object.metadata.labels ?? {},

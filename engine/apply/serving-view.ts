@@ -38,3 +38,6 @@ export function servingView(object: ServingObject): string | undefined {
   if (conditions.length === 0) return undefined;
   return why ? `not ready (${why})` : "ready";
 }
+
+/** Whether a view says the object serves: Seldon v1's Available, or every condition met. */
+export const servesReady = (view: string) => view === "ready" || view.startsWith("Available");

@@ -94,8 +94,11 @@ describe("ModelDeployment diff", () => {
     liveDigest: "live",
   });
   const id = "seldon/iris-production-12345678";
-  test("no change, no diff", () =>
-    expect(diffInputs(id, applied(inputs()), inputs())).toEqual({ changes: false }));
+  test("no change, no diff; the provider module Pulumi adds (by a checkout's path) is not a change", () => {
+    expect(diffInputs(id, applied(inputs()), inputs())).toEqual({ changes: false });
+    const moved = { ...inputs(), __provider: "exports.handler = () => require('/elsewhere')" };
+    expect(diffInputs(id, applied(inputs()), moved)).toEqual({ changes: false });
+  });
   test("a new version or image is an in-place update", () => {
     expect(diffInputs(id, applied(inputs()), inputs({ version: "2" }))).toEqual({
       changes: true,

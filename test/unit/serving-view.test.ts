@@ -1,4 +1,4 @@
-import { servingView } from "../../engine/apply/serving-view";
+import { servesReady, servingView } from "../../engine/apply/serving-view";
 import type { ServingObject } from "../../engine/vocabulary";
 
 const withStatus = (status: unknown) =>
@@ -53,4 +53,11 @@ test("no status yet, or one of another shape, gives no view", () => {
   expect(servingView(withStatus(undefined))).toBeUndefined();
   expect(servingView(withStatus({}))).toBeUndefined();
   expect(servingView(withStatus({ conditions: "not a list" }))).toBeUndefined();
+});
+
+test("a view serves when every condition is met or Seldon v1 says Available", () => {
+  expect(servesReady("ready")).toBe(true);
+  expect(servesReady("Available")).toBe(true);
+  expect(servesReady("Creating; DeploymentsReady: MinimumReplicasUnavailable")).toBe(false);
+  expect(servesReady("not ready (PredictorReady: False)")).toBe(false);
 });
