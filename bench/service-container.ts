@@ -9,12 +9,9 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SERVICE_RESOURCES } from "../components/service-resources";
-import { repoRoot } from "../test/support/testbed-env";
+import { podmanEnv, SERVICE_IMAGE } from "../testbed/podman";
 import type { Launch } from "./service-process";
 
-/** The tag `make image` builds. */
-export const SERVICE_IMAGE = "mlflow2seldon:0.1.0";
-const podmanEnv = { CONTAINERS_CONF: join(repoRoot, "testbed", "containers.conf") };
 const KUBECONFIG_MOUNT = "/var/run/mlflow2seldon/kubeconfig";
 
 /** A Kubernetes quantity of bytes ("256Mi", "1Gi", "500M") as a number. */

@@ -20,7 +20,7 @@ const RUNTIME_LOADER = resolve(
 export type RuntimeProvider = "modelDeploymentProvider" | "mlflowWebhookProvider";
 
 /** The `__provider` module of a runtime provider, as the dynamic provider process loads it. */
-export const providerModule = (provider: RuntimeProvider) =>
+const providerModule = (provider: RuntimeProvider) =>
   `exports.handler = () => require(${JSON.stringify(RUNTIME_LOADER)}).${provider};`;
 
 /** A resource of type pulumi-nodejs:dynamic/mlflow2seldon:<type>, served by a runtime provider. */

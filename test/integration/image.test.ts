@@ -22,9 +22,8 @@ import { readmeCommands, withoutComments } from "../support/readme";
 import { repoRoot } from "../support/testbed-env";
 import { eventually, freePort } from "../support/wait";
 import { ANNOTATIONS, LABELS } from "../../engine/vocabulary";
+import { podmanEnv, SERVICE_IMAGE } from "../../testbed/podman";
 
-const IMAGE = "mlflow2seldon:0.1.0";
-const podmanEnv = { CONTAINERS_CONF: join(repoRoot, "testbed", "containers.conf") };
 const podman = (args: string[]) => run("podman", args, { env: podmanEnv });
 const id = randomBytes(3).toString("hex");
 const stack = `it-image-${id}`;
@@ -134,7 +133,7 @@ beforeAll(async () => {
   const [block] = readmeCommands("## The service image");
   expect(withoutComments(block)).toEqual(["make image"]);
   const built = runOk("bash", ["-c", block[0]]);
-  expect(built).toMatch(new RegExp(`\\[image\\] ${IMAGE}: \\d+ MB`));
+  expect(built).toMatch(new RegExp(`\\[image\\] ${SERVICE_IMAGE}: \\d+ MB`));
   namespace = await freshNamespace("image");
   await registerModel(model, 2);
   await mlflow().transitionStage(model, "1", "Production");
@@ -144,7 +143,7 @@ beforeAll(async () => {
       mlflowUrl: mlflowUrl(),
       deploymentNamespace: namespace,
       serviceNamespace,
-      serviceImage: IMAGE,
+      serviceImage: SERVICE_IMAGE,
       wrapperImage: "registry.example.com/mlflow-wrapper:1.0",
       snapshotModels: "false",
       skipAwait: "true",
@@ -179,7 +178,9 @@ afterAll(async () => {
 
 test("the image holds the service's production files only: no tests, bench, testbed, Pulumi or TypeScript", () => {
   const list = (path: string) =>
-    podman(["run", "--rm", "--entrypoint", "ls", IMAGE, "-1", path]).stdout.split("\n").filter(Boolean);
+    podman(["run", "--rm", "--entrypoint", "ls", SERVICE_IMAGE, "-1", path])
+      .stdout.split("\n")
+      .filter(Boolean);
   expect(list("/app").sort()).toEqual(["bin", "dist", "node_modules", "package.json"]);
   expect(list("/app/dist").sort()).toEqual(["engine", "service"]);
   const modules = list("/app/node_modules");
@@ -188,10 +189,19 @@ test("the image holds the service's production files only: no tests, bench, test
   );
   expect(modules).toEqual(expect.arrayContaining(production));
   expect(modules.filter((m) => /^(@pulumi|typescript|ts-node|jest|@types|eslint)/.test(m))).toEqual([]);
-  const sources = podman(["run", "--rm", "--entrypoint", "find", IMAGE, "/app/dist", "-name", "*.ts"]);
+  const sources = podman([
+    "run",
+    "--rm",
+    "--entrypoint",
+    "find",
+    SERVICE_IMAGE,
+    "/app/dist",
+    "-name",
+    "*.ts",
+  ]);
   expect(sources.stdout.trim()).toBe("");
   // The image's user and entry point, as the Dockerfile sets them.
-  const config = JSON.parse(podman(["image", "inspect", IMAGE]).stdout)[0].Config;
+  const config = JSON.parse(podman(["image", "inspect", SERVICE_IMAGE]).stdout)[0].Config;
   expect(config.User).toBe("10001:10001");
   expect(config.Entrypoint).toEqual([
     "node",
