@@ -24,7 +24,7 @@ build: install
 # Unit and integration tests (the testbed comes up if it is not running); ends with a plain
 # "N passed, N failed" line.
 test: install
-	@mkdir -p .testbed; rm -f .testbed/jest-report.json; status=0; \
+	@mkdir -p .testbed; rm -f .testbed/jest-report.json .testbed/left-behind.txt; status=0; \
 	npx jest --json --outputFile=.testbed/jest-report.json || status=$$?; \
 	node test/support/summary.js .testbed/jest-report.json $$status
 

@@ -38,6 +38,7 @@ module.exports = {
       globalSetup: "<rootDir>/test/support/global-setup.ts",
       globalTeardown: "<rootDir>/test/support/global-teardown.ts",
       setupFiles: ["<rootDir>/test/support/load-testbed-env.ts"],
+      setupFilesAfterEnv: ["<rootDir>/test/support/after-each-file.ts"],
     },
   ],
   // Integration suites share one cluster and one MLflow: run files one at a time.

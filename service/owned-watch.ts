@@ -76,13 +76,22 @@ export class OwnedObjectsWatch implements WriteObserver {
         );
       } catch (error) {
         if (signal.aborted) break;
-        if (error instanceof ClusterError && error.status === 410) this.resourceVersion = "";
+        if (error instanceof ClusterError && error.status === 410) this.resumePointExpired();
         else {
           this.log.warn({ err: errorMessage(error) }, "watch of the owned objects failed; retrying");
           await sleep(RETRY_MS, undefined, { signal }).catch(() => undefined);
         }
       }
     }
+  }
+
+  /** The server no longer has the resume point: events may have been missed, so list again. */
+  private resumePointExpired(): void {
+    this.log.info(
+      { resourceVersion: this.resourceVersion },
+      "the watch's resume point has expired (410): listing the owned objects again",
+    );
+    this.resourceVersion = "";
   }
 
   /** Lists again and reports what changed while nothing was watched. */
@@ -102,7 +111,7 @@ export class OwnedObjectsWatch implements WriteObserver {
   private event(type: string, object: ServingObject): void {
     if (type === "ERROR") {
       // The server ends the watch after this; 410: resume from a fresh list.
-      if ((object as unknown as { code?: number }).code === 410) this.resourceVersion = "";
+      if ((object as unknown as { code?: number }).code === 410) this.resumePointExpired();
       return;
     }
     const version = object.metadata.resourceVersion;

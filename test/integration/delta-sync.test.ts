@@ -1,24 +1,28 @@
 // The fast paths as a user runs the service: full reads an hour apart, so every change below
 // reaches the cluster through the poll of the most recently updated models, reconciled on their
 // own, or through the watch of the owned objects; an MLflow outage during the polls deletes nothing.
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
-import { customObjects, editObject, freshNamespace, listSeldonDeployments, seldon } from "../support/cluster";
+import {
+  adminUpstream,
+  customObjects,
+  editObject,
+  freshNamespace,
+  kubeconfigVia,
+  listSeldonDeployments,
+  seldon,
+} from "../support/cluster";
 import { FaultProxy } from "../support/fault-proxy";
+import { HttpFaultProxy } from "../support/http-proxy";
 import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
-import { eventually, freePort } from "../support/wait";
-import { serviceBin, serviceEnv, metricValue } from "../support/service";
+import { eventually } from "../support/wait";
+import { serviceEnv, startService, type RunningService } from "../support/service";
 import { LABELS, ANNOTATIONS } from "../../engine/vocabulary";
-
-/** Polls `check` every 100 ms for up to 20 s. */
 
 let namespace: string;
 let prefix: string;
 let proxy: FaultProxy;
-let child: ChildProcess;
-let port: number;
+let service: RunningService;
 
-const metric = (series: string) => metricValue(port, series);
+const metric = (series: string) => service.metric(series);
 const objectOf = async (model: string) =>
   (await listSeldonDeployments(namespace)).find(
     (o) => o.metadata.annotations[ANNOTATIONS.modelName] === model,
@@ -29,23 +33,18 @@ beforeAll(async () => {
   prefix = uniqueModelName("delta model");
   proxy = new FaultProxy(new URL(mlflowUrl()));
   const proxied = await proxy.start();
-  port = await freePort();
-  child = spawn(process.execPath, [serviceBin, "sync"], {
-    env: serviceEnv(namespace, prefix, "delta", {
+  service = await startService(
+    serviceEnv(namespace, prefix, "delta", {
       M2S_MLFLOW_HOST: proxied,
-      M2S_HTTP_PORT: String(port),
       M2S_SYNC_INTERVAL_SECONDS: "3600",
       M2S_DELTA_POLL_SECONDS: "0.2",
       M2S_MLFLOW_TIMEOUT_SECONDS: "2",
     }),
-    stdio: "ignore",
-  });
-  await eventually("the first full cycle", async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok);
+  );
 });
 
 afterAll(async () => {
-  child?.kill("SIGTERM");
-  if (child) await once(child, "exit");
+  await service?.stop();
   await proxy?.stop();
 });
 
@@ -129,23 +128,46 @@ test("a hand edit and a hand deletion are repaired through the watch; a status u
   expect(await metric('mlflow2seldon_cycles_total{result="success"}')).toBe(1);
 });
 
+test("more changed models than one poll can tell (a page of 25, all changed): a full read at once", async () => {
+  const fullReads = () => metric('mlflow2seldon_cycles_total{result="success"}');
+  const polls = (result: string) => metric(`mlflow2seldon_delta_polls_total{result="${result}"}`);
+  const [fullReadsBefore, overflowsBefore] = [await fullReads(), await polls("overflow")];
+  // While MLflow answers the service 503, 26 models are promoted: the first poll that gets
+  // through finds its whole page changed.
+  proxy.setMode("http503");
+  const failuresBefore = await polls("failure");
+  const batch = Array.from({ length: 26 }, (_, i) => `${prefix} batch ${i}`);
+  for (const model of batch) {
+    await registerModel(model, 1);
+    await mlflow().transitionStage(model, "1", "Production");
+  }
+  await eventually("a poll failing after the batch", async () => (await polls("failure")) > failuresBefore);
+  proxy.setMode("pass");
+  await eventually("every model of the batch served", async () => {
+    const served = await listSeldonDeployments(namespace);
+    return batch.every((model) =>
+      served.some((o) => o.metadata.annotations[ANNOTATIONS.modelName] === model),
+    );
+  });
+  expect(await polls("overflow")).toBe(overflowsBefore + 1);
+  expect(await fullReads()).toBe(fullReadsBefore + 1);
+});
+
 test("with M2S_WATCH=false nothing is watched: a hand edit is repaired by the next full read", async () => {
   // A service of its own (another owner, a model outside the first one's patterns), full reads
   // every 2 s, no delta poll.
   const model = uniqueModelName("unwatched model");
   await registerModel(model, 1);
   await mlflow().transitionStage(model, "1", "Production");
-  const unwatchedPort = await freePort();
-  const unwatched = spawn(process.execPath, [serviceBin, "sync"], {
-    env: serviceEnv(namespace, model, "unwatched", {
-      M2S_HTTP_PORT: String(unwatchedPort),
+  const unwatched = await startService(
+    serviceEnv(namespace, model, "unwatched", {
       M2S_SYNC_INTERVAL_SECONDS: "2",
       M2S_DELTA_POLL_SECONDS: "0",
       M2S_WATCH: "false",
     }),
-    stdio: "ignore",
-  });
-  const value = (series: string) => metricValue(unwatchedPort, series);
+    { ready: "none" },
+  );
+  const value = (series: string) => unwatched.metric(series);
   try {
     const original = await eventually("the object", () => objectOf(model));
     await editObject(seldon, namespace, original.metadata.name, (current) => {
@@ -161,7 +183,67 @@ test("with M2S_WATCH=false nothing is watched: a hand edit is repaired by the ne
     expect(await value('mlflow2seldon_kube_requests_total{verb="watch"}')).toBe(0);
     expect(await value('mlflow2seldon_kube_requests_total{verb="list"}')).toBeGreaterThan(0);
   } finally {
-    unwatched.kill("SIGTERM");
-    if (unwatched.exitCode === null) await once(unwatched, "exit");
+    await unwatched.stop();
+  }
+});
+
+test("a resume point the API server no longer has (410): the watch lists again and repairs an edit made while it was away", async () => {
+  const model = uniqueModelName("relisted model");
+  await registerModel(model, 1);
+  await mlflow().transitionStage(model, "1", "Production");
+  // The service reaches the API server through a proxy that holds its watch (a stalled network);
+  // when the watch reconnects, the proxy asks for a resume point long compacted away, as a
+  // watch does that was away too long, and the real API server answers 410.
+  const api = new HttpFaultProxy(adminUpstream());
+  const url = await api.start();
+  const watches: string[] = [];
+  let stalled = true;
+  api.decide = (r) => {
+    if (r.query.get("watch") !== "true") return { kind: "pass" };
+    watches.push(r.query.get("resourceVersion") ?? "");
+    return stalled ? { kind: "hold" } : { kind: "pass" };
+  };
+  let expire = false;
+  api.adjust = (target) => {
+    if (expire && target.searchParams.get("watch") === "true") {
+      target.searchParams.set("resourceVersion", "1");
+      expire = false;
+    }
+  };
+  const relisting = await startService(
+    {
+      ...serviceEnv(namespace, model, "relist", {
+        M2S_SYNC_INTERVAL_SECONDS: "3600",
+        M2S_DELTA_POLL_SECONDS: "0",
+      }),
+      KUBECONFIG: kubeconfigVia(url),
+    },
+    { logs: true },
+  );
+  try {
+    const original = await eventually("the object", () => objectOf(model));
+    await eventually("the watch opened (and held)", async () => watches.length === 1);
+    await editObject(seldon, namespace, original.metadata.name, (current) => {
+      current.spec.predictors[0].replicas = 7;
+    });
+    stalled = false;
+    expire = true;
+    api.cut();
+    await eventually(
+      "the edit repaired",
+      async () => (await objectOf(model))?.spec.predictors[0].replicas === 1,
+    );
+    // The reconnect met a 410 and the service listed again: the relist found the edit, not a
+    // full read (there was one, at start) and not a watch event.
+    expect(relisting.logs.filter((line) => line.includes("resume point has expired (410)"))).toHaveLength(1);
+    expect(watches.length).toBeGreaterThanOrEqual(2);
+    expect(await relisting.metric('mlflow2seldon_cycles_total{result="success"}')).toBe(1);
+    expect(await relisting.metric("mlflow2seldon_drift_detected_total")).toBe(1);
+    expect(await relisting.metric('mlflow2seldon_kube_requests_total{verb="list"}')).toBeGreaterThanOrEqual(
+      2,
+    );
+  } finally {
+    await relisting.stop();
+    await api.stop();
   }
 });

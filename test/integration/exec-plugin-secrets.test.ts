@@ -1,15 +1,14 @@
 // A kubeconfig whose exec credential plugin fails and was given a client secret on its command
 // line (as kubelogin's `--oidc-client-secret=…` is): the service reports the plugin by name and
 // exit code, and the secret reaches neither its log, nor `status`, nor the status page, nor Events.
-import { spawn, spawnSync } from "node:child_process";
-import { once } from "node:events";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { core, freshNamespace } from "../support/cluster";
 import { uniqueModelName } from "../support/mlflow";
-import { serviceBin, serviceEnv } from "../support/service";
+import { serviceBin, serviceEnv, startService } from "../support/service";
 import { eventually, freePort } from "../support/wait";
 
 const SECRET = `oidc-${Math.random().toString(36).slice(2)}-client-secret`;
@@ -57,30 +56,23 @@ test("`status` fails naming the plugin and its exit code, without the secret", (
 });
 
 test("the running service's log and status page name the failure without the secret; no Event carries it", async () => {
-  const [port, statusPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [serviceBin, "sync"], {
-    env: {
-      ...env,
-      M2S_HTTP_PORT: String(port),
-      M2S_STATUS_PORT: String(statusPort),
-      M2S_SYNC_INTERVAL_SECONDS: "1",
-    },
-  });
-  let log = "";
-  child.stdout!.on("data", (chunk) => (log += chunk));
-  child.stderr!.on("data", (chunk) => (log += chunk));
+  const statusPort = await freePort();
+  const service = await startService(
+    { ...env, M2S_STATUS_PORT: String(statusPort), M2S_SYNC_INTERVAL_SECONDS: "1" },
+    { ready: "/healthz", logs: true },
+  );
+  const log = () => [...service.logs, ...service.stderr].join("\n");
   try {
     const page = await eventually("the failed cycle on the status page", async () => {
       const text = await (await fetch(`http://127.0.0.1:${statusPort}/`)).text();
       return text.includes("exec credential plugin kubelogin exited with code 3") && text;
     });
     expect(page).not.toContain(SECRET);
-    expect(log).toContain("exec credential plugin kubelogin exited with code 3");
+    expect(log()).toContain("exec credential plugin kubelogin exited with code 3");
   } finally {
-    child.kill("SIGTERM");
-    await once(child, "exit");
+    await service.stop();
   }
-  expect(log).not.toContain(SECRET);
+  expect(log()).not.toContain(SECRET);
   const events = await core().listNamespacedEvent({ namespace });
   expect(JSON.stringify(events.items)).not.toContain(SECRET);
 });

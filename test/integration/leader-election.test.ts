@@ -1,22 +1,16 @@
 // Two replicas of the service on one Lease, as the component runs them: one leads and writes, the
 // other stays ready and writes nothing; killed (SIGKILL), the leader is replaced within the lease
 // duration; stopped (SIGTERM), it releases the lease and the standby takes over at once.
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { CoordinationV1Api } from "@kubernetes/client-node";
 import { freshNamespace, kubeConfig, listSeldonDeployments } from "../support/cluster";
 import { mlflow, registerModel, uniqueModelName } from "../support/mlflow";
 import { eventually, freePort } from "../support/wait";
-import { serviceBin, serviceEnv, metricValue } from "../support/service";
+import { serviceEnv, startService, type RunningService } from "../support/service";
 import { LABELS, ANNOTATIONS } from "../../engine/vocabulary";
 
 const LEASE_SECONDS = 4;
 
-interface Replica {
-  name: string;
-  port: number;
-  child: ChildProcess;
-}
+type Replica = RunningService & { name: string };
 
 let namespace: string;
 let prefix: string;
@@ -25,24 +19,23 @@ let webhookUrl: string;
 const replicas: Replica[] = [];
 
 async function start(name: string): Promise<Replica> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [serviceBin, "sync"], {
-    env: serviceEnv(namespace, prefix, "replicas", {
-      M2S_HTTP_PORT: String(port),
-      M2S_SYNC_INTERVAL_SECONDS: "1",
-      M2S_LEADER_ELECTION: "true",
-      M2S_LEASE_DURATION_SECONDS: String(LEASE_SECONDS),
-      M2S_RENEW_DEADLINE_SECONDS: "3",
-      M2S_RETRY_PERIOD_SECONDS: "0.5",
-      POD_NAME: name,
-      M2S_WEBHOOK_SECRET: "replica-webhook-secret-0123456789",
-      M2S_WEBHOOK_URL: webhookUrl,
-    }),
-    stdio: "ignore",
-  });
-  const replica = { name, port, child };
+  const replica = Object.assign(
+    await startService(
+      serviceEnv(namespace, prefix, "replicas", {
+        M2S_SYNC_INTERVAL_SECONDS: "1",
+        M2S_LEADER_ELECTION: "true",
+        M2S_LEASE_DURATION_SECONDS: String(LEASE_SECONDS),
+        M2S_RENEW_DEADLINE_SECONDS: "3",
+        M2S_RETRY_PERIOD_SECONDS: "0.5",
+        POD_NAME: name,
+        M2S_WEBHOOK_SECRET: "replica-webhook-secret-0123456789",
+        M2S_WEBHOOK_URL: webhookUrl,
+      }),
+      { ready: "/healthz" },
+    ),
+    { name },
+  );
   replicas.push(replica);
-  await eventually(`${name} answering`, async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok);
   return replica;
 }
 
@@ -54,10 +47,9 @@ const holder = async () =>
       .readNamespacedLease({ name: "mlflow2seldon-replicas", namespace })
   ).spec?.holderIdentity ?? undefined;
 
-const metric = (replica: Replica, series: string) => metricValue(replica.port, series);
-const leads = async (r: Replica) => (await metric(r, "mlflow2seldon_leader")) === 1;
-const writes = (r: Replica) => metric(r, 'mlflow2seldon_kube_requests_total{verb="apply"}');
-const alive = () => replicas.filter((r) => r.child.exitCode === null && r.child.signalCode === null);
+const leads = async (r: Replica) => (await r.metric("mlflow2seldon_leader")) === 1;
+const writes = (r: Replica) => r.metric('mlflow2seldon_kube_requests_total{verb="apply"}');
+const alive = () => replicas.filter((r) => r.alive());
 
 async function theLeader(): Promise<Replica> {
   return eventually("one leader", async () => {
@@ -79,10 +71,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const r of alive()) {
-    r.child.kill("SIGTERM");
-    await once(r.child, "exit");
-  }
+  for (const r of alive()) await r.stop();
   await mlflow().deleteWebhooksNamed("mlflow2seldon-replicas");
   for (const m of await mlflow().listRegisteredModels())
     if (m.name.startsWith(prefix)) await mlflow().deleteRegisteredModel(m.name);
@@ -123,8 +112,7 @@ test("one replica leads and writes, the other stays ready and writes nothing; SI
 
   // A killed leader cannot release: the standby takes over once the lease has not been renewed
   // for its duration, and applies the next promotion.
-  first.child.kill("SIGKILL");
-  await once(first.child, "exit");
+  await first.stop("SIGKILL");
   expect(await holder()).toBe(first.name);
   await mlflow().transitionStage(model, "2", "Production", true);
   await eventually("the promotion by the new leader", async () => (await versionServed(model)) === "2");
@@ -139,9 +127,7 @@ test("one replica leads and writes, the other stays ready and writes nothing; SI
   );
   expect(await leads(third)).toBe(false);
   expect(await writes(third)).toBe(0);
-  standby.child.kill("SIGTERM");
-  const [code] = await once(standby.child, "exit");
-  expect(code).toBe(0);
+  expect(await standby.stop()).toBe(0);
   // Released on the way out (a killed leader's name stays until the lease expires, above).
   expect([undefined, "", third.name]).toContain(await holder());
   await eventually("the takeover after SIGTERM", () => leads(third));

@@ -3,67 +3,27 @@
 // replica B directly. A leader cut off from the API server mid-batch, or stopped with SIGTERM
 // mid-batch, sends no write that reaches the API server after B acquired the lease.
 import { CoordinationV1Api } from "@kubernetes/client-node";
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { parse, stringify } from "yaml";
-import { freshNamespace, kubeConfig, listSeldonDeployments } from "../support/cluster";
+import {
+  adminUpstream,
+  freshNamespace,
+  kubeConfig,
+  kubeconfigVia,
+  listSeldonDeployments,
+} from "../support/cluster";
 import { HttpFaultProxy, type ProxiedRequest } from "../support/http-proxy";
 import { mlflow, registerModel, uniqueModelName } from "../support/mlflow";
-import { metricValue, serviceBin, serviceEnv } from "../support/service";
-import { eventually, freePort } from "../support/wait";
+import { serviceEnv, startService, type RunningService } from "../support/service";
+import { eventually } from "../support/wait";
 
 /** Enough for a batch of several rounds of 8 parallel writes, each held a second by the proxy. */
 const MODELS = 32;
 const OWNER = "faulty-replicas";
 const LEASE = "mlflow2seldon-" + OWNER;
 
-interface Replica {
-  name: string;
-  port: number;
-  child: ChildProcess;
-}
+const replicas: RunningService[] = [];
 
-let dir: string;
-const replicas: Replica[] = [];
-
-/** The testbed's admin credentials, for the proxy to reach the API server as the replica would. */
-function adminUpstream() {
-  const config = parse(readFileSync(process.env.KUBECONFIG!, "utf8"));
-  const b64 = (text: string) => Buffer.from(text, "base64");
-  return {
-    url: config.clusters[0].cluster.server as string,
-    tls: {
-      ca: b64(config.clusters[0].cluster["certificate-authority-data"]),
-      cert: b64(config.users[0].user["client-certificate-data"]),
-      key: b64(config.users[0].user["client-key-data"]),
-    },
-  };
-}
-
-/** A kubeconfig naming only the proxy (it holds the credentials). */
-function kubeconfigVia(url: string): string {
-  const file = join(dir, `kubeconfig-${replicas.length}`);
-  writeFileSync(
-    file,
-    stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [{ name: "proxy", cluster: { server: url } }],
-      users: [{ name: "none", user: {} }],
-      contexts: [{ name: "proxy", context: { cluster: "proxy", user: "none" } }],
-      "current-context": "proxy",
-    }),
-  );
-  return file;
-}
-
-async function start(name: string, namespace: string, prefix: string, kubeconfig?: string): Promise<Replica> {
-  const port = await freePort();
+async function start(name: string, namespace: string, prefix: string, kubeconfig?: string) {
   const env = serviceEnv(namespace, prefix, OWNER, {
-    M2S_HTTP_PORT: String(port),
     M2S_SYNC_INTERVAL_SECONDS: "1",
     M2S_WATCH: "false",
     M2S_LEADER_ELECTION: "true",
@@ -74,14 +34,12 @@ async function start(name: string, namespace: string, prefix: string, kubeconfig
     POD_NAME: name,
   });
   if (kubeconfig) env.KUBECONFIG = kubeconfig;
-  const child = spawn(process.execPath, [serviceBin, "sync"], { env, stdio: "ignore" });
-  const replica = { name, port, child };
+  const replica = await startService(env, { ready: "/healthz" });
   replicas.push(replica);
-  await eventually(`${name} answering`, async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok);
   return replica;
 }
 
-const leads = async (r: Replica) => (await metricValue(r.port, "mlflow2seldon_leader")) === 1;
+const leads = async (r: RunningService) => (await r.metric("mlflow2seldon_leader")) === 1;
 const isWrite = (r: ProxiedRequest) =>
   r.path.includes("/seldondeployments") && (r.method === "PATCH" || r.method === "DELETE");
 
@@ -109,21 +67,11 @@ async function scenario(stem: string) {
 const writesAfter = (proxy: HttpFaultProxy, acquired: Date) =>
   proxy.forwarded.filter((f) => isWrite(f) && f.at > acquired.getTime());
 
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "leader-faults-"));
-});
-
 afterEach(async () => {
-  for (const r of replicas.splice(0)) {
-    if (r.child.exitCode === null && r.child.signalCode === null) {
-      r.child.kill("SIGKILL");
-      await once(r.child, "exit");
-    }
-  }
+  for (const r of replicas.splice(0)) await r.stop("SIGKILL");
 });
 
 afterAll(async () => {
-  rmSync(dir, { recursive: true, force: true });
   for (const m of await mlflow().listRegisteredModels())
     if (m.name.startsWith("leader cut") || m.name.startsWith("leader term"))
       await mlflow().deleteRegisteredModel(m.name);
@@ -164,9 +112,7 @@ test("SIGTERM mid-batch: the leader stops writing before it releases the lease",
   await eventually("A leading", () => leads(a));
   const b = await start("replica-b", namespace, prefix);
   await eventually("A's batch under way", async () => proxy.forwarded.filter(isWrite).length >= 1);
-  a.child.kill("SIGTERM");
-  const [code] = await once(a.child, "exit");
-  expect(code).toBe(0);
+  expect(await a.stop()).toBe(0);
   await eventually("B leading", () => leads(b), 30_000);
   const acquired = new Date((await lease(namespace)).acquireTime!);
   await eventually(

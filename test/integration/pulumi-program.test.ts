@@ -4,26 +4,28 @@
 import {
   AdmissionregistrationV1Api,
   AppsV1Api,
+  CoordinationV1Api,
   CoreV1Api,
   RbacAuthorizationV1Api,
 } from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { parse, stringify } from "yaml";
 import { MODEL_TAGS } from "../../engine/plan/planner";
 import {
   customObjects,
+  editObject,
   eventsRecordedFor,
+  freshNamespace,
   kubeConfig,
+  kubeconfigWithToken,
   listSeldonDeployments,
   seldon,
   writtenContent,
 } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel, versionRequestsDuring } from "../support/mlflow";
 import { privateTmpdir, pulumi, pulumiOk, repositoryStack, run } from "../support/pulumi";
+import { serviceBin, startService } from "../support/service";
 import { syncFixture } from "../support/sync";
+import { eventually, freePort } from "../support/wait";
 import { LABELS, ANNOTATIONS } from "../../engine/vocabulary";
 
 const id = randomBytes(3).toString("hex");
@@ -47,6 +49,8 @@ const config: Record<string, string> = {
   skipAwait: "true",
 };
 let repoStack: ReturnType<typeof repositoryStack>;
+/** The ClusterRole `clusterWideRbac` gives the service (destroy must remove it). */
+let clusterRoleName = "";
 const tmp = privateTmpdir("pulumi-program");
 
 /** The plain CLI from the repository root, as the README shows it. */
@@ -107,8 +111,8 @@ test("pulumi up creates the service objects and one SeldonDeployment per promote
   expect(pulumiOk(["stack", "export", "--stack", stack])).not.toContain(TOKEN);
 });
 
-/** The sync service as the stack deployed it: its ServiceAccount, so its Role must be enough. */
-async function serviceAsDeployed() {
+/** A kubeconfig that authenticates as the ServiceAccount the stack deployed the service with. */
+async function deployedServiceKubeconfig(): Promise<string> {
   const { status } = await kubeConfig()
     .makeApiClient(CoreV1Api)
     .createNamespacedServiceAccountToken({
@@ -116,12 +120,13 @@ async function serviceAsDeployed() {
       namespace: serviceNamespace,
       body: { spec: {} },
     });
-  const testbed = parse(readFileSync(process.env.KUBECONFIG!, "utf8"));
-  const asService = join(mkdtempSync(join(tmpdir(), "service-account-")), "kubeconfig");
-  testbed.users = [{ name: testbed.users[0].name, user: { token: status!.token } }];
-  writeFileSync(asService, stringify(testbed));
+  return kubeconfigWithToken(status!.token!);
+}
+
+/** The sync service as the stack deployed it: its ServiceAccount, so its Role must be enough. */
+async function serviceAsDeployed() {
   const adminKubeconfig = process.env.KUBECONFIG;
-  process.env.KUBECONFIG = asService;
+  process.env.KUBECONFIG = await deployedServiceKubeconfig();
   const service = syncFixture(deploymentNamespace, prefix).service({
     M2S_INCLUDE_MODELS: `${prefix}*`,
     M2S_EXCLUDE_MODELS: `${stackModel}*`,
@@ -129,6 +134,35 @@ async function serviceAsDeployed() {
   });
   process.env.KUBECONFIG = adminKubeconfig;
   return service;
+}
+
+/**
+ * The environment the stack's Deployment gives its container (its values, its Secret, the pod's
+ * name and namespace), for a process run as the pod `podName`, with `overrides`.
+ */
+async function deployedEnvironment(podName: string, overrides: Record<string, string>) {
+  const api = kubeConfig().makeApiClient(CoreV1Api);
+  const deployment = await kubeConfig()
+    .makeApiClient(AppsV1Api)
+    .readNamespacedDeployment({ name: "mlflow2seldon", namespace: serviceNamespace });
+  const container = deployment.spec!.template.spec!.containers[0];
+  const fromPod: Record<string, string> = {
+    "metadata.name": podName,
+    "metadata.namespace": serviceNamespace,
+  };
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, KUBECONFIG: await deployedServiceKubeconfig() };
+  for (const variable of container.env ?? [])
+    env[variable.name] = variable.value ?? fromPod[variable.valueFrom!.fieldRef!.fieldPath];
+  for (const source of container.envFrom ?? []) {
+    const secret = await api.readNamespacedSecret({
+      name: source.secretRef!.name!,
+      namespace: serviceNamespace,
+    });
+    for (const [key, value] of Object.entries(secret.data ?? {}))
+      env[key] = Buffer.from(value, "base64").toString("utf8");
+  }
+  // This file's models only (the testbed's MLflow holds every test's); a port of the OS's.
+  return { ...env, M2S_INCLUDE_MODELS: `${prefix}*`, M2S_HTTP_PORT: String(await freePort()), ...overrides };
 }
 
 test("the sync service, with exactly its deployed RBAC, and the stack share the namespace without touching each other's objects", async () => {
@@ -152,6 +186,75 @@ test("the sync service, with exactly its deployed RBAC, and the stack share the 
     (o) => o.metadata.labels[LABELS.owner] === serviceOwner,
   );
   expect(writtenContent(again)).toEqual(writtenContent(serviceObject));
+});
+
+test("the service run as the Deployment runs it, as its ServiceAccount: the Lease, apply, Events and the watch all pass its RBAC", async () => {
+  const pod = `mlflow2seldon-${id}-a`;
+  const service = await startService(await deployedEnvironment(pod, {}), { logs: true });
+  try {
+    // Leader election is on (two replicas): a standby is ready too, so leading is waited for;
+    // the Lease in the service's namespace is this pod's.
+    await eventually("leading", async () => (await service.metric("mlflow2seldon_leader")) === 1);
+    const leases = await kubeConfig()
+      .makeApiClient(CoordinationV1Api)
+      .listNamespacedLease({ namespace: serviceNamespace });
+    expect(leases.items.map((l) => l.spec?.holderIdentity)).toContain(pod);
+    // A hand edit of its object, once its first full read is done and its watch is open, comes
+    // back through the watch.
+    await eventually(
+      "the first full read and the watch",
+      async () =>
+        (await service.metric('mlflow2seldon_cycles_total{result="success"}')) >= 1 &&
+        (await service.metric('mlflow2seldon_kube_requests_total{verb="watch"}')) >= 1,
+    );
+    const [object] = (await listSeldonDeployments(deploymentNamespace)).filter(
+      (o) => o.metadata.labels[LABELS.owner] === serviceOwner,
+    );
+    const replicas = object.spec.predictors[0].replicas;
+    await editObject(seldon, deploymentNamespace, object.metadata.name, (current) => {
+      current.spec.predictors[0].replicas = replicas + 4;
+    });
+    await eventually("the edit repaired", async () => {
+      const now = await customObjects().getNamespacedCustomObject({
+        ...seldon,
+        namespace: deploymentNamespace,
+        name: object.metadata.name,
+      });
+      return now.spec.predictors[0].replicas === replicas;
+    });
+    expect(await service.metric("mlflow2seldon_drift_detected_total")).toBe(1);
+    expect(service.logs.join("\n")).not.toMatch(/forbidden/i);
+  } finally {
+    await service.stop();
+  }
+});
+
+test("clusterWideRbac: the Role reaches no other namespace; with clusterWideRbac the service writes in any", async () => {
+  const elsewhere = await freshNamespace("elsewhere");
+  const syncOnceElsewhere = async () =>
+    run(process.execPath, [serviceBin, "sync", "--once"], {
+      env: await deployedEnvironment(`mlflow2seldon-${id}-b`, { M2S_SELDON_DEPLOYMENT_NS: elsewhere }),
+    });
+  const refused = await syncOnceElsewhere();
+  expect(refused.code).toBe(1);
+  expect(refused.output).toMatch(/forbidden/i);
+  expect(await listSeldonDeployments(elsewhere)).toEqual([]);
+
+  pulumiOk(["config", "set", "--stack", stack, "mlflow2seldon:clusterWideRbac", "true"]);
+  cli("up --yes");
+  const rbac = kubeConfig().makeApiClient(RbacAuthorizationV1Api);
+  const binding = (await rbac.listClusterRoleBinding()).items.find((b) =>
+    b.subjects?.some((s) => s.name === "mlflow2seldon" && s.namespace === serviceNamespace),
+  );
+  expect(binding?.roleRef.kind).toBe("ClusterRole");
+  clusterRoleName = binding!.roleRef.name;
+  // The namespaced Role and its binding are gone: one grant, not two.
+  expect((await rbac.listNamespacedRoleBinding({ namespace: deploymentNamespace })).items).toEqual([]);
+
+  const allowed = await syncOnceElsewhere();
+  expect(allowed.code).toBe(0);
+  const [written] = await listSeldonDeployments(elsewhere);
+  expect(written.metadata.annotations[ANNOTATIONS.modelName]).toBe(serviceModel);
 });
 
 test("the guardrails deployed with the service: the API server refuses a floating image the service writes, reported per object", async () => {
@@ -306,6 +409,10 @@ test("pulumi destroy leaves none of the stack's objects and no namespace it crea
     JSON.stringify(b.spec?.matchResources?.namespaceSelector).includes(`"${deploymentNamespace}"`),
   );
   expect(forStack).toEqual([]);
+  // So is the ClusterRole clusterWideRbac created.
+  await expect(
+    kubeConfig().makeApiClient(RbacAuthorizationV1Api).readClusterRole({ name: clusterRoleName }),
+  ).rejects.toMatchObject({ code: 404 });
 });
 
 test("make deploy's settings check fails without a terminal, naming the setting and the command", () => {

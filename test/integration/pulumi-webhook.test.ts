@@ -2,13 +2,11 @@
 // real MLflow, which delivers signed events to a sync service receiving on loopback; a rotated
 // secret is written to the same webhook (deliveries then verify with the new secret only); and
 // `pulumi destroy` removes it from MLflow.
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { once } from "node:events";
 import { freshNamespace, listSeldonDeployments } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
 import { pulumiOk, repositoryStack } from "../support/pulumi";
-import { metricValue, serviceBin, serviceEnv } from "../support/service";
+import { metricValue, serviceEnv, startService } from "../support/service";
 import { eventually, freePort } from "../support/wait";
 import { ANNOTATIONS, LABELS } from "../../engine/vocabulary";
 
@@ -21,7 +19,6 @@ const model = uniqueModelName("stack webhook model");
 
 let namespace: string;
 let port: number;
-let child: ChildProcess;
 let repoStack: ReturnType<typeof repositoryStack>;
 
 const stackWebhooks = async () => (await mlflow().listWebhooks()).filter((w) => w.name === webhookName);
@@ -44,17 +41,15 @@ beforeAll(async () => {
   port = await freePort();
   // The receiver knows only the new secret; it registers nothing (no M2S_WEBHOOK_URL): the stack
   // owns the webhook. Full reads are an hour apart and the delta poll is off.
-  child = spawn(process.execPath, [serviceBin, "sync"], {
-    env: serviceEnv(namespace, model, `hook-${id}`, {
+  await startService(
+    serviceEnv(namespace, model, `hook-${id}`, {
       M2S_HTTP_PORT: String(port),
       M2S_SYNC_INTERVAL_SECONDS: "3600",
       M2S_DELTA_POLL_SECONDS: "0",
       M2S_WEBHOOK_SECRET: NEW_SECRET,
       M2S_ALIASES: "champion,challenger",
     }),
-    stdio: ["ignore", "ignore", "ignore"],
-  });
-  await eventually("the first full cycle", async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok);
+  );
   repoStack = repositoryStack(
     stack,
     {
@@ -70,8 +65,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   repoStack?.remove();
-  child?.kill("SIGTERM");
-  if (child && child.exitCode === null) await once(child, "exit");
 });
 
 test("pulumi up registers the stack's webhook in MLflow; its secret stays secret in the state", async () => {

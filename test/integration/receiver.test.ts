@@ -1,18 +1,15 @@
 // The webhook receiver faces whatever can reach its port: oversized and slow uploads are refused
 // or cut off after a bounded read, few are read at once, and the service keeps serving
 // promotions meanwhile. The status page is not on that port; it has a port of its own.
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { connect } from "node:net";
 import { freshNamespace, listSeldonDeployments } from "../support/cluster";
 import { mlflow, registerModel, uniqueModelName } from "../support/mlflow";
-import { metricValue, serviceBin, serviceEnv } from "../support/service";
+import { metricValue, serviceEnv, startService } from "../support/service";
 import { eventually, freePort } from "../support/wait";
 import { ANNOTATIONS, LABELS } from "../../engine/vocabulary";
 
 let namespace: string;
 let prefix: string;
-let child: ChildProcess;
 let port: number;
 let statusPort: number;
 
@@ -41,23 +38,17 @@ beforeAll(async () => {
   namespace = await freshNamespace("receiver");
   prefix = uniqueModelName("receiver model");
   [port, statusPort] = [await freePort(), await freePort()];
-  child = spawn(process.execPath, [serviceBin, "sync"], {
-    env: serviceEnv(namespace, prefix, `receiver-${namespace}`, {
+  await startService(
+    serviceEnv(namespace, prefix, `receiver-${namespace}`, {
       M2S_HTTP_PORT: String(port),
       M2S_STATUS_PORT: String(statusPort),
       M2S_WEBHOOK_SECRET: "receiver-webhook-secret-0123456789",
       M2S_LOG_LEVEL: "warn",
     }),
-    stdio: "ignore",
-  });
-  await eventually("the first full cycle", async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok);
+  );
 });
 
 afterAll(async () => {
-  if (child.exitCode === null) {
-    child.kill("SIGTERM");
-    await once(child, "exit");
-  }
   for (const m of await mlflow().listRegisteredModels())
     if (m.name.startsWith(prefix)) await mlflow().deleteRegisteredModel(m.name);
 });

@@ -1,16 +1,13 @@
 // The running service's read-only page at `/`, loaded in headless Chromium (Debian's package) as
 // an operator opens it: one row per slot and object of the last cycle, the recent cycles with
 // their failures, and no secret.
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { MODEL_TAGS } from "../../engine/plan/planner";
 import { createForeignSeldonDeployment, freshNamespace } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
 import { syncFixture } from "../support/sync";
 import { readTestbedEnv } from "../support/testbed-env";
-import { serviceBin, serviceEnv } from "../support/service";
-import { freePort } from "../support/wait";
+import { serviceEnv, startService } from "../support/service";
 
 const TOKEN = "page-token-never-shown";
 
@@ -55,18 +52,17 @@ test("the page shows each slot's state, the recent cycles with their failures, a
   const takenName = plan.report!.changes.find((c) => c.model === taken)!.name;
   await createForeignSeldonDeployment(namespace, takenName);
 
-  const port = await freePort();
-  const child = spawn(process.execPath, [serviceBin, "sync"], {
-    env: serviceEnv(namespace, fx.prefix, fx.owner, {
+  // Its first cycle fails (a conflict, an invalid tag): the page is read as it starts.
+  const service = await startService(
+    serviceEnv(namespace, fx.prefix, fx.owner, {
       M2S_MLFLOW_TOKEN: TOKEN,
-      M2S_HTTP_PORT: String(port),
       M2S_SYNC_INTERVAL_SECONDS: "1",
     }),
-    stdio: "ignore",
-  });
+    { ready: "/healthz" },
+  );
   const page = await browser.newPage();
   try {
-    const url = `http://127.0.0.1:${port}/`;
+    const url = `http://127.0.0.1:${service.port}/`;
     const rowsWhen = async (ready: (rows: string[][]) => boolean) => {
       let rows: string[][] = [];
       for (let i = 0; i < 150; i++) {
@@ -114,7 +110,6 @@ test("the page shows each slot's state, the recent cycles with their failures, a
       expect(html).not.toContain(secret);
   } finally {
     await page.close();
-    child.kill("SIGTERM");
-    await once(child, "exit");
+    await service.stop();
   }
 });

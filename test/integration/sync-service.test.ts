@@ -1,33 +1,24 @@
 // The sync service as a user runs it: the `mlflow2seldon` command against the testbed.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WRITE_BACK_TAGS } from "../../service/sync-service";
 import {
   freshNamespace,
   kubeConfig,
+  kubeconfigWithToken,
   listSeldonDeployments,
   serviceAccountToken,
   serviceAccountWithRole,
 } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
 import { FaultProxy } from "../support/fault-proxy";
-import { metricValue, serviceBin, serviceEnv } from "../support/service";
-import { eventually, freePort } from "../support/wait";
+import { serviceBin, serviceEnv, startService } from "../support/service";
+import { eventually } from "../support/wait";
 import { ANNOTATIONS } from "../../engine/vocabulary";
 
 const bin = serviceBin;
-/** Service processes a test started: any still running when the file ends (a test failed) is stopped. */
-const running = new Set<ChildProcess>();
-afterAll(async () => {
-  for (const child of running)
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGKILL");
-      await once(child, "exit");
-    }
-});
 const TOKEN = "s3cr3t-token-never-logged";
 
 function baseEnv(namespace: string, prefix: string): NodeJS.ProcessEnv {
@@ -85,26 +76,12 @@ test("the service loop serves health, readiness and metrics, writes back tags, a
   const name = uniqueModelName("loop model");
   await registerModel(name, 1);
   await mlflow().setAlias(name, "champion", "1");
-  const port = await freePort();
-  const child = spawn(process.execPath, [bin, "sync"], {
-    env: {
-      ...baseEnv(namespace, name),
-      M2S_HTTP_PORT: String(port),
-      M2S_SYNC_INTERVAL_SECONDS: "1",
-      M2S_WRITE_BACK: "true",
-    },
-  });
-  let stdout = "";
-  child.stdout.on("data", (chunk) => (stdout += chunk));
-  child.stderr.resume();
-  running.add(child);
-  const url = (path: string) => `http://127.0.0.1:${port}${path}`;
-  const waitFor = async (check: () => Promise<boolean>) => {
-    for (let i = 0; i < 100 && !(await check().catch(() => false)); i++)
-      await new Promise((r) => setTimeout(r, 200));
-  };
+  const service = await startService(
+    { ...baseEnv(namespace, name), M2S_SYNC_INTERVAL_SECONDS: "1", M2S_WRITE_BACK: "true" },
+    { logs: true },
+  );
+  const url = (path: string) => `http://127.0.0.1:${service.port}${path}`;
 
-  await waitFor(async () => (await fetch(url("/readyz"))).status === 200);
   expect((await fetch(url("/healthz"))).status).toBe(200);
   expect((await fetch(url("/readyz"))).status).toBe(200);
   const metrics = await (await fetch(url("/metrics"))).text();
@@ -130,13 +107,8 @@ test("the service loop serves health, readiness and metrics, writes back tags, a
   const version = await mlflow().getModelVersion(name, "1");
   expect(version.tags[WRITE_BACK_TAGS.deployment]).toBe(`${namespace}/${sdep.metadata.name}`);
 
-  child.kill("SIGTERM");
-  const [code] = await once(child, "exit");
-  expect(code).toBe(0);
-  const events = stdout
-    .trim()
-    .split("\n")
-    .map((line) => JSON.parse(line));
+  expect(await service.stop()).toBe(0);
+  const events = service.logs.map((line) => JSON.parse(line));
   expect(events.at(-1)).toMatchObject({ msg: "sync service stopped", service: "mlflow2seldon" });
   expect(events.find((e) => e.msg === "cycle finished")).toMatchObject({
     ok: true,
@@ -144,7 +116,7 @@ test("the service loop serves health, readiness and metrics, writes back tags, a
     durationMs: expect.any(Number),
     cpuMs: expect.any(Number),
   });
-  expect(stdout).not.toContain(TOKEN);
+  expect(service.logs.join("\n")).not.toContain(TOKEN);
 });
 
 test("until its first successful cycle /readyz answers 503 (MLflow answering 503 from the start), /healthz 200; once MLflow answers it is ready", async () => {
@@ -152,32 +124,29 @@ test("until its first successful cycle /readyz answers 503 (MLflow answering 503
   const proxy = new FaultProxy(new URL(mlflowUrl()));
   const proxied = await proxy.start();
   proxy.setMode("http503");
-  const port = await freePort();
   // An outage at start-up is not a setting: the service starts and keeps trying.
-  const child = spawn(process.execPath, [bin, "sync"], {
-    env: {
+  const service = await startService(
+    {
       ...baseEnv(namespace, uniqueModelName("ready model")),
       M2S_MLFLOW_HOST: proxied,
-      M2S_HTTP_PORT: String(port),
       M2S_SYNC_INTERVAL_SECONDS: "1",
       M2S_MAX_BACKOFF_SECONDS: "1",
     },
-    stdio: "ignore",
-  });
-  const status = async (path: string) => (await fetch(`http://127.0.0.1:${port}${path}`)).status;
+    { ready: "/healthz" },
+  );
+  const status = async (path: string) => (await fetch(`http://127.0.0.1:${service.port}${path}`)).status;
   try {
     // Positive control: a cycle has failed before readiness is judged.
     await eventually(
       "a failed cycle",
-      async () => (await metricValue(port, 'mlflow2seldon_cycles_total{result="failure"}')) > 0,
+      async () => (await service.metric('mlflow2seldon_cycles_total{result="failure"}')) > 0,
     );
     expect(await status("/healthz")).toBe(200);
     expect(await status("/readyz")).toBe(503);
     proxy.setMode("pass");
     await eventually("ready", async () => (await status("/readyz")) === 200);
   } finally {
-    child.kill("SIGTERM");
-    if (child.exitCode === null) await once(child, "exit");
+    await service.stop();
     await proxy.stop();
   }
 });
@@ -185,29 +154,10 @@ test("until its first successful cycle /readyz answers 503 (MLflow answering 503
 test("Kubernetes refusals are reported per object with the API's message, and nothing else is lost", async () => {
   // A service account allowed to read SeldonDeployments but not to write them.
   const namespace = await freshNamespace("forbidden");
-  const kc = kubeConfig();
   await serviceAccountWithRole(namespace, "reader", [
     { apiGroups: ["machinelearning.seldon.io"], resources: ["seldondeployments"], verbs: ["get", "list"] },
   ]);
-  const token = await serviceAccountToken(namespace, "reader");
-  const cluster = kc.getCurrentCluster()!;
-  const kubeconfigFile = join(mkdtempSync(join(tmpdir(), "reader-")), "kubeconfig");
-  writeFileSync(
-    kubeconfigFile,
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      "current-context": "reader",
-      clusters: [
-        {
-          name: "testbed",
-          cluster: { server: cluster.server, "certificate-authority-data": cluster.caData },
-        },
-      ],
-      users: [{ name: "reader", user: { token } }],
-      contexts: [{ name: "reader", context: { cluster: "testbed", user: "reader" } }],
-    }),
-  );
+  const kubeconfigFile = kubeconfigWithToken(await serviceAccountToken(namespace, "reader"));
 
   const name = uniqueModelName("forbidden model");
   await registerModel(name, 1);
@@ -272,6 +222,7 @@ test("in a pod (no kubeconfig), the service authenticates with its mounted servi
     ],
     { env: { ...env, KUBERNETES_SERVICE_PORT: server.port }, encoding: "utf8" },
   );
+  rmSync(mounted, { recursive: true, force: true });
   expect(result.stderr).toBe("");
   expect(result.status).toBe(0);
   const [object] = await listSeldonDeployments(namespace);

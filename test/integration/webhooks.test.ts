@@ -2,13 +2,11 @@
 // MLflow server, which delivers signed events to the service's port. Full reads are an hour apart
 // and the delta poll is off, so an alias move (which bumps nothing a poll could see) reaches the
 // cluster only through a delivery. Forged, stale and repeated deliveries are refused.
-import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
-import { once } from "node:events";
 import { freshNamespace, listSeldonDeployments, writtenContent } from "../support/cluster";
 import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
 import { eventually, freePort } from "../support/wait";
-import { serviceBin, serviceEnv, metricValue } from "../support/service";
+import { serviceEnv, startService, type RunningService } from "../support/service";
 import { LABELS, ANNOTATIONS } from "../../engine/vocabulary";
 
 const SECRET = `whsec-${randomUUID()}`;
@@ -16,12 +14,11 @@ const SECRET = `whsec-${randomUUID()}`;
 let namespace: string;
 let prefix: string;
 let owner: string;
-let child: ChildProcess;
+let service: RunningService;
 let port: number;
-let logs = "";
 const receiver = () => `http://127.0.0.1:${port}/webhooks/mlflow`;
 
-const metric = (series: string) => metricValue(port, series);
+const metric = (series: string) => service.metric(series);
 const objectOf = async (model: string) =>
   (await listSeldonDeployments(namespace)).find(
     (o) => o.metadata.annotations[ANNOTATIONS.modelName] === model,
@@ -60,24 +57,22 @@ beforeAll(async () => {
   prefix = uniqueModelName("webhook model");
   owner = `hooks-${namespace}`;
   port = await freePort();
-  child = spawn(process.execPath, [serviceBin, "sync"], {
-    env: serviceEnv(namespace, prefix, owner, {
+  service = await startService(
+    serviceEnv(namespace, prefix, owner, {
       M2S_HTTP_PORT: String(port),
       M2S_SYNC_INTERVAL_SECONDS: "3600",
       M2S_DELTA_POLL_SECONDS: "0",
       M2S_WEBHOOK_SECRET: SECRET,
       M2S_WEBHOOK_URL: `http://127.0.0.1:${port}/webhooks/mlflow`,
     }),
-  });
-  child.stdout!.on("data", (chunk) => (logs += chunk));
-  await eventually("the first full cycle", async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok);
+    { logs: true },
+  );
   // The testbed's MLflow caches its webhook list for 1 s.
   await new Promise((resolve) => setTimeout(resolve, 1500));
 });
 
 afterAll(async () => {
-  child?.kill("SIGTERM");
-  if (child) await once(child, "exit");
+  await service?.stop();
   await mlflow().deleteWebhooksNamed(`mlflow2seldon-${owner}`);
 });
 
@@ -104,7 +99,7 @@ test("the service registers its webhook in MLflow, and alias moves reach the clu
 
   expect(await metric('mlflow2seldon_cycles_total{result="success"}')).toBe(1);
   expect(await metric('mlflow2seldon_webhook_deliveries_total{result="202"}')).toBeGreaterThanOrEqual(3);
-  expect(logs).not.toContain(SECRET);
+  expect(service.logs.join("\n")).not.toContain(SECRET);
 });
 
 test("unsigned, wrongly signed, stale, repeated and malformed deliveries are refused and change nothing", async () => {
@@ -131,11 +126,26 @@ test("unsigned, wrongly signed, stale, repeated and malformed deliveries are ref
 
 test("a burst of deliveries for one model is read from MLflow once or twice, not once per delivery", async () => {
   const model = `${prefix} burst`;
+  const accepted = () => metric('mlflow2seldon_webhook_deliveries_total{result="202"}');
+  const reads = () => metric('mlflow2seldon_mlflow_requests_total{endpoint="registered-models/get"}');
+  const acceptedBefore = await accepted();
   await registerModel(model, 1);
   await mlflow().setAlias(model, "champion", "1");
   await eventually("the object", () => objectOf(model));
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  const reads = () => metric('mlflow2seldon_mlflow_requests_total{endpoint="registered-models/get"}');
+  // MLflow's own deliveries for what was just done (the model, its version, the alias) have
+  // arrived, and their reads are over, before the burst is counted.
+  await eventually("MLflow's three deliveries", async () => (await accepted()) >= acceptedBefore + 3);
+  let last = -1;
+  await eventually(
+    "their reads over (two readings half a second apart agree)",
+    async () => {
+      const [now, previous] = [await reads(), last];
+      last = now;
+      return now === previous;
+    },
+    20_000,
+    500,
+  );
   const before = await reads();
   // 30 deliveries, 6 at a time (under the receiver's cap of concurrent deliveries, as MLflow's
   // delivery threads stay).

@@ -7,12 +7,67 @@ import {
   type V1PolicyRule,
 } from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse, stringify } from "yaml";
 import { TARGETS, type ServingTarget } from "../../engine/serving-targets";
 
 export function kubeConfig(): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromDefault();
   return kc;
+}
+
+/** The testbed's API server and admin credentials, for a proxy to reach it as a client would. */
+export function adminUpstream() {
+  const config = parse(readFileSync(process.env.KUBECONFIG!, "utf8"));
+  const b64 = (text: string) => Buffer.from(text, "base64");
+  return {
+    url: config.clusters[0].cluster.server as string,
+    tls: {
+      ca: b64(config.clusters[0].cluster["certificate-authority-data"]),
+      cert: b64(config.users[0].user["client-certificate-data"]),
+      key: b64(config.users[0].user["client-key-data"]),
+    },
+  };
+}
+
+/** Where this test file's kubeconfig files are written (they hold credentials): removed after the file. */
+let kubeconfigDir: string | undefined;
+let kubeconfigs = 0;
+const kubeconfigFile = (stem: string) =>
+  join((kubeconfigDir ??= mkdtempSync(join(tmpdir(), "m2s-kubeconfigs-"))), `${stem}-${kubeconfigs++}`);
+
+export function removeKubeconfigFiles(): void {
+  if (kubeconfigDir) rmSync(kubeconfigDir, { recursive: true, force: true });
+  kubeconfigDir = undefined;
+}
+
+/** A kubeconfig file naming only `url` (a proxy holding the credentials). */
+export function kubeconfigVia(url: string): string {
+  const file = kubeconfigFile("via");
+  writeFileSync(
+    file,
+    stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "proxy", cluster: { server: url } }],
+      users: [{ name: "none", user: {} }],
+      contexts: [{ name: "proxy", context: { cluster: "proxy", user: "none" } }],
+      "current-context": "proxy",
+    }),
+  );
+  return file;
+}
+
+/** A kubeconfig file for the testbed's API server that authenticates with `token` only. */
+export function kubeconfigWithToken(token: string): string {
+  const config = parse(readFileSync(process.env.KUBECONFIG!, "utf8"));
+  config.users = [{ name: config.users[0].name, user: { token } }];
+  const file = kubeconfigFile("token");
+  writeFileSync(file, stringify(config), { mode: 0o600 });
+  return file;
 }
 
 export const core = () => kubeConfig().makeApiClient(CoreV1Api);

@@ -1,14 +1,19 @@
-// Brings the testbed up (a no-op when it is already healthy) before the integration tests.
-// A component that cannot start fails the run with the testbed's own message: integration
-// tests are never skipped.
+// Brings the testbed up (a no-op when it is already healthy) before the integration tests, and
+// records what it holds (the teardown compares). A component that cannot start fails the run with
+// the testbed's own message: integration tests are never skipped.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { readTestbedEnv, repoRoot } from "./testbed-env";
+import { testbedState, type TestbedState } from "./testbed-state";
 
 /** When this run started (ms since the epoch): the teardown removes what was registered since. */
 export const RUN_STARTED = "M2S_TEST_RUN_STARTED";
+/** The testbed's state before the run: the setup and the teardown share jest's global object. */
+const holder = globalThis as { m2sStateBeforeRun?: TestbedState };
 
-export default function globalSetup(): void {
+export const stateBeforeRun = (): TestbedState | undefined => holder.m2sStateBeforeRun;
+
+export default async function globalSetup(): Promise<void> {
   process.env[RUN_STARTED] = String(Date.now());
   // Child processes (the CLI, the Pulumi runner) run the compiled sources.
   const build = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: repoRoot, stdio: "inherit" });
@@ -22,4 +27,5 @@ export default function globalSetup(): void {
     );
   }
   Object.assign(process.env, readTestbedEnv());
+  holder.m2sStateBeforeRun = await testbedState();
 }

@@ -1,21 +1,24 @@
 // After the integration tests: what the run registered in the testbed's MLflow servers (models
-// and webhooks created since it started) and the namespaces tests created are removed, so the
-// next run on the same testbed starts from the same registry and cluster.
+// and webhooks created since it started) and the namespaces tests created are removed, and the
+// testbed is compared with what it held before the run: anything more is what the next run on
+// the same testbed would start from. It is written to LEFT_BEHIND_FILE, which fails the run in
+// its closing line (test/support/summary.js; jest writes its report only after this teardown).
 import { CoreV1Api } from "@kubernetes/client-node";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { kubeConfig } from "./cluster";
 import { mlflow } from "./mlflow";
-import { RUN_STARTED } from "./global-setup";
+import { RUN_STARTED, stateBeforeRun } from "./global-setup";
+import { repoRoot } from "./testbed-env";
+import { leftBehind, mlflowServers, testbedState } from "./testbed-state";
+
+/** Where the teardown names what the run left behind (the Makefile removes it before a run). */
+const LEFT_BEHIND_FILE = join(repoRoot, ".testbed", "left-behind.txt");
 
 export default async function globalTeardown(): Promise<void> {
   const started = Number(process.env[RUN_STARTED]);
   if (!Number.isFinite(started)) return;
-  const servers = [
-    process.env.MLFLOW_TRACKING_URI,
-    process.env.M2S_TESTBED_MLFLOW2_URI,
-    process.env.M2S_TESTBED_S3_MLFLOW_URI,
-  ];
-  for (const url of servers) {
-    if (!url) continue;
+  for (const url of mlflowServers()) {
     const registry = mlflow(url);
     for (const model of await registry.listRegisteredModels())
       if ((model.creation_timestamp ?? 0) >= started) await registry.deleteRegisteredModel(model.name);
@@ -28,4 +31,13 @@ export default async function globalTeardown(): Promise<void> {
   const namespaces = await core.listNamespace({ labelSelector: "mlflow2seldon.io/test=true" });
   for (const namespace of namespaces.items)
     await core.deleteNamespace({ name: namespace.metadata!.name! }).catch(() => undefined);
+
+  const before = stateBeforeRun();
+  if (!before) return;
+  const left = leftBehind(before, await testbedState());
+  if (left.length > 0) {
+    const text = `the run left behind what the next run would start from:\n  ${left.join("\n  ")}\n`;
+    process.stderr.write(text);
+    writeFileSync(LEFT_BEHIND_FILE, text);
+  }
 }

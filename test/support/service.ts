@@ -1,8 +1,13 @@
 // The `mlflow2seldon` command as tests run it, the way a user does: its environment for one
-// namespace and one set of models, and the figures it serves on /metrics.
+// namespace and one set of models, the process started and stopped, and the figures it serves on
+// /metrics. Every service a test file starts is stopped when the file ends, pass or fail
+// (test/support/after-each-file.ts).
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { join } from "node:path";
 import { mlflowUrl } from "./mlflow";
 import { repoRoot } from "./testbed-env";
+import { eventually, freePort } from "./wait";
 
 export const serviceBin = join(repoRoot, "bin", "mlflow2seldon.js");
 
@@ -30,4 +35,93 @@ export async function metricValue(port: number, series: string): Promise<number>
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const line = text.split("\n").find((l) => l.startsWith(`${series} `));
   return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+/** A `mlflow2seldon sync` process started by a test. */
+export interface RunningService {
+  child: ChildProcess;
+  /** Its M2S_HTTP_PORT. */
+  port: number;
+  /** Its stdout lines so far (JSON log records), when started with `logs: true`. */
+  logs: string[];
+  /** Its stderr lines so far, when started with `logs: true`. */
+  stderr: string[];
+  metric(series: string): Promise<number>;
+  /** Whether the process has not exited. */
+  alive(): boolean;
+  /** SIGTERM (or `signal`), then its exit code once it has exited. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface StartOptions {
+  /** Wait until this path answers 2xx (default /readyz: the first successful cycle); none: don't wait. */
+  ready?: "/readyz" | "/healthz" | "none";
+  /** Keep its output's lines (`logs`, `stderr`). */
+  logs?: boolean;
+}
+
+const running = new Set<RunningService>();
+
+/** The lines a stream has written so far (none when there is no stream). */
+function linesOf(stream: NodeJS.ReadableStream | null): string[] {
+  const lines: string[] = [];
+  let partial = "";
+  stream?.setEncoding("utf8");
+  stream?.on("data", (chunk: string) => {
+    const parts = (partial + chunk).split("\n");
+    partial = parts.pop() ?? "";
+    lines.push(...parts);
+  });
+  stream?.on("end", () => partial && lines.push(partial));
+  return lines;
+}
+
+/**
+ * Starts `mlflow2seldon sync` with `env` (on a port from the OS unless `env` names
+ * M2S_HTTP_PORT) and waits until it is ready.
+ */
+export async function startService(
+  env: NodeJS.ProcessEnv,
+  options: StartOptions = {},
+): Promise<RunningService> {
+  const port = Number(env.M2S_HTTP_PORT ?? (await freePort()));
+  const child = spawn(process.execPath, [serviceBin, "sync"], {
+    env: { ...env, M2S_HTTP_PORT: String(port) },
+    stdio: ["ignore", options.logs ? "pipe" : "ignore", options.logs ? "pipe" : "ignore"],
+  });
+  const [logs, stderr] = [linesOf(child.stdout), linesOf(child.stderr)];
+  // "close": the process has exited and its output has been read to the end.
+  const exited = once(child, "close");
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  const service: RunningService = {
+    child,
+    port,
+    logs,
+    stderr,
+    metric: (series) => metricValue(port, series),
+    alive,
+    async stop(signal = "SIGTERM") {
+      running.delete(service);
+      if (alive()) child.kill(signal);
+      // A cycle in progress ends before the process does; a stuck one is not waited for.
+      const killer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      const [code] = await exited;
+      clearTimeout(killer);
+      return code as number | null;
+    },
+  };
+  running.add(service);
+  const ready = options.ready ?? "/readyz";
+  if (ready === "none") return service;
+  const answered = await eventually(`the service on port ${port} answering ${ready}`, async () =>
+    alive() ? (await fetch(`http://127.0.0.1:${port}${ready}`)).ok && "ready" : "exited",
+  );
+  if (answered === "exited")
+    throw new Error(`the service exited (${child.exitCode ?? child.signalCode}) before answering ${ready}`);
+  return service;
+}
+
+/** Stops every service still running (after each test file). */
+export async function stopServices(): Promise<void> {
+  await Promise.all([...running].map((service) => service.stop()));
 }

@@ -1,6 +1,7 @@
 import { parseStackConfig } from "../../deploy/stack-config";
 import { ConfigError } from "../../engine/errors";
-import { buildServingObject, digestOf } from "../../engine/plan/manifest";
+import { digestOf } from "../../engine/digest";
+import { buildServingObject } from "../../engine/plan/manifest";
 import {
   checkInputs,
   checkWebhookInputs,
