@@ -7,7 +7,7 @@ import { z } from "zod";
 import { ServingObjectStore, kubeClient } from "../engine/apply/store";
 import type { KubeClient } from "../engine/kube/client";
 import { fieldManager, isOwnedBy, ownershipConflict } from "../engine/inventory";
-import { digestOf } from "../engine/plan/manifest";
+import { digestOf } from "../engine/digest";
 import { targetOf, TARGETS } from "../engine/serving-targets";
 import { dns1123Label } from "../engine/settings";
 import { LABELS, MANAGED_BY, type ServingObject } from "../engine/vocabulary";

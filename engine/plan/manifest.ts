@@ -1,10 +1,10 @@
 // Builds the serving object of one serving slot for the configured target: the metadata every
 // target shares (owner labels, what is served, the applied hash), the spec from the target's
 // builder. Pure.
-import { createHash } from "node:crypto";
 import { inferenceServiceAnnotations, inferenceServiceSpec } from "./builders/kserve";
 import { seldonDeploymentSpec } from "./builders/seldon-v1";
 import { seldonModelSpec } from "./builders/seldon-v2";
+import { digestOf } from "../digest";
 import { ownerLabels } from "../inventory";
 import { modelLabel } from "./naming";
 import { describeCandidate } from "../registry/rollout";
@@ -18,28 +18,10 @@ import {
   type ServingObject,
 } from "../vocabulary";
 
-/** SHA-256 of a value's canonical JSON (keys sorted), shortened: equal values, equal digests. */
-export function digestOf(value: unknown): string {
-  return createHash("sha256").update(canonicalJson(value)).digest("hex").slice(0, 32);
-}
-
 /** The object with its applied-hash annotation: the digest of the object without that annotation. */
 function withAppliedHash(object: ServingObject): ServingObject {
   object.metadata.annotations[ANNOTATIONS.appliedHash] = digestOf(object);
   return object;
-}
-
-/** JSON with object keys sorted, so equal objects hash equally whatever their key order. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    // Undefined members are left out, as JSON leaves them out of what is sent.
-    const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
 }
 
 const BUILDERS: Record<TargetName, (input: DeploymentSpecInput) => Record<string, unknown>> = {
