@@ -45,6 +45,17 @@ export interface MlflowClientOptions {
 const API = "api/2.0/mlflow";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** One record per model: of two reads of the same model, the more recently updated. */
+export function newestByName(models: RegisteredModel[]): RegisteredModel[] {
+  const byName = new Map<string, RegisteredModel>();
+  for (const model of models) {
+    const seen = byName.get(model.name);
+    if (!seen || (model.last_updated_timestamp ?? 0) >= (seen.last_updated_timestamp ?? 0))
+      byName.set(model.name, model);
+  }
+  return [...byName.values()];
+}
+
 export class MlflowClient {
   private readonly http: AxiosInstance;
   private readonly retries: number;
@@ -110,13 +121,19 @@ export class MlflowClient {
       {},
       (page) => page.registered_models,
     );
-    const byName = new Map<string, RegisteredModel>();
-    for (const model of listed) {
-      const seen = byName.get(model.name);
-      if (!seen || (model.last_updated_timestamp ?? 0) >= (seen.last_updated_timestamp ?? 0))
-        byName.set(model.name, model);
-    }
-    return [...byName.values()];
+    return newestByName(listed);
+  }
+
+  /** One page of `count` registered models in MLflow's order, and the token of the next (none after the last). */
+  async registeredModelsPage(
+    count: number,
+    pageToken?: string,
+  ): Promise<{ models: RegisteredModel[]; nextPageToken?: string }> {
+    const page = await this.get("registered-models/search", registeredModelsPageSchema, {
+      max_results: count,
+      page_token: pageToken,
+    });
+    return { models: page.registered_models, nextPageToken: page.next_page_token || undefined };
   }
 
   /**

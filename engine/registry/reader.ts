@@ -2,6 +2,7 @@
 // version's location never changes, so it is fetched once per version, or not at all when a live
 // object already records it: a steady-state cycle, even a fresh process's first, costs one
 // request per page of registered models.
+import { createHash } from "node:crypto";
 import type { MlflowClient } from "./mlflow-client";
 import type { RegisteredModel } from "./schemas";
 import type { EngineSettings } from "../settings";
@@ -20,11 +21,32 @@ import { ANNOTATIONS, type ServingObject } from "../vocabulary";
 const locationKey = (model: string, version: string, modelCreated: number) =>
   `${model}\u0000${version}\u0000${modelCreated}`;
 
+/**
+ * What a read saw of a model: its last_updated_timestamp, and a digest of its whole record, since
+ * MLflow moves an alias or sets a model tag without updating that timestamp.
+ */
+interface SeenModel {
+  updated: number;
+  digest: string;
+}
+
+// Every record passes the same schema, so its keys come in one order: plain JSON compares (a
+// sorted-key digest costs four times the CPU, 15 µs a model, on every full read).
+const recordDigest = (model: RegisteredModel) =>
+  createHash("sha1").update(JSON.stringify(model)).digest("hex");
+
+const seenOf = (model: RegisteredModel): SeenModel => ({
+  updated: model.last_updated_timestamp ?? 0,
+  digest: recordDigest(model),
+});
+
 export class RegistryReader {
   /** Locations of the versions in service at the last snapshot (others are forgotten). */
   private locations = new Map<string, VersionLocation>();
-  /** Each model's last_updated_timestamp when it was last read. */
-  private updated = new Map<string, number>();
+  /** Each model as it was last read. */
+  private seen = new Map<string, SeenModel>();
+  /** Where the rolling read goes on (a page token; empty: from the first page). */
+  private rollingPageToken = "";
   /** Whether this owner manages the model (its include and exclude patterns). */
   readonly manages: (model: string) => boolean;
 
@@ -74,7 +96,7 @@ export class RegistryReader {
     const { snapshot, locations } = await this.resolve(models, unconfirmed);
     // Only the versions in service stay cached; a model read in full is up to date as of now.
     this.locations = locations;
-    this.updated = new Map(models.map((m) => [m.name, m.last_updated_timestamp ?? 0]));
+    this.seen = new Map(models.map((m) => [m.name, seenOf(m)]));
     return snapshot;
   }
 
@@ -86,17 +108,30 @@ export class RegistryReader {
   async recentChanges(pageSize: number): Promise<RegisteredModel[] | undefined> {
     const recent = await this.client.recentlyUpdatedModels(pageSize);
     const changed = recent.filter(
-      (m) => (m.last_updated_timestamp ?? 0) > (this.updated.get(m.name) ?? Number.NEGATIVE_INFINITY),
+      (m) => (m.last_updated_timestamp ?? 0) > (this.seen.get(m.name)?.updated ?? Number.NEGATIVE_INFINITY),
     );
     if (recent.length === pageSize && changed.length === recent.length) return undefined;
     return changed.filter((m) => this.manages(m.name));
+  }
+
+  /**
+   * The managed models of the next `pageSize` of the registry (in MLflow's order; after the last
+   * page, the first again) whose record differs from when it was last read: an alias moved or a
+   * tag changed, which the most recently updated models do not show.
+   */
+  async rollingChanges(pageSize: number): Promise<RegisteredModel[]> {
+    const page = await this.client.registeredModelsPage(pageSize, this.rollingPageToken || undefined);
+    this.rollingPageToken = page.nextPageToken ?? "";
+    return page.models.filter(
+      (m) => this.manages(m.name) && this.seen.get(m.name)?.digest !== recordDigest(m),
+    );
   }
 
   /** A snapshot of these models only (read directly, so nothing is unconfirmed); their versions' locations join the cache. */
   async snapshotOf(models: RegisteredModel[]): Promise<RegistrySnapshot> {
     const { snapshot, locations } = await this.resolve(models, []);
     for (const [key, location] of locations) this.locations.set(key, location);
-    for (const m of models) this.updated.set(m.name, m.last_updated_timestamp ?? 0);
+    for (const m of models) this.seen.set(m.name, seenOf(m));
     return snapshot;
   }
 

@@ -70,6 +70,28 @@ test("a promotion, a new model and an archive reach the cluster without a full r
   expect(await metric("mlflow2seldon_drift_detected_total")).toBe(0);
 });
 
+test("an alias move (which updates nothing the poll of recent changes sees) arrives by the poll's page read in turn, without webhooks", async () => {
+  const model = `${prefix} aliased`;
+  await registerModel(model, 2);
+  await mlflow().setAlias(model, "champion", "1");
+  await eventually(
+    "the champion's object",
+    async () => (await objectOf(model))?.metadata.labels[LABELS.version] === "1",
+  );
+  const fullReads = await metric('mlflow2seldon_cycles_total{result="success"}');
+  const updated = (await mlflow().getRegisteredModel(model))!.last_updated_timestamp;
+
+  await mlflow().setAlias(model, "champion", "2");
+  // The positive control: MLflow did not update the model, so the recent changes do not show it.
+  expect((await mlflow().getRegisteredModel(model))!.last_updated_timestamp).toBe(updated);
+  await eventually(
+    "the alias move served",
+    async () => (await objectOf(model))?.metadata.labels[LABELS.version] === "2",
+  );
+  expect(await metric('mlflow2seldon_cycles_total{result="success"}')).toBe(fullReads);
+  expect(await metric("mlflow2seldon_webhook_registered")).toBe(0);
+});
+
 test("while MLflow fails, the polls fail and nothing is deleted; afterwards they catch up", async () => {
   const served = `${prefix} served`;
   await registerModel(served, 2);

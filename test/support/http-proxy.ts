@@ -3,7 +3,13 @@
 // answer it itself, rewrite the upstream's JSON answer, or hold it forever (a stalled network).
 // It records what it forwarded and when, so a test can count what reached the real server.
 import { once } from "node:events";
-import { request as httpRequest, createServer, type IncomingMessage, type Server } from "node:http";
+import {
+  request as httpRequest,
+  createServer,
+  type ClientRequest,
+  type IncomingMessage,
+  type Server,
+} from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
 
@@ -36,6 +42,8 @@ const PASS: ProxyAction = { kind: "pass" };
 export class HttpFaultProxy {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
+  /** Requests to the upstream still open (a watch stays open until the server ends it). */
+  private readonly upstreamRequests = new Set<ClientRequest>();
   /** Adjusts the URL of every forwarded request (e.g. narrows a search to a test's models). */
   adjust: (url: URL) => void = () => undefined;
   /** Decides what happens to each request (default: pass). */
@@ -64,6 +72,7 @@ export class HttpFaultProxy {
   }
 
   async stop(): Promise<void> {
+    for (const request of this.upstreamRequests) request.destroy();
     for (const socket of this.sockets) socket.destroy();
     await new Promise((resolve) => (this.server ? this.server.close(resolve) : resolve(undefined)));
   }
@@ -113,18 +122,24 @@ export class HttpFaultProxy {
       const upstream = send(
         target,
         { method: req.method, headers, ...this.upstream.tls, agent: false },
-        async (res) => {
-          const parts: Buffer[] = [];
-          for await (const part of res) parts.push(part as Buffer);
-          let answer = Buffer.concat(parts);
-          if (change) answer = Buffer.from(JSON.stringify(change(JSON.parse(answer.toString("utf8")))));
-          const out: Record<string, string> = {};
-          for (const [key, value] of Object.entries(res.headers))
-            if (value !== undefined && !["content-length", "transfer-encoding", "connection"].includes(key))
-              out[key] = String(value);
-          resolve({ status: res.statusCode ?? 502, headers: out, body: answer });
+        (res) => {
+          const read = async () => {
+            const parts: Buffer[] = [];
+            for await (const part of res) parts.push(part as Buffer);
+            let answer = Buffer.concat(parts);
+            if (change) answer = Buffer.from(JSON.stringify(change(JSON.parse(answer.toString("utf8")))));
+            const out: Record<string, string> = {};
+            for (const [key, value] of Object.entries(res.headers))
+              if (value !== undefined && !["content-length", "transfer-encoding", "connection"].includes(key))
+                out[key] = String(value);
+            return { status: res.statusCode ?? 502, headers: out, body: answer };
+          };
+          // A response cut short (the proxy stopping) rejects like a failed request.
+          read().then(resolve, reject);
         },
       );
+      this.upstreamRequests.add(upstream);
+      upstream.on("close", () => this.upstreamRequests.delete(upstream));
       upstream.on("error", reject);
       upstream.end(body);
     });
