@@ -23,14 +23,15 @@ test("status reports in sync, drifted, missing, orphan and conflict, then all in
     M2S_INCLUDE_MODELS: `${fx.prefix}*`,
     M2S_OWNER: fx.owner,
   };
-  const [steady, edited, promoted, archived, taken] = [
+  const [steady, edited, promoted, archived, taken, fresh] = [
     "steady",
     "edited",
     "promoted",
     "archived",
     "taken",
+    "fresh",
   ].map((n) => `${fx.prefix} ${n}`);
-  for (const name of [steady, edited, promoted, archived, taken]) await registerModel(name, 2);
+  for (const name of [steady, edited, promoted, archived, taken, fresh]) await registerModel(name, 2);
   for (const name of [steady, edited, promoted, archived])
     await mlflow().transitionStage(name, "1", "Production");
   const service = fx.service();
@@ -39,7 +40,8 @@ test("status reports in sync, drifted, missing, orphan and conflict, then all in
   const objectOf = (model: string) =>
     objects.find((o) => o.metadata.annotations["mlflow2seldon.io/model-name"] === model);
 
-  // drifted: a hand edit; missing: a promotion; orphan: an archive; conflict: a foreign object holds the name.
+  // drifted: a hand edit, or a promotion of a served model; missing: a first promotion; orphan: an
+  // archive; conflict: a foreign object holds the name.
   const editedName = objectOf(edited).metadata.name;
   await editObject(seldon, namespace, editedName, (edit) => {
     edit.spec.predictors[0].replicas = 5;
@@ -47,6 +49,7 @@ test("status reports in sync, drifted, missing, orphan and conflict, then all in
   await mlflow().transitionStage(promoted, "2", "Production", true);
   await mlflow().transitionStage(archived, "1", "Archived");
   await mlflow().transitionStage(taken, "1", "Production");
+  await mlflow().transitionStage(fresh, "1", "Production");
   const plan = await service.runCycle({ dryRun: true });
   const takenName = plan.report!.changes.find((c) => c.model === taken)!.name;
   await createForeignSeldonDeployment(namespace, takenName, { team: "other" });
@@ -70,6 +73,8 @@ test("status reports in sync, drifted, missing, orphan and conflict, then all in
   expect(stateOf(promoted)).toMatchObject({ state: "drifted", wanted: "2", served: "1" });
   expect(stateOf(archived)).toMatchObject({ state: "orphan", served: "1" });
   expect(stateOf(taken)).toMatchObject({ state: "conflict", wanted: "1" });
+  expect(stateOf(fresh)).toMatchObject({ state: "missing", wanted: "1" });
+  expect(stateOf(fresh)?.served).toBeUndefined();
   expect(table.stdout).toContain("conflict");
 
   // Nothing was written by status; a cycle fixes all but the conflict, which stays someone else's.

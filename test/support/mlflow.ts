@@ -194,13 +194,17 @@ export async function registerModel(name: string, count: number, tags: Record<st
 
 /**
  * The testbed MLflow server's own access-log lines about one model's versions (`name=<model>`)
- * written while `action` ran: what a run asked about the model, as the server saw it.
+ * written while `action` ran: what a run asked about the model, as the server saw it. The
+ * registry listing every run makes must show in the same lines (the positive control: the log
+ * is written, in the format read here), or this throws.
  */
 export function versionRequestsDuring(model: string, action: () => void): string[] {
   const log = join(repoRoot, ".testbed", "logs", "mlflow.log");
   const offset = statSync(log).size;
   action();
-  const written = readFileSync(log).subarray(offset).toString("utf8");
+  const lines = readFileSync(log).subarray(offset).toString("utf8").split("\n");
+  if (!lines.some((line) => line.includes("/api/2.0/mlflow/registered-models/search")))
+    throw new Error(`MLflow's access log (${log}) shows no registry listing while the action ran`);
   const query = new URLSearchParams({ name: model }).toString();
-  return written.split("\n").filter((line) => line.includes(`${query}&`) || line.includes(`${query} HTTP`));
+  return lines.filter((line) => line.includes(`${query}&`) || line.includes(`${query} HTTP`));
 }
