@@ -3,6 +3,7 @@
 //   sync --once     one cycle; exit 0 only if it fully succeeded
 //   sync --dry-run  prints the plan (creates, updates, deletes) without writing
 // Exit codes: 0 success, 1 a cycle failed, 2 bad configuration or usage.
+import type { AddressInfo } from "node:net";
 import pino from "pino";
 import { ConfigError, RegistryAccessError } from "../engine/errors";
 import { parseServiceEnv } from "./env";
@@ -126,6 +127,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       owner: config.engine.owner,
       intervalMs: config.intervalMs,
       statusPage: config.statusPage,
+      // The port bound: the system's choice when M2S_HTTP_PORT is 0.
+      httpPort: (servers[0].address() as AddressInfo).port,
     },
     "sync service started",
   );

@@ -232,16 +232,13 @@ test("a resume point the API server no longer has (410): the watch lists again a
       expire = false;
     }
   };
-  const relisting = await startService(
-    {
-      ...serviceEnv(namespace, model, "relist", {
-        M2S_SYNC_INTERVAL_SECONDS: "3600",
-        M2S_DELTA_POLL_SECONDS: "0",
-      }),
-      KUBECONFIG: kubeconfigVia(url),
-    },
-    { logs: true },
-  );
+  const relisting = await startService({
+    ...serviceEnv(namespace, model, "relist", {
+      M2S_SYNC_INTERVAL_SECONDS: "3600",
+      M2S_DELTA_POLL_SECONDS: "0",
+    }),
+    KUBECONFIG: kubeconfigVia(url),
+  });
   try {
     const original = await eventually("the object", () => objectOf(model));
     await eventually("the watch opened (and held)", async () => watches.length === 1);

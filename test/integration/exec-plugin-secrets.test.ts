@@ -59,7 +59,7 @@ test("the running service's log and status page name the failure without the sec
   const statusPort = await freePort();
   const service = await startService(
     { ...env, M2S_STATUS_PORT: String(statusPort), M2S_SYNC_INTERVAL_SECONDS: "1" },
-    { ready: "/healthz", logs: true },
+    { ready: "/healthz" },
   );
   const log = () => [...service.logs, ...service.stderr].join("\n");
   try {

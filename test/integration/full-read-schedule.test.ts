@@ -50,7 +50,6 @@ beforeAll(async () => {
 async function serviceWith(owner: string, settings: Record<string, string>, ready?: "/healthz") {
   const namespace = await freshNamespace(owner);
   return startService(serviceEnv(namespace, prefix, owner, { M2S_LOG_LEVEL: "debug", ...settings }), {
-    logs: true,
     ready,
   });
 }

@@ -30,7 +30,6 @@ async function start(name: string, namespace: string, prefix: string, kubeconfig
     M2S_LEASE_DURATION_SECONDS: "4",
     M2S_RENEW_DEADLINE_SECONDS: "3",
     M2S_RETRY_PERIOD_SECONDS: "0.5",
-    M2S_LOG_LEVEL: "warn",
     POD_NAME: name,
   });
   if (kubeconfig) env.KUBECONFIG = kubeconfig;

@@ -190,7 +190,7 @@ test("the sync service, with exactly its deployed RBAC, and the stack share the 
 
 test("the service run as the Deployment runs it, as its ServiceAccount: the Lease, apply, Events and the watch all pass its RBAC", async () => {
   const pod = `mlflow2seldon-${id}-a`;
-  const service = await startService(await deployedEnvironment(pod, {}), { logs: true });
+  const service = await startService(await deployedEnvironment(pod, {}));
   try {
     // Leader election is on (two replicas): a standby is ready too, so leading is waited for;
     // the Lease in the service's namespace is this pod's.

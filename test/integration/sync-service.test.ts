@@ -76,10 +76,11 @@ test("the service loop serves health, readiness and metrics, writes back tags, a
   const name = uniqueModelName("loop model");
   await registerModel(name, 1);
   await mlflow().setAlias(name, "champion", "1");
-  const service = await startService(
-    { ...baseEnv(namespace, name), M2S_SYNC_INTERVAL_SECONDS: "1", M2S_WRITE_BACK: "true" },
-    { logs: true },
-  );
+  const service = await startService({
+    ...baseEnv(namespace, name),
+    M2S_SYNC_INTERVAL_SECONDS: "1",
+    M2S_WRITE_BACK: "true",
+  });
   const url = (path: string) => `http://127.0.0.1:${service.port}${path}`;
 
   expect((await fetch(url("/healthz"))).status).toBe(200);

@@ -65,7 +65,6 @@ beforeAll(async () => {
       M2S_WEBHOOK_SECRET: SECRET,
       M2S_WEBHOOK_URL: `http://127.0.0.1:${port}/webhooks/mlflow`,
     }),
-    { logs: true },
   );
   // The testbed's MLflow caches its webhook list for 1 s.
   await new Promise((resolve) => setTimeout(resolve, 1500));

@@ -7,7 +7,7 @@ import { once } from "node:events";
 import { join } from "node:path";
 import { mlflowUrl } from "./mlflow";
 import { repoRoot } from "./testbed-env";
-import { eventually, freePort } from "./wait";
+import { eventually } from "./wait";
 
 export const serviceBin = join(repoRoot, "bin", "mlflow2seldon.js");
 
@@ -40,11 +40,11 @@ export async function metricValue(port: number, series: string): Promise<number>
 /** A `mlflow2seldon sync` process started by a test. */
 export interface RunningService {
   child: ChildProcess;
-  /** Its M2S_HTTP_PORT. */
+  /** The port it serves health, readiness and metrics on. */
   port: number;
-  /** Its stdout lines so far (JSON log records), when started with `logs: true`. */
+  /** Its stdout lines so far (JSON log records). */
   logs: string[];
-  /** Its stderr lines so far, when started with `logs: true`. */
+  /** Its stderr lines so far. */
   stderr: string[];
   metric(series: string): Promise<number>;
   /** Whether the process has not exited. */
@@ -56,43 +56,58 @@ export interface RunningService {
 export interface StartOptions {
   /** Wait until this path answers 2xx (default /readyz: the first successful cycle); none: don't wait. */
   ready?: "/readyz" | "/healthz" | "none";
-  /** Keep its output's lines (`logs`, `stderr`). */
-  logs?: boolean;
 }
 
 const running = new Set<RunningService>();
 
-/** The lines a stream has written so far (none when there is no stream). */
-function linesOf(stream: NodeJS.ReadableStream | null): string[] {
+/** The lines a stream has written so far. */
+function linesOf(stream: NodeJS.ReadableStream): string[] {
   const lines: string[] = [];
   let partial = "";
-  stream?.setEncoding("utf8");
-  stream?.on("data", (chunk: string) => {
+  stream.setEncoding("utf8");
+  stream.on("data", (chunk: string) => {
     const parts = (partial + chunk).split("\n");
     partial = parts.pop() ?? "";
     lines.push(...parts);
   });
-  stream?.on("end", () => partial && lines.push(partial));
+  stream.on("end", () => partial && lines.push(partial));
   return lines;
 }
 
 /**
- * Starts `mlflow2seldon sync` with `env` (on a port from the OS unless `env` names
- * M2S_HTTP_PORT) and waits until it is ready.
+ * Starts `mlflow2seldon sync` with `env` and waits until it is ready. Unless `env` names
+ * M2S_HTTP_PORT, the service binds a port of the system's choice (0), held from the start, and
+ * the port is read from its start line (so its log level must show info).
  */
 export async function startService(
   env: NodeJS.ProcessEnv,
   options: StartOptions = {},
 ): Promise<RunningService> {
-  const port = Number(env.M2S_HTTP_PORT ?? (await freePort()));
   const child = spawn(process.execPath, [serviceBin, "sync"], {
-    env: { ...env, M2S_HTTP_PORT: String(port) },
-    stdio: ["ignore", options.logs ? "pipe" : "ignore", options.logs ? "pipe" : "ignore"],
+    env: { ...env, M2S_HTTP_PORT: env.M2S_HTTP_PORT ?? "0" },
+    stdio: ["ignore", "pipe", "pipe"],
   });
-  const [logs, stderr] = [linesOf(child.stdout), linesOf(child.stderr)];
+  const [logs, stderr] = [linesOf(child.stdout!), linesOf(child.stderr!)];
   // "close": the process has exited and its output has been read to the end.
   const exited = once(child, "close");
   const alive = () => child.exitCode === null && child.signalCode === null;
+  const exitedEarly = (waitingFor: string) =>
+    new Error(
+      `the service exited (${child.exitCode ?? child.signalCode}) before ${waitingFor}: ${stderr.join("\n").slice(-1000)}`,
+    );
+  const startLine = async () => {
+    if (!alive()) return "exited";
+    const line = logs.find((l) => l.includes('"msg":"sync service started"'));
+    return line ? (JSON.parse(line).httpPort as number) : undefined;
+  };
+  const port =
+    env.M2S_HTTP_PORT !== undefined
+      ? Number(env.M2S_HTTP_PORT)
+      : await eventually(
+          "the service's start line, which names its port (log level info or debug)",
+          startLine,
+        );
+  if (port === "exited") throw exitedEarly("it named its port");
   const service: RunningService = {
     child,
     port,
@@ -116,8 +131,7 @@ export async function startService(
   const answered = await eventually(`the service on port ${port} answering ${ready}`, async () =>
     alive() ? (await fetch(`http://127.0.0.1:${port}${ready}`)).ok && "ready" : "exited",
   );
-  if (answered === "exited")
-    throw new Error(`the service exited (${child.exitCode ?? child.signalCode}) before answering ${ready}`);
+  if (answered === "exited") throw exitedEarly(`answering ${ready}`);
   return service;
 }
 
