@@ -1,5 +1,5 @@
 // Digests of plain values, equal for equal values whatever their key order: what was applied to
-// an object, what a registry record held when it was read.
+// a serving object, what a stack's model deployment declared.
 import { createHash } from "node:crypto";
 
 /** SHA-256 of a value's canonical JSON (keys sorted), shortened: equal values, equal digests. */
