@@ -117,8 +117,8 @@ export function renderResults(r: BenchResults): string {
     "",
     "The service at its defaults: a delta poll every second, full reads paced by their cost. Stage",
     "transitions arrive through the poll; alias moves (which bump nothing a poll sees on MLflow's SQL",
-    "store) through a webhook delivery, or without webhooks through the poll's read of 1,000 models in",
-    "turn every fifth poll (every model within models / 1,000 × 5 s). MLflow load is",
+    "store) through a webhook delivery, or without webhooks through the rolling read (1,000 models every",
+    "5 s, in turn: every model within models / 1,000 × 5 s). MLflow load is",
     "read over a quiet minute after the promotions. The bench's MLflow server refreshes its webhook",
     "list every second (MLFLOW_WEBHOOK_CACHE_TTL=1, default 60).",
     "",
@@ -276,7 +276,7 @@ function promotionTargets(size: SizeResult): string[] {
   return [
     `| Stage transition p50 ≤ 1 s, p95 ≤ 2 s | ${latency(false, "stage", 50)} s, ${latency(false, "stage", 95)} s |`,
     `| Alias move with webhooks p50 ≤ 0.3 s | ${latency(true, "alias", 50)} s |`,
-    `| Alias move without webhooks within the page read's round (models / 1,000 × 5 s) | max ${latency(false, "alias", 100)} s (round ${Math.ceil(size.models / 1000) * 5} s) |`,
+    `| Alias move without webhooks within the rolling read's round (models / 1,000 × 5 s) | max ${latency(false, "alias", 100)} s (round ${Math.ceil(size.models / 1000) * 5} s) |`,
     `| Steady MLflow load ≤ 1.5 requests/s | ${without.steadyMlflowRequestsPerSecond.toFixed(2)} |`,
     `| Hand edit repaired p50 ≤ 2 s | ${without.repairMs?.length ? (percentile(without.repairMs, 50) / 1000).toFixed(2) : "—"} s |`,
   ];

@@ -100,7 +100,7 @@ async function measurePromotions(
       cluster,
       promotions: planned,
       windowMs: PROMOTION_WINDOW_MS,
-      // An alias move without webhooks waits for the poll's page read in turn, or the next full read.
+      // An alias move without webhooks waits for the rolling read, or the next full read.
       deadlineMs: 2 * fullReadSeconds * 1000 + 30_000,
       seed: planned.length,
     });

@@ -1,8 +1,9 @@
 // When the sync service's cycles run: full reads on an interval with jitter (backing off while
 // they fail, paced by their cost when delta polls run between them), delta polls, and targeted
-// reconciles of the models webhook deliveries and the watch name, coalesced while queued. One
-// cycle at a time. On SIGTERM no new work starts, the cycle in progress ends (with leader
-// election its writes stop at once), and only then is the lease released.
+// reconciles of the models that webhook deliveries, the watch and the rolling read of the
+// registry name, coalesced while queued. One cycle at a time. On SIGTERM no new work starts, the
+// cycle in progress ends (with leader election its writes stop at once), and only then is the
+// lease released.
 import type { IncomingHttpHeaders } from "node:http";
 import { pause } from "../engine/concurrency";
 import type { Logger } from "./logger";
@@ -10,6 +11,8 @@ import type { CycleOutcome, SyncService } from "./sync-service";
 
 /** With delta polling, full reads take at most 1/20 of the time (at least the interval apart). */
 const FULL_READ_COST_FACTOR = 20;
+/** Without webhook deliveries, the rolling read takes a page every this many delta poll periods. */
+const ROLLING_READ_POLL_PERIODS = 5;
 
 /** An answer to a webhook delivery: a status and a short text. */
 export interface DeliveryAnswer {
@@ -82,6 +85,7 @@ export class Scheduler {
     };
     signal.addEventListener("abort", stop, { once: true });
     let watching: Promise<void> | undefined;
+    let rolling: Promise<void> | undefined;
     try {
       while (!signal.aborted) {
         if (!this.service.leading()) {
@@ -95,12 +99,14 @@ export class Scheduler {
         if (signal.aborted) break;
         // The watch starts after the first full read, which tells it what the objects should be.
         watching ??= this.service.ownedWatch?.run(signal);
+        rolling ??= this.readPagesInTurn(signal);
         await this.pollUntilNextFullRead(signal);
       }
     } finally {
       signal.removeEventListener("abort", stop);
       await this.turn;
       await watching;
+      await rolling;
       election.abort();
       await electing;
     }
@@ -119,6 +125,23 @@ export class Scheduler {
       if (!this.service.leading() || signal.aborted || !polling || Date.now() >= due) break;
       // More changed than one poll can tell: a full read now.
       if ((await this.exclusive(() => this.service.deltaCycle())) === "overflow") break;
+    }
+  }
+
+  /**
+   * Without webhook deliveries, reads the registry one page at a time, in turn, and queues the
+   * models whose record changed (an alias move, a tag) as a delivery would: every model is seen
+   * again within (models / 1,000) × 5 delta poll periods. It runs beside the polls, not in their
+   * turn, so a large page never holds up a promotion; off with the delta poll.
+   */
+  private async readPagesInTurn(signal: AbortSignal): Promise<void> {
+    const { deltaPollMs } = this.service.config;
+    if (deltaPollMs <= 0) return;
+    while (!signal.aborted) {
+      await pause(ROLLING_READ_POLL_PERIODS * deltaPollMs, signal);
+      if (signal.aborted || this.stopping || !this.service.leading() || !this.service.needsRollingRead())
+        continue;
+      for (const model of await this.service.rollingRead()) this.queueModel(model);
     }
   }
 

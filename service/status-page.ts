@@ -50,11 +50,11 @@ function table(id: string, header: string[], rows: string[][]): string {
 function webhookLine(webhook: WebhookState): string {
   switch (webhook.state) {
     case "off":
-      return "off: changes arrive by the delta poll (which also reads one registry page in turn, for alias and tag changes) and full reads";
+      return "off: changes arrive by the delta poll, the rolling read of the registry (alias and tag changes) and full reads";
     case "receiving":
       return `on: deliveries received at /webhooks/mlflow (webhook registered ${webhook.registered})`;
     case "not registered":
-      return `not registered in MLflow (${webhook.reason}): alias and tag changes arrive by the delta poll reading one registry page in turn, or the next full read`;
+      return `not registered in MLflow (${webhook.reason}): alias and tag changes arrive by the rolling read of the registry, a page at a time, or the next full read`;
   }
 }
 

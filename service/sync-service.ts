@@ -8,7 +8,7 @@ import { listOwnedAt, listServing, reconcile, type CycleReport } from "../engine
 import { mapLimited, PARALLEL_REQUESTS } from "../engine/concurrency";
 import { ClusterError, errorMessage, RegistryError } from "../engine/errors";
 import { fieldManager, servedModel } from "../engine/inventory";
-import { MlflowClient, newestByName } from "../engine/registry/mlflow-client";
+import { MlflowClient } from "../engine/registry/mlflow-client";
 import { RegistryReader } from "../engine/registry/reader";
 import type { RegisteredModel } from "../engine/registry/schemas";
 import { TARGETS } from "../engine/serving-targets";
@@ -25,13 +25,8 @@ import { WEBHOOK_EVENTS, WebhookVerifier, type WebhookVerdict } from "./webhook"
 const RECENT_CYCLES = 20;
 /** Models per delta poll: more changed than this between two polls and a full read follows. */
 const DELTA_PAGE_SIZE = 25;
-/**
- * Without webhook deliveries, every ROLLING_READ_EVERY-th poll also reads the next page of this
- * many models in turn: each model is read again within (models / 1,000) × 5 polls, for 0.2 more
- * requests a poll (MLflow's largest page).
- */
+/** Models a rolling read reads at once: MLflow's largest page, for the fewest requests. */
 const ROLLING_PAGE_SIZE = 1000;
-const ROLLING_READ_EVERY = 5;
 
 const fullySucceeded = (report: CycleReport) =>
   report.failures.length === 0 &&
@@ -80,8 +75,6 @@ export class SyncService {
   private readonly recentCycles: CycleSummary[] = [];
   /** How registry events reach this replica (status page; mlflow2seldon_webhook_registered). */
   private webhookState: WebhookState;
-  /** Delta polls so far (the rolling read runs on every ROLLING_READ_EVERY-th). */
-  private deltaPolls = 0;
 
   constructor(
     readonly config: ServiceConfig,
@@ -246,17 +239,12 @@ export class SyncService {
 
   /**
    * One delta poll: the managed models updated since they were last read are reconciled on their
-   * own (their objects only). Unless webhook deliveries arrive, a page of the registry is read in
-   * turn every few polls, since an alias move or a tag updates nothing the poll sees. A failure
-   * changes nothing; the next full read catches up.
+   * own (their objects only). A failure changes nothing; the next full read catches up.
    */
   async deltaCycle(): Promise<DeltaResult> {
     let changed;
     try {
       changed = await this.registry.recentChanges(DELTA_PAGE_SIZE);
-      const rolling = this.webhookState.state !== "receiving" && this.deltaPolls++ % ROLLING_READ_EVERY === 0;
-      if (changed && rolling)
-        changed = newestByName([...(await this.registry.rollingChanges(ROLLING_PAGE_SIZE)), ...changed]);
     } catch (error) {
       this.log.warn(
         { err: errorMessage(error) },
@@ -275,6 +263,28 @@ export class SyncService {
             : "failure";
     this.metrics.deltaPolls.inc({ result });
     return result;
+  }
+
+  /** Whether alias and tag changes need the rolling read: no webhook deliveries arrive. */
+  needsRollingRead(): boolean {
+    return this.webhookState.state !== "receiving";
+  }
+
+  /**
+   * The managed models of the next page of the registry, in turn, whose record changed since it
+   * was read (an alias moved, a tag changed: the delta poll sees neither). Nothing when the read
+   * fails: the next one, or a full read, catches up.
+   */
+  async rollingRead(): Promise<string[]> {
+    try {
+      return (await this.registry.rollingChanges(ROLLING_PAGE_SIZE)).map((m) => m.name);
+    } catch (error) {
+      this.log.warn(
+        { err: errorMessage(error) },
+        "rolling read of the registry failed; the next one catches up",
+      );
+      return [];
+    }
   }
 
   /** Reads `names` from MLflow one by one and reconciles them (webhook deliveries, drift). */

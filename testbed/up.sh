@@ -97,10 +97,11 @@ start_service etcd "$bin/etcd-$ETCD_VERSION" --name testbed --data-dir "$data/et
   --initial-cluster "testbed=http://127.0.0.1:$etcd_peer_port" --unsafe-no-fsync --log-level warn
 wait_for etcd 60 curl -fsS "http://127.0.0.1:$etcd_port/health"
 
+# Service IPs for thousands: the serving controllers make Services for every object they serve.
 start_service kube-apiserver "$bin/kube-apiserver-$KUBERNETES_VERSION" \
   --etcd-servers "http://127.0.0.1:$etcd_port" --bind-address 127.0.0.1 --secure-port "$apiserver_port" \
   --cert-dir "$pki" --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
-  --client-ca-file "$pki/ca.crt" --authorization-mode RBAC --service-cluster-ip-range 10.0.0.0/24 \
+  --client-ca-file "$pki/ca.crt" --authorization-mode RBAC --service-cluster-ip-range 10.0.0.0/16 \
   --allow-privileged=true --disable-admission-plugins ServiceAccount \
   --service-account-issuer "https://127.0.0.1:$apiserver_port/" \
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key"

@@ -120,7 +120,10 @@ export class RegistryReader {
    * tag changed, which the most recently updated models do not show.
    */
   async rollingChanges(pageSize: number): Promise<RegisteredModel[]> {
-    const page = await this.client.registeredModelsPage(pageSize, this.rollingPageToken || undefined);
+    let page = await this.client.registeredModelsPage(pageSize, this.rollingPageToken || undefined);
+    // A full last page still gives a token, to a page with nothing: the first page is next.
+    if (page.models.length === 0 && this.rollingPageToken)
+      page = await this.client.registeredModelsPage(pageSize);
     this.rollingPageToken = page.nextPageToken ?? "";
     return page.models.filter(
       (m) => this.manages(m.name) && this.seen.get(m.name)?.digest !== recordDigest(m),

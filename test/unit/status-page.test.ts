@@ -41,6 +41,6 @@ test("a webhook MLflow refused is shown with MLflow's reason: changes then wait 
     cycles: [],
   });
   expect(html).toContain(
-    '<p id="webhook">MLflow webhook: not registered in MLflow (MLflow webhooks: HTTP 400 INVALID_PARAMETER_VALUE: Webhook URL must not resolve to a non-public IP address): alias and tag changes arrive by the delta poll reading one registry page in turn, or the next full read</p>',
+    '<p id="webhook">MLflow webhook: not registered in MLflow (MLflow webhooks: HTTP 400 INVALID_PARAMETER_VALUE: Webhook URL must not resolve to a non-public IP address): alias and tag changes arrive by the rolling read of the registry, a page at a time, or the next full read</p>',
   );
 });
