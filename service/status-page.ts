@@ -26,6 +26,8 @@ export interface StatusPageContent {
   namespace: string;
   owner: string;
   webhook: WebhookState;
+  /** Whether the delta poll, and the rolling read beside it, run (M2S_DELTA_POLL_SECONDS > 0). */
+  polling: boolean;
   /** Rows of the last cycle that reached the cluster; undefined before the first one. */
   rows?: StatusRow[];
   /** Newest first. */
@@ -47,14 +49,18 @@ function table(id: string, header: string[], rows: string[][]): string {
   return `<table id="${id}"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
-function webhookLine(webhook: WebhookState): string {
+function webhookLine(webhook: WebhookState, polling: boolean): string {
   switch (webhook.state) {
     case "off":
-      return "off: changes arrive by the delta poll, the rolling read of the registry (alias and tag changes) and full reads";
+      return polling
+        ? "off: changes arrive by the delta poll, the rolling read of the registry (alias and tag changes) and full reads"
+        : "off: changes arrive by full reads (the delta poll is off)";
     case "receiving":
       return `on: deliveries received at /webhooks/mlflow (webhook registered ${webhook.registered})`;
     case "not registered":
-      return `not registered in MLflow (${webhook.reason}): alias and tag changes arrive by the rolling read of the registry, a page at a time, or the next full read`;
+      return polling
+        ? `not registered in MLflow (${webhook.reason}): alias and tag changes arrive by the rolling read of the registry, a page at a time, or the next full read`
+        : `not registered in MLflow (${webhook.reason}): changes arrive by the next full read (the delta poll is off)`;
   }
 }
 
@@ -82,7 +88,7 @@ export function renderStatusPage(content: StatusPageContent): string {
             r.detail ?? "",
           ]),
         );
-  const webhook = webhookLine(content.webhook);
+  const webhook = webhookLine(content.webhook, content.polling);
   const cycles = table(
     "cycles",
     ["Finished", "Kind", "Result", "Duration", "Changes", "Failures"],

@@ -357,7 +357,14 @@ export class SyncService {
   /** What the page at `/` shows. */
   statusPage(): StatusPageContent {
     const { namespace, owner } = this.config.engine;
-    return { namespace, owner, webhook: this.webhookState, rows: this.lastRows, cycles: this.recentCycles };
+    return {
+      namespace,
+      owner,
+      webhook: this.webhookState,
+      polling: this.config.deltaPollMs > 0,
+      rows: this.lastRows,
+      cycles: this.recentCycles,
+    };
   }
 
   /** Keeps a cycle for the page; one of some models only (`models`) replaces only their rows. */

@@ -43,6 +43,13 @@ export interface MlflowClientOptions {
 }
 
 const API = "api/2.0/mlflow";
+
+/** One page of a paged MLflow listing. */
+export interface Page<T> {
+  items: T[];
+  /** The next page's token; none after the last page. */
+  nextPageToken?: string;
+}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One record per model: of two reads of the same model, the more recently updated. */
@@ -115,25 +122,15 @@ export class MlflowClient {
    * pages, so a model missing here is not proven absent (see engine/deletion.ts).
    */
   async listRegisteredModels(): Promise<RegisteredModel[]> {
-    const listed = await this.allPages(
-      "registered-models/search",
-      registeredModelsPageSchema,
-      {},
-      (page) => page.registered_models,
-    );
-    return newestByName(listed);
+    return newestByName(await this.allPages((token) => this.registeredModelsPage(this.pageSize, token)));
   }
 
   /** One page of `count` registered models in MLflow's order, and the token of the next (none after the last). */
-  async registeredModelsPage(
-    count: number,
-    pageToken?: string,
-  ): Promise<{ models: RegisteredModel[]; nextPageToken?: string }> {
-    const page = await this.get("registered-models/search", registeredModelsPageSchema, {
-      max_results: count,
-      page_token: pageToken,
+  async registeredModelsPage(count: number, pageToken?: string): Promise<Page<RegisteredModel>> {
+    return this.page("registered-models/search", registeredModelsPageSchema, {}, (p) => p.registered_models, {
+      count,
+      pageToken,
     });
-    return { models: page.registered_models, nextPageToken: page.next_page_token || undefined };
   }
 
   /**
@@ -160,31 +157,33 @@ export class MlflowClient {
   /** Every version of one model (all pages). */
   async listModelVersions(name: string): Promise<ModelVersion[]> {
     const filter = `name='${name.replace(/'/g, "\\'")}'`;
-    return this.allPages(
-      "model-versions/search",
-      modelVersionsPageSchema,
-      { filter },
-      (page) => page.model_versions,
+    return this.allPages((pageToken) =>
+      this.page("model-versions/search", modelVersionsPageSchema, { filter }, (p) => p.model_versions, {
+        pageToken,
+      }),
     );
   }
 
-  /** Follows next_page_token to the end; any failed page fails the whole listing. */
-  private async allPages<P extends { next_page_token?: string }, T>(
+  /** One page of a paged listing: its items and the token of the next page (none after the last). */
+  private async page<P extends { next_page_token?: string }, T>(
     endpoint: string,
     schema: z.ZodType<P>,
     params: Record<string, unknown>,
     items: (page: P) => T[],
-  ): Promise<T[]> {
+    { count = this.pageSize, pageToken }: { count?: number; pageToken?: string },
+  ): Promise<Page<T>> {
+    const page = await this.get(endpoint, schema, { ...params, max_results: count, page_token: pageToken });
+    return { items: items(page), nextPageToken: page.next_page_token || undefined };
+  }
+
+  /** Follows the pages' tokens to the end; any failed page fails the whole listing. */
+  private async allPages<T>(pageAfter: (pageToken?: string) => Promise<Page<T>>): Promise<T[]> {
     const all: T[] = [];
     let pageToken: string | undefined;
     do {
-      const page = await this.get(endpoint, schema, {
-        ...params,
-        max_results: this.pageSize,
-        page_token: pageToken,
-      });
-      all.push(...items(page));
-      pageToken = page.next_page_token || undefined;
+      const page = await pageAfter(pageToken);
+      all.push(...page.items);
+      pageToken = page.nextPageToken;
     } while (pageToken);
     return all;
   }
@@ -201,7 +200,9 @@ export class MlflowClient {
   }
 
   async listWebhooks(): Promise<Webhook[]> {
-    return this.allPages("webhooks", webhooksPageSchema, {}, (page) => page.webhooks);
+    return this.allPages((pageToken) =>
+      this.page("webhooks", webhooksPageSchema, {}, (p) => p.webhooks, { pageToken }),
+    );
   }
 
   /** Registers a webhook for registry events (entity and action as MLflow's enums spell them). */

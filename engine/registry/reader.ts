@@ -122,10 +122,10 @@ export class RegistryReader {
   async rollingChanges(pageSize: number): Promise<RegisteredModel[]> {
     let page = await this.client.registeredModelsPage(pageSize, this.rollingPageToken || undefined);
     // A full last page still gives a token, to a page with nothing: the first page is next.
-    if (page.models.length === 0 && this.rollingPageToken)
+    if (page.items.length === 0 && this.rollingPageToken)
       page = await this.client.registeredModelsPage(pageSize);
     this.rollingPageToken = page.nextPageToken ?? "";
-    return page.models.filter(
+    return page.items.filter(
       (m) => this.manages(m.name) && this.seen.get(m.name)?.digest !== recordDigest(m),
     );
   }

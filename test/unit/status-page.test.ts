@@ -5,6 +5,7 @@ test("the page escapes what the registry names", () => {
     namespace: "models",
     owner: "default",
     webhook: { state: "off" },
+    polling: true,
     rows: [{ model: "<script>alert(1)</script>", slot: "stage:Production", object: "x", state: "in sync" }],
     cycles: [
       {
@@ -25,7 +26,13 @@ test("the page escapes what the registry names", () => {
 
 test("before the first cycle the page says so", () => {
   expect(
-    renderStatusPage({ namespace: "models", owner: "default", webhook: { state: "off" }, cycles: [] }),
+    renderStatusPage({
+      namespace: "models",
+      owner: "default",
+      webhook: { state: "off" },
+      polling: true,
+      cycles: [],
+    }),
   ).toContain("No cycle has reached the cluster yet.");
 });
 
@@ -38,9 +45,21 @@ test("a webhook MLflow refused is shown with MLflow's reason: changes then wait 
       reason:
         "MLflow webhooks: HTTP 400 INVALID_PARAMETER_VALUE: Webhook URL must not resolve to a non-public IP address",
     },
+    polling: true,
     cycles: [],
   });
   expect(html).toContain(
     '<p id="webhook">MLflow webhook: not registered in MLflow (MLflow webhooks: HTTP 400 INVALID_PARAMETER_VALUE: Webhook URL must not resolve to a non-public IP address): alias and tag changes arrive by the rolling read of the registry, a page at a time, or the next full read</p>',
+  );
+});
+
+test("with the delta poll off the page names full reads only: the rolling read runs beside the poll", () => {
+  const page = (webhook: Parameters<typeof renderStatusPage>[0]["webhook"]) =>
+    renderStatusPage({ namespace: "models", owner: "default", webhook, polling: false, cycles: [] });
+  expect(page({ state: "off" })).toContain(
+    '<p id="webhook">MLflow webhook: off: changes arrive by full reads (the delta poll is off)</p>',
+  );
+  expect(page({ state: "not registered", reason: "HTTP 403" })).toContain(
+    '<p id="webhook">MLflow webhook: not registered in MLflow (HTTP 403): changes arrive by the next full read (the delta poll is off)</p>',
   );
 });
