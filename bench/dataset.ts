@@ -29,9 +29,9 @@ export function benchModel(index: number): BenchModel {
   };
 }
 
-/** A version's source: under the served artifact root, so every slot plans cleanly. */
-export function versionSource(model: string, version: number): string {
-  return `mlflow-artifacts:/bench/${encodeURIComponent(model)}/${version}/model`;
+/** A version's source under `root`, which the service maps as its artifact root: every slot plans cleanly. */
+export function versionSource(root: string, model: string, version: number): string {
+  return `${root}/${encodeURIComponent(model)}/${version}/model`;
 }
 
 export function servedSlots(models: number): number {

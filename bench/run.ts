@@ -2,22 +2,25 @@
 // kube-apiserver and Pulumi CLI). Reports to stdout and bench/RESULTS.md; never fails on time.
 //   node dist/bench/run.js [--sizes 100,1000,5000] [--repetitions 3] [--promotions 20]
 //                          [--pulumi-deployments 100,1000,5000] [--only service,pulumi,container]
-//                          [--profile DIR]
+//                          [--profile DIR] [--soak-cycles 3000] [--store sqlite|postgresql]
 // --only runs some of the three parts (the sync service as a process, the Pulumi stack's
 // lifecycle, the image in its container); each rewrites its own tables only.
 // --profile writes a V8 CPU profile of each measured service process into DIR.
+// --store postgresql measures the service against the newest MLflow on PostgreSQL with
+// basic-auth and TLS (bench/mlflow-server.ts), into a block of its own.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { mlflow } from "../test/support/mlflow";
+import { RegistryAdmin } from "../test/support/mlflow";
+import { WEBHOOK_EVENTS } from "../service/webhook";
 import { readTestbedEnv, repoRoot } from "../test/support/testbed-env";
 import { freePort } from "../test/support/wait";
 import { BenchCluster } from "./cluster";
 import { promotions, servedSlots, SIZES, type Promotion } from "./dataset";
-import { startMlflowServer, venvKey } from "./mlflow-server";
-import { copyRegistry, ensureRegistries } from "./populate";
+import { registryStores, sqliteStore, type MlflowServer, type RegistryStore } from "./mlflow-server";
+import { ensureRegistries, snapshotPath } from "./populate";
 import { pulumiLifecycle, modelsServing, type PulumiLifecycle } from "./pulumi-lifecycle";
 import { progress } from "./progress";
 import { promotionLatencies, repairLatencies } from "./promotion";
@@ -69,22 +72,24 @@ const HAND_EDITS = 10;
  */
 async function measurePromotions(
   env: Record<string, string>,
-  mlflowUrl: string,
+  server: MlflowServer,
   cluster: BenchCluster,
   planned: Promotion[],
   webhooks: boolean,
 ): Promise<PromotionRun & { freshNoop: CycleFigures }> {
   const port = await freePort();
-  const service = new ServiceProcess(
-    webhooks
-      ? {
-          ...env,
-          M2S_WEBHOOK_SECRET: randomBytes(24).toString("hex"),
-          M2S_WEBHOOK_URL: `http://127.0.0.1:${port}/webhooks/mlflow`,
-        }
-      : env,
-    port,
-  );
+  const admin = new RegistryAdmin(server.admin);
+  // MLflow's admin registers the webhook, as production does where the service's user may only read.
+  const secret = randomBytes(24).toString("hex");
+  const webhook = webhooks
+    ? await admin.createWebhook({
+        name: `mlflow2seldon-bench-${randomBytes(3).toString("hex")}`,
+        url: `http://127.0.0.1:${port}/webhooks/mlflow`,
+        secret,
+        events: [...WEBHOOK_EVENTS],
+      })
+    : undefined;
+  const service = new ServiceProcess(webhooks ? { ...env, M2S_WEBHOOK_SECRET: secret } : env, port);
   try {
     const freshNoop = await service.nextCycle();
     if (freshNoop.kubeWrites !== 0)
@@ -96,7 +101,7 @@ async function measurePromotions(
     const label = webhooks ? "with webhooks" : "without webhooks";
     progress(`${planned.length} promotions ${label}; full reads every ${fullReadSeconds.toFixed(0)} s`);
     const latencies = await promotionLatencies({
-      client: mlflow(mlflowUrl),
+      client: admin,
       cluster,
       promotions: planned,
       windowMs: PROMOTION_WINDOW_MS,
@@ -132,6 +137,7 @@ async function measurePromotions(
     };
   } finally {
     await service.stop();
+    if (webhook) await admin.deleteWebhook(webhook.webhook_id);
   }
 }
 
@@ -183,6 +189,7 @@ async function measureContainer(
 async function benchSize(
   models: number,
   options: {
+    store: RegistryStore;
     workDir: string;
     repetitions: number;
     promotions: number;
@@ -192,15 +199,18 @@ async function benchSize(
   },
 ): Promise<SizeResult> {
   const served = servedSlots(models);
-  const server = await startMlflowServer({
-    database: copyRegistry(models, options.workDir),
+  const server = await options.store.start({
+    name: `registry-${models}`,
+    workDir: options.workDir,
+    from: snapshotPath(options.store, models),
     port: MLFLOW_PORT,
     logFile: join(options.workDir, `mlflow-${models}.log`),
+    authenticated: true,
   });
   const cluster = new BenchCluster(`bench-${models}-${randomBytes(3).toString("hex")}`);
   await cluster.createNamespace();
   const env = {
-    M2S_MLFLOW_HOST: server.url,
+    ...server.serviceEnv,
     M2S_SELDON_DEPLOYMENT_NS: cluster.namespace,
     M2S_SELDON_NEURO_DEF_IMAGE: "registry.example.com/mlflow-wrapper:1.0",
     M2S_OWNER: "bench",
@@ -266,7 +276,7 @@ async function benchSize(
       for (const [round, webhooks] of [false, true].entries()) {
         const run = await measurePromotions(
           env,
-          server.url,
+          server,
           cluster,
           promotions(models, options.promotions, round),
           webhooks,
@@ -303,12 +313,19 @@ async function main(): Promise<void> {
       only: { type: "string", default: SECTIONS.join(",") },
       profile: { type: "string" },
       "soak-cycles": { type: "string", default: "3000" },
+      store: { type: "string", default: "sqlite" },
     },
   });
+  if (!(values.store in registryStores))
+    throw new Error(`--store ${values.store}: the stores are ${Object.keys(registryStores).join(", ")}`);
+  const store = registryStores[values.store as keyof typeof registryStores];
   const only = new Set(values.only.split(","));
   const unknown = [...only].filter((s) => !(SECTIONS as readonly string[]).includes(s));
   if (unknown.length) throw new Error(`--only ${unknown.join(",")}: the sections are ${SECTIONS.join(", ")}`);
   const runs = (section: Section) => only.has(section);
+  // The Pulumi program and the container are given a URL only: their registry is the sqlite one.
+  if (store !== sqliteStore && (runs("pulumi") || runs("container")))
+    throw new Error(`--store ${store.name} measures the service only: add --only service`);
   Object.assign(process.env, readTestbedEnv());
   const started = performance.now();
   const sizes = runs("service") || runs("container") ? values.sizes.split(",").map(Number) : [];
@@ -325,16 +342,19 @@ async function main(): Promise<void> {
     };
     const registries = [...new Set([...sizes, ...pulumiRuns.map(registryFor)])];
     progress(`registries of ${registries.join(", ")} models (cached after the first run)`);
-    await ensureRegistries(registries, workDir, MLFLOW_PORT);
+    await ensureRegistries(store, registries, workDir, MLFLOW_PORT);
     // The Pulumi runs first: they fail fastest.
     const lifecycles: PulumiLifecycle[] = [];
     for (const deployments of pulumiRuns) {
       const registry = registryFor(deployments);
       const mlflowLog = join(workDir, `mlflow-pulumi-${deployments}.log`);
-      const server = await startMlflowServer({
-        database: copyRegistry(registry, workDir),
+      const server = await store.start({
+        name: `pulumi-${deployments}`,
+        workDir,
+        from: snapshotPath(store, registry),
         port: MLFLOW_PORT,
         logFile: mlflowLog,
+        authenticated: false,
       });
       try {
         lifecycles.push(
@@ -359,6 +379,7 @@ async function main(): Promise<void> {
     for (const [index, models] of sizes.entries()) {
       results.push(
         await benchSize(models, {
+          store,
           workDir,
           repetitions,
           promotions: runs("service") ? Number(values.promotions) : 0,
@@ -372,17 +393,16 @@ async function main(): Promise<void> {
     if (runs("container"))
       process.stdout.write(`${await writeContainerMemory(resultsFile, date, results)}\n`);
     if (runs("service")) {
-      if (results.some((r) => r.promotionRuns.length > 0))
+      if (store === sqliteStore && results.some((r) => r.promotionRuns.length > 0))
         writeFileSync(join(dirname(resultsFile), "promotion-latency.svg"), latencyChart(results));
       const block = await writeResults(resultsFile, {
+        store: store.name,
         date,
         pageSize: PAGE_SIZE,
         repetitions,
         versions: {
           "Node.js": process.version,
-          MLflow: venvKey()
-            .replace(/^venv-mlflow-/, "")
-            .replace(/-[0-9a-f]+$/, ""),
+          MLflow: store.describe(),
           "kube-apiserver": testbed.KUBERNETES_VERSION,
           etcd: testbed.ETCD_VERSION,
         },

@@ -270,6 +270,8 @@ PULUMI_HOME="$data/pulumi-home" PULUMI_SKIP_UPDATE_CHECK=true "$tools/pulumi" pl
   > "$log_dir/pulumi-plugin-install.log" 2>&1 || fail "installing the Kubernetes plugin failed (log: $log_dir/pulumi-plugin-install.log)"
 ln -sf "$venv/bin/mlflow" "$tools/mlflow"
 
+# Passwords below: readable by the testbed's user only.
+( umask 077; : > "$env_file.partial" )
 cat > "$env_file.partial" <<ENV
 # Written by testbed/up.sh; source it: . .testbed/env
 export MLFLOW_TRACKING_URI=http://127.0.0.1:$mlflow_port
@@ -289,6 +291,9 @@ export M2S_TESTBED_MLFLOW_PROD_ADMIN_PASSWORD=$mlflow_admin_password
 export M2S_TESTBED_MLFLOW_PROD_READER=m2s-reader
 export M2S_TESTBED_MLFLOW_PROD_READER_PASSWORD=$mlflow_reader_password
 export M2S_TESTBED_MLFLOW_PROD_PYTHON=$venv3/bin/python
+export M2S_TESTBED_MLFLOW_PROD_TLS_CERT=$pki/mlflow-tls.crt
+export M2S_TESTBED_MLFLOW_PROD_TLS_KEY=$pki/mlflow-tls.key
+export M2S_TESTBED_POSTGRES_URI=postgresql://testbed:$postgres_password@127.0.0.1:$postgres_port
 export M2S_TESTBED_STORAGE_PYTHON=$venv_storage/bin/python
 export M2S_TESTBED_STORAGE_INITIALIZER=$here/storage-initializer-entrypoint.py
 export M2S_TESTBED_MLSERVER_PYTHON=$venv_mlserver/bin/python
