@@ -5,7 +5,7 @@
 import { customObjects, freshNamespace, listSeldonDeployments, seldon } from "../support/cluster";
 import { eventually } from "../support/wait";
 import { HttpFaultProxy, type ProxiedRequest, type ProxyAction } from "../support/http-proxy";
-import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
+import { mlflow, mlflowUnderTest, mlflowUpstream, mlflowUrl, registerModel } from "../support/mlflow";
 import {
   cycleOk,
   kubeWrites,
@@ -84,7 +84,7 @@ const proxiedService = (env: Record<string, string> = {}) =>
 
 beforeAll(async () => {
   fx = syncFixture(await freshNamespace("deletion-safety"), "deletion safety");
-  proxy = new HttpFaultProxy({ url: mlflowUrl() });
+  proxy = new HttpFaultProxy(mlflowUpstream());
   proxyUrl = await proxy.start();
   // The registry is shared by every test file: the listing is narrowed to this file's models, so
   // its pages hold them alone and a change between pages shifts exactly them.
@@ -301,18 +301,27 @@ test("the Pulumi snapshot: a confirmed absence plans the deletion, an unconfirme
     owner: fx.owner,
     defaultImage: "registry.example.com/mlflow-wrapper:1.0",
     includeModels: [`${fx.prefix}*`],
+    ...mlflowUnderTest().engineSettings,
   };
   await mlflow().deleteRegisteredModel(f0);
   proxy.decide = permissionRevoked(f1);
-  const planning = planModelDeployments({ url: proxyUrl, pageSize: PAGE_SIZE, retries: 0 }, settings, {
-    known,
-  });
+  const planning = planModelDeployments(
+    { ...mlflowUnderTest().admin, url: proxyUrl, pageSize: PAGE_SIZE, retries: 0 },
+    settings,
+    {
+      known,
+    },
+  );
   await expect(planning).rejects.toThrow(PlanError);
   await expect(planning).rejects.toThrow(
     new RegExp(`${f1} \\(every slot\\): missing from the registry listing.*HTTP 403`),
   );
   proxy.decide = () => pass;
-  const planned = await planModelDeployments({ url: proxyUrl, pageSize: PAGE_SIZE }, settings, { known });
+  const planned = await planModelDeployments(
+    { ...mlflowUnderTest().admin, url: proxyUrl, pageSize: PAGE_SIZE },
+    settings,
+    { known },
+  );
   expect(planned.map((p) => p.model).sort()).toEqual([f1, f2]);
 });
 
@@ -321,7 +330,11 @@ test("two installs with default owners, reading different MLflow servers into on
   const [here, there] = models("g-here", "g-there");
   await served([here]);
   await mlflow(otherMlflow).createRegisteredModel(there);
-  await mlflow(otherMlflow).createModelVersion(there, "mlflow-artifacts:/registry-tests/there/v1/model");
+  // Under the artifact root both installs are given (the MLflow under test's).
+  await mlflow(otherMlflow).createModelVersion(
+    there,
+    `${mlflowUnderTest().sourceRoot}/registry-tests/there/v1/model`,
+  );
   await mlflow(otherMlflow).transitionStage(there, "1", "Production");
   // As two Deployments in two namespaces run them: no M2S_OWNER, the pod's namespace from the downward API.
   const install = (mlflowUrl: string, podNamespace: string) =>

@@ -14,7 +14,7 @@ import {
 } from "../support/cluster";
 import { FaultProxy } from "../support/fault-proxy";
 import { eventually } from "../support/wait";
-import { mlflow, mlflowUrl, registerModel } from "../support/mlflow";
+import { mlflow, mlflowUnderTest, mlflowUrl, registerModel } from "../support/mlflow";
 import { createLogger } from "../../service/logger";
 import { Scheduler } from "../../service/scheduler";
 import {
@@ -113,7 +113,7 @@ test("sequential registry requests share kept-alive connections", async () => {
   let [connections, requests] = [0, 0];
   // One model per page: as many requests as registered models, one after the other.
   const client = new MlflowClient(
-    { url: mlflowUrl(), pageSize: 1 },
+    { ...mlflowUnderTest().admin, pageSize: 1 },
     { connection: () => connections++, request: () => requests++ },
   );
   await client.listRegisteredModels();

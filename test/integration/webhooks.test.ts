@@ -4,7 +4,7 @@
 // cluster only through a delivery. Forged, stale and repeated deliveries are refused.
 import { createHmac, randomUUID } from "node:crypto";
 import { freshNamespace, listSeldonDeployments, writtenContent } from "../support/cluster";
-import { mlflow, mlflowUrl, registerModel, uniqueModelName } from "../support/mlflow";
+import { mlflow, registerModel, uniqueModelName } from "../support/mlflow";
 import { eventually, freePort } from "../support/wait";
 import { serviceEnv, startService, type RunningService } from "../support/service";
 import { LABELS, ANNOTATIONS } from "../../engine/vocabulary";
@@ -76,10 +76,7 @@ afterAll(async () => {
 });
 
 test("the service registers its webhook in MLflow, and alias moves reach the cluster through deliveries", async () => {
-  const hooks = (await (await fetch(`${mlflowUrl()}/api/2.0/mlflow/webhooks`)).json()) as {
-    webhooks: { name: string; url: string }[];
-  };
-  expect(hooks.webhooks).toContainEqual(
+  expect(await mlflow().listWebhooks()).toContainEqual(
     expect.objectContaining({ name: `mlflow2seldon-${owner}`, url: receiver() }),
   );
   expect(await metric("mlflow2seldon_webhook_registered")).toBe(1);

@@ -1,7 +1,10 @@
 // A loopback TCP proxy in front of the real MLflow server that can inject the faults a network
 // and a load balancer produce: connection resets, 503s, 429s, malformed pages and hangs, for good
-// or for the next few connections only.
+// or for the next few connections only. In front of an https:// server it speaks TLS on both
+// sides with the testbed's certificate for that server, so its faults are answers over TLS too.
+import { readFileSync } from "node:fs";
 import { createServer, connect, type Server, type Socket } from "node:net";
+import * as tls from "node:tls";
 
 export type FaultMode = "pass" | "reset" | "http503" | "http429" | "malformed" | "hang";
 
@@ -14,12 +17,26 @@ export class FaultProxy {
 
   constructor(private readonly target: URL) {}
 
+  private get secure(): boolean {
+    return this.target.protocol === "https:";
+  }
+
   async start(): Promise<string> {
-    this.server = createServer((client) => this.handle(client));
+    const file = (name: string) => {
+      const path = process.env[name];
+      if (!path) throw new Error(`${name} is not set: the testbed environment was not loaded`);
+      return readFileSync(path);
+    };
+    this.server = this.secure
+      ? tls.createServer(
+          { key: file("M2S_TESTBED_MLFLOW_PROD_TLS_KEY"), cert: file("M2S_TESTBED_MLFLOW_PROD_TLS_CERT") },
+          (client) => this.handle(client),
+        )
+      : createServer((client) => this.handle(client));
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
     const address = this.server.address();
     if (!address || typeof address === "string") throw new Error("proxy has no port");
-    return `http://127.0.0.1:${address.port}`;
+    return `${this.secure ? "https" : "http"}://127.0.0.1:${address.port}`;
   }
 
   /** Switches the fault; open (kept-alive) connections are cut so the next request sees it. */
@@ -56,7 +73,9 @@ export class FaultProxy {
     }
     switch (mode) {
       case "reset":
-        client.resetAndDestroy();
+        // Over TLS the connection is cut without a close_notify (an RST needs the bare TCP handle).
+        if (client instanceof tls.TLSSocket) client.destroy();
+        else client.resetAndDestroy();
         return;
       case "http503":
         client.once("data", () =>
@@ -74,7 +93,14 @@ export class FaultProxy {
       case "hang":
         return;
       case "pass": {
-        const upstream = connect(Number(this.target.port), this.target.hostname);
+        const port = Number(this.target.port);
+        const upstream = this.secure
+          ? tls.connect({
+              port,
+              host: this.target.hostname,
+              ca: readFileSync(process.env.M2S_TESTBED_MLFLOW_PROD_CA!),
+            })
+          : connect(port, this.target.hostname);
         this.sockets.add(upstream);
         upstream.on("close", () => this.sockets.delete(upstream));
         upstream.on("error", () => client.destroy());

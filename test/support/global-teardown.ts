@@ -18,8 +18,8 @@ const LEFT_BEHIND_FILE = join(repoRoot, ".testbed", "left-behind.txt");
 export default async function globalTeardown(): Promise<void> {
   const started = Number(process.env[RUN_STARTED]);
   if (!Number.isFinite(started)) return;
-  for (const url of mlflowServers()) {
-    const registry = mlflow(url);
+  for (const server of mlflowServers()) {
+    const registry = mlflow(server);
     for (const model of await registry.listRegisteredModels())
       if ((model.creation_timestamp ?? 0) >= started) await registry.deleteRegisteredModel(model.name);
     // Webhooks exist from MLflow 3.3 on; the older server answers 404.

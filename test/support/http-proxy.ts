@@ -28,8 +28,8 @@ export type ProxyAction =
 
 export interface Upstream {
   url: string;
-  /** TLS client credentials and CA (the kube-apiserver). */
-  tls?: { ca: Buffer; cert: Buffer; key: Buffer };
+  /** The CA of an https upstream, and client credentials where it asks for them (the kube-apiserver). */
+  tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
 }
 
 export interface Forwarded extends ProxiedRequest {

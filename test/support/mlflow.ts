@@ -16,11 +16,76 @@ import {
 } from "../../engine/registry/schemas";
 import { repoRoot } from "./testbed-env";
 
-export const mlflowUrl = () => {
-  const url = process.env.MLFLOW_TRACKING_URI;
-  if (!url) throw new Error("MLFLOW_TRACKING_URI is not set: the testbed environment was not loaded");
-  return url;
-};
+function setting(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: the testbed environment was not loaded`);
+  return value;
+}
+
+/**
+ * The MLflow server a test talks to. By default the testbed's MLflow 3.6 (SQLite, no
+ * authentication, plain HTTP); with M2S_TEST_MLFLOW=production the newest MLflow 3 on PostgreSQL
+ * with its basic-auth app and TLS, where the tests write as its admin and the service reads as the
+ * admin too (what a user with READ only may do is mlflow-production.test.ts's matter).
+ */
+export interface MlflowUnderTest {
+  url: string;
+  /** A user who may write: the tests' registrations, promotions and webhooks. */
+  admin: MlflowClientOptions;
+  /** The service's MLflow settings. */
+  serviceSettings: Record<string, string>;
+  /** Where the tests' version sources point (served under /mnt/mlflow/registry-tests either way). */
+  sourceRoot: string;
+  /** The engine settings that map sourceRoot, for tests that plan with the engine directly. */
+  engineSettings: { artifactRoot?: string };
+}
+
+export const MLFLOW_UNDER_TEST = ["3.6", "production"] as const;
+
+export function mlflowUnderTest(): MlflowUnderTest {
+  const choice = process.env.M2S_TEST_MLFLOW ?? "3.6";
+  if (choice === "production") {
+    const url = setting("M2S_TESTBED_MLFLOW_PROD_URI");
+    const admin = {
+      url,
+      username: "admin",
+      password: setting("M2S_TESTBED_MLFLOW_PROD_ADMIN_PASSWORD"),
+      caFile: setting("M2S_TESTBED_MLFLOW_PROD_CA"),
+    };
+    return {
+      url,
+      admin,
+      serviceSettings: {
+        M2S_MLFLOW_HOST: url,
+        M2S_MLFLOW_USERNAME: admin.username,
+        M2S_MLFLOW_PASSWORD: admin.password,
+        M2S_MLFLOW_CA_FILE: admin.caFile,
+        // MLflow 3.17 takes an mlflow-artifacts:/ source only with the run that holds it.
+        M2S_MLFLOW_ARTIFACT_ROOT: "s3://mlflow/artifacts-prod",
+      },
+      sourceRoot: "s3://mlflow/artifacts-prod",
+      engineSettings: { artifactRoot: "s3://mlflow/artifacts-prod" },
+    };
+  }
+  if (choice !== "3.6")
+    throw new Error(`M2S_TEST_MLFLOW=${choice}: expected one of ${MLFLOW_UNDER_TEST.join(", ")}`);
+  const url = setting("MLFLOW_TRACKING_URI");
+  return {
+    url,
+    admin: { url },
+    serviceSettings: { M2S_MLFLOW_HOST: url },
+    sourceRoot: "mlflow-artifacts:",
+    engineSettings: {},
+  };
+}
+
+/** The MLflow under test as an HttpFaultProxy's upstream (its CA when it speaks TLS). */
+export function mlflowUpstream(): { url: string; tls?: { ca: Buffer } } {
+  const { url, admin } = mlflowUnderTest();
+  return { url, tls: admin.caFile ? { ca: readFileSync(admin.caFile) } : undefined };
+}
+
+export const mlflowUrl = () => mlflowUnderTest().url;
 
 /** The engine's read client plus the registry writes a person or a CI job would make. */
 export class RegistryAdmin extends MlflowClient {
@@ -171,7 +236,9 @@ export class RegistryAdmin extends MlflowClient {
   }
 }
 
-export const mlflow = (url = mlflowUrl()) => new RegistryAdmin(url);
+/** A writing client of `server` (a URL, or options with credentials), the MLflow under test by default. */
+export const mlflow = (server: string | MlflowClientOptions = mlflowUnderTest().admin) =>
+  new RegistryAdmin(server);
 
 /** A registered-model name unique to this run, keeping the given (possibly awkward) stem. */
 export const uniqueModelName = (stem: string) => `${stem} ${randomBytes(3).toString("hex")}`;
@@ -185,7 +252,7 @@ export async function registerModel(name: string, count: number, tags: Record<st
     versions.push(
       await client.createModelVersion(
         name,
-        `mlflow-artifacts:/registry-tests/${encodeURIComponent(name)}/v${i}/model`,
+        `${mlflowUnderTest().sourceRoot}/registry-tests/${encodeURIComponent(name)}/v${i}/model`,
       ),
     );
   }

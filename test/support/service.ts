@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
-import { mlflowUrl } from "./mlflow";
+import { mlflowUnderTest } from "./mlflow";
 import { repoRoot } from "./testbed-env";
 import { eventually } from "./wait";
 
@@ -21,7 +21,7 @@ export function serviceEnv(
   return {
     PATH: process.env.PATH,
     KUBECONFIG: process.env.KUBECONFIG,
-    M2S_MLFLOW_HOST: mlflowUrl(),
+    ...mlflowUnderTest().serviceSettings,
     M2S_SELDON_DEPLOYMENT_NS: namespace,
     M2S_SELDON_NEURO_DEF_IMAGE: "registry.example.com/mlflow-wrapper:1.0",
     M2S_INCLUDE_MODELS: `${prefix}*`,

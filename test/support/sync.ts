@@ -5,7 +5,7 @@ import type { MlflowClientOptions } from "../../engine/registry/mlflow-client";
 import { parseServiceEnv } from "../../service/env";
 import { createLogger } from "../../service/logger";
 import { SyncService } from "../../service/sync-service";
-import { mlflowUrl } from "./mlflow";
+import { mlflowUnderTest } from "./mlflow";
 
 export interface SyncFixture {
   namespace: string;
@@ -25,7 +25,7 @@ export function syncFixture(namespace: string, stem: string): SyncFixture {
     owner,
     service: (env = {}, mlflow = {}) => {
       const config = parseServiceEnv({
-        M2S_MLFLOW_HOST: mlflowUrl(),
+        ...mlflowUnderTest().serviceSettings,
         M2S_SELDON_DEPLOYMENT_NS: namespace,
         M2S_SELDON_NEURO_DEF_IMAGE: "registry.example.com/mlflow-wrapper:1.0",
         M2S_MLFLOW_STORAGE_ROOT: "/mnt/mlflow",

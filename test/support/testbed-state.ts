@@ -4,27 +4,42 @@
 import { CoreV1Api } from "@kubernetes/client-node";
 import { spawnSync } from "node:child_process";
 import { kubeConfig } from "./cluster";
+import type { MlflowClientOptions } from "../../engine/registry/mlflow-client";
 import { mlflow } from "./mlflow";
 import { repoRoot } from "./testbed-env";
 
 /** Each kind of thing, by the names it holds. */
 export type TestbedState = Record<string, string[]>;
 
-/** The MLflow servers of the testbed (the environment's names for them). */
-export const mlflowServers = () =>
-  [
+/** The MLflow servers of the testbed (the environment's names for them), with an admin's credentials where they ask. */
+export function mlflowServers(): MlflowClientOptions[] {
+  const plain = [
     process.env.MLFLOW_TRACKING_URI,
     process.env.M2S_TESTBED_MLFLOW2_URI,
     process.env.M2S_TESTBED_S3_MLFLOW_URI,
   ].filter((url): url is string => Boolean(url));
+  const production = process.env.M2S_TESTBED_MLFLOW_PROD_URI
+    ? [
+        {
+          url: process.env.M2S_TESTBED_MLFLOW_PROD_URI,
+          username: "admin",
+          password: process.env.M2S_TESTBED_MLFLOW_PROD_ADMIN_PASSWORD,
+          caFile: process.env.M2S_TESTBED_MLFLOW_PROD_CA,
+        },
+      ]
+    : [];
+  return [...plain.map((url) => ({ url })), ...production];
+}
 
 export async function testbedState(): Promise<TestbedState> {
   const state: TestbedState = {};
-  for (const url of mlflowServers()) {
-    const registry = mlflow(url);
-    state[`registered models on ${url}`] = (await registry.listRegisteredModels()).map((m) => m.name);
+  for (const server of mlflowServers()) {
+    const registry = mlflow(server);
+    state[`registered models on ${server.url}`] = (await registry.listRegisteredModels()).map((m) => m.name);
     // Webhooks exist from MLflow 3.3 on; the older server answers 404.
-    state[`webhooks on ${url}`] = (await registry.listWebhookRecords().catch(() => [])).map((w) => w.name);
+    state[`webhooks on ${server.url}`] = (await registry.listWebhookRecords().catch(() => [])).map(
+      (w) => w.name,
+    );
   }
   const namespaces = await kubeConfig().makeApiClient(CoreV1Api).listNamespace();
   state.namespaces = namespaces.items
