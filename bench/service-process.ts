@@ -67,9 +67,20 @@ export interface Launch {
   hostPid(childPid: number): number;
 }
 
+/** The service's V8 old-space ceiling in MB: the image's, unless the bench was told another (--old-space-mb). */
+export function oldSpaceMb(): number {
+  const override = process.env.M2S_BENCH_OLD_SPACE_MB;
+  if (override) return Number(override);
+  const flag = containerEntrypoint().find((arg) => arg.startsWith("--max-old-space-size="));
+  if (!flag) throw new Error("the Dockerfile's ENTRYPOINT sets no --max-old-space-size");
+  return Number(flag.split("=")[1]);
+}
+
 /** This Node.js running the image's ENTRYPOINT (its V8 flags, its script) from the build in dist/. */
 export function nodeLaunch(nodeOptions: string[] = []): Launch {
-  const [, ...command] = containerEntrypoint();
+  const command = containerEntrypoint()
+    .slice(1)
+    .map((arg) => (arg.startsWith("--max-old-space-size=") ? `--max-old-space-size=${oldSpaceMb()}` : arg));
   return {
     command: (env) => ({ file: process.execPath, args: [...nodeOptions, ...command, "sync"], env }),
     hostPid: (childPid) => childPid,

@@ -8,7 +8,7 @@ import {
   listSeldonDeployments,
   seldon,
 } from "../support/cluster";
-import { mlflow, registerModel } from "../support/mlflow";
+import { mlflow, mlflowUnderTest, registerModel } from "../support/mlflow";
 import { run } from "../support/pulumi";
 import { syncFixture } from "../support/sync";
 import { repoRoot } from "../support/testbed-env";
@@ -18,6 +18,7 @@ test("status reports in sync, drifted, missing, orphan and conflict, then all in
   const namespace = await freshNamespace("status");
   const fx = syncFixture(namespace, "status model");
   const env = {
+    ...mlflowUnderTest().serviceSettings,
     M2S_SELDON_DEPLOYMENT_NS: namespace,
     M2S_SELDON_NEURO_DEF_IMAGE: "registry.example.com/mlflow-wrapper:1.0",
     M2S_INCLUDE_MODELS: `${fx.prefix}*`,
