@@ -220,7 +220,8 @@ postgres_uri="postgresql+psycopg2://testbed:$postgres_password@127.0.0.1:$postgr
 wait_for postgres 60 env PGPASSWORD="$postgres_password" psql -h 127.0.0.1 -p "$postgres_port" -U testbed -d postgres -c "select 1"
 env PGPASSWORD="$postgres_password" psql -q -h 127.0.0.1 -p "$postgres_port" -U testbed -d postgres \
   -c "create database mlflow" -c "create database mlflow_auth"
-# MLflow's authentication app: an admin, and (below) a service user with the default READ.
+# MLflow's authentication app: an admin, and (below) a service user with the default READ; checked
+# credentials cached for a minute, as the README advises (else every request hashes the password).
 mlflow_admin_password="$(openssl rand -hex 12)" mlflow_reader_password="$(openssl rand -hex 12)"
 ( umask 077; mkdir -p "$data/mlflow-prod" && cat > "$data/mlflow-prod/auth.ini" <<AUTH
 [mlflow]
@@ -229,6 +230,7 @@ database_uri = $postgres_uri/mlflow_auth
 admin_username = admin
 admin_password = $mlflow_admin_password
 authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+auth_cache_ttl_seconds = 60
 AUTH
 )
 start_service mlflow-prod env "${s3_env[@]}" MLFLOW_S3_ENDPOINT_URL="http://127.0.0.1:$s3_port" \
