@@ -12,6 +12,7 @@ import { request } from "node:https";
 import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { MlflowClientOptions } from "../engine/registry/mlflow-client";
+import { testbedSetting as setting } from "../testbed/setting";
 
 export interface MlflowServer {
   url: string;
@@ -46,12 +47,6 @@ export interface RegistryStore {
   /** Where the bench's version sources point; the server's serviceEnv maps it for the service. */
   readonly sourceRoot: string;
   start(options: StartOptions): Promise<MlflowServer>;
-}
-
-function setting(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: load .testbed/env (make testbed-up)`);
-  return value;
 }
 
 /** A venv's folder name carries its MLflow version and lock hash (venv-mlflow-3.6.0-229e7acbeb58). */
@@ -121,8 +116,7 @@ async function spawnServer(options: {
 
 function run(command: string, args: string[], env: Record<string, string> = {}): void {
   const result = spawnSync(command, args, { encoding: "utf8", env: { ...process.env, ...env } });
-  if (result.status !== 0)
-    throw new Error(`${command} ${args.filter((a) => !a.includes("@")).join(" ")} failed: ${result.stderr}`);
+  if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed: ${result.stderr}`);
 }
 
 export const sqliteStore: RegistryStore = {

@@ -5,7 +5,7 @@ import { AppsV1Api } from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { core, freshNamespace, kubeConfig, listSeldonDeployments } from "../support/cluster";
-import { RegistryAdmin, uniqueModelName } from "../support/mlflow";
+import { productionMlflowAdmin, RegistryAdmin, uniqueModelName } from "../support/mlflow";
 import { testbedSetting as setting } from "../support/models";
 import { pulumi, pulumiOk, repositoryStack, run } from "../support/pulumi";
 import { serviceBin, serviceEnv } from "../support/service";
@@ -16,13 +16,7 @@ import { ANNOTATIONS, LABELS } from "../../engine/vocabulary";
 
 const server = () => setting("M2S_TESTBED_MLFLOW_PROD_URI");
 const ca = () => setting("M2S_TESTBED_MLFLOW_PROD_CA");
-const admin = () =>
-  new RegistryAdmin({
-    url: server(),
-    username: "admin",
-    password: setting("M2S_TESTBED_MLFLOW_PROD_ADMIN_PASSWORD"),
-    caFile: ca(),
-  });
+const admin = () => new RegistryAdmin(productionMlflowAdmin());
 /** The service's MLflow settings (the read-only user, the CA that signed the server's certificate) and serving mode. */
 const reader = (): Record<string, string> => ({
   M2S_MLFLOW_HOST: server(),

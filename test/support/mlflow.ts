@@ -14,12 +14,21 @@ import {
   type ModelVersion,
   type RegisteredModel,
 } from "../../engine/registry/schemas";
+import { testbedSetting as setting } from "../../testbed/setting";
 import { repoRoot } from "./testbed-env";
 
-function setting(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: the testbed environment was not loaded`);
-  return value;
+/** MLflow's admin on the testbed's production-shaped server (3.17 on PostgreSQL, basic-auth, TLS). */
+export function productionMlflowAdmin(): MlflowClientOptions & {
+  username: string;
+  password: string;
+  caFile: string;
+} {
+  return {
+    url: setting("M2S_TESTBED_MLFLOW_PROD_URI"),
+    username: "admin",
+    password: setting("M2S_TESTBED_MLFLOW_PROD_ADMIN_PASSWORD"),
+    caFile: setting("M2S_TESTBED_MLFLOW_PROD_CA"),
+  };
 }
 
 /**
@@ -45,18 +54,12 @@ export const MLFLOW_UNDER_TEST = ["3.6", "production"] as const;
 export function mlflowUnderTest(): MlflowUnderTest {
   const choice = process.env.M2S_TEST_MLFLOW ?? "3.6";
   if (choice === "production") {
-    const url = setting("M2S_TESTBED_MLFLOW_PROD_URI");
-    const admin = {
-      url,
-      username: "admin",
-      password: setting("M2S_TESTBED_MLFLOW_PROD_ADMIN_PASSWORD"),
-      caFile: setting("M2S_TESTBED_MLFLOW_PROD_CA"),
-    };
+    const admin = productionMlflowAdmin();
     return {
-      url,
+      url: admin.url,
       admin,
       serviceSettings: {
-        M2S_MLFLOW_HOST: url,
+        M2S_MLFLOW_HOST: admin.url,
         M2S_MLFLOW_USERNAME: admin.username,
         M2S_MLFLOW_PASSWORD: admin.password,
         M2S_MLFLOW_CA_FILE: admin.caFile,

@@ -5,7 +5,7 @@ import { CoreV1Api } from "@kubernetes/client-node";
 import { spawnSync } from "node:child_process";
 import { kubeConfig } from "./cluster";
 import type { MlflowClientOptions } from "../../engine/registry/mlflow-client";
-import { mlflow } from "./mlflow";
+import { mlflow, productionMlflowAdmin } from "./mlflow";
 import { repoRoot } from "./testbed-env";
 
 /** Each kind of thing, by the names it holds. */
@@ -18,16 +18,7 @@ export function mlflowServers(): MlflowClientOptions[] {
     process.env.M2S_TESTBED_MLFLOW2_URI,
     process.env.M2S_TESTBED_S3_MLFLOW_URI,
   ].filter((url): url is string => Boolean(url));
-  const production = process.env.M2S_TESTBED_MLFLOW_PROD_URI
-    ? [
-        {
-          url: process.env.M2S_TESTBED_MLFLOW_PROD_URI,
-          username: "admin",
-          password: process.env.M2S_TESTBED_MLFLOW_PROD_ADMIN_PASSWORD,
-          caFile: process.env.M2S_TESTBED_MLFLOW_PROD_CA,
-        },
-      ]
-    : [];
+  const production = process.env.M2S_TESTBED_MLFLOW_PROD_URI ? [productionMlflowAdmin()] : [];
   return [...plain.map((url) => ({ url })), ...production];
 }
 
