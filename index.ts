@@ -148,6 +148,7 @@ export = async () => {
         },
         clusterWide: config.clusterWideRbac,
         replicas: config.serviceReplicas,
+        resources: config.serviceResources,
         skipAwait: config.skipAwait,
       },
       { providers: { kubernetes: provider } },

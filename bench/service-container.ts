@@ -27,8 +27,15 @@ export function quantityCpus(quantity: string): number {
   return quantity.endsWith("m") ? Number(quantity.slice(0, -1)) / 1000 : Number(quantity);
 }
 
+/**
+ * The service container's limits: the SyncService component's defaults, or the memory limit the
+ * bench was given (--memory-limit-mib, for a registry the default cannot hold).
+ */
 export const containerLimits = {
-  memoryBytes: quantityBytes(SERVICE_RESOURCES.limits.memory),
+  get memoryBytes(): number {
+    const override = process.env.M2S_BENCH_MEMORY_LIMIT_MIB;
+    return override ? Number(override) * 2 ** 20 : quantityBytes(SERVICE_RESOURCES.limits.memory);
+  },
   cpus: quantityCpus(SERVICE_RESOURCES.limits.cpu),
 };
 

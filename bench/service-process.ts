@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { repoRoot } from "../test/support/testbed-env";
+import { containerLimits } from "./service-container";
 
 export type Scrape = Map<string, number>;
 
@@ -67,20 +68,25 @@ export interface Launch {
   hostPid(childPid: number): number;
 }
 
-/** The service's V8 old-space ceiling in MB: the image's, unless the bench was told another (--old-space-mb). */
+const OLD_SPACE_PERCENTAGE = "--max-old-space-size-percentage=";
+
+/**
+ * The V8 old-space ceiling in MB the image's ENTRYPOINT gives the service under its container's
+ * memory limit (a share of the limit), which a process on the host is given directly.
+ */
 export function oldSpaceMb(): number {
-  const override = process.env.M2S_BENCH_OLD_SPACE_MB;
-  if (override) return Number(override);
-  const flag = containerEntrypoint().find((arg) => arg.startsWith("--max-old-space-size="));
-  if (!flag) throw new Error("the Dockerfile's ENTRYPOINT sets no --max-old-space-size");
-  return Number(flag.split("=")[1]);
+  const flag = containerEntrypoint().find((arg) => arg.startsWith(OLD_SPACE_PERCENTAGE));
+  if (!flag) throw new Error(`the Dockerfile's ENTRYPOINT sets no ${OLD_SPACE_PERCENTAGE}`);
+  return Math.floor(
+    ((containerLimits.memoryBytes / 2 ** 20) * Number(flag.slice(OLD_SPACE_PERCENTAGE.length))) / 100,
+  );
 }
 
 /** This Node.js running the image's ENTRYPOINT (its V8 flags, its script) from the build in dist/. */
 export function nodeLaunch(nodeOptions: string[] = []): Launch {
   const command = containerEntrypoint()
     .slice(1)
-    .map((arg) => (arg.startsWith("--max-old-space-size=") ? `--max-old-space-size=${oldSpaceMb()}` : arg));
+    .map((arg) => (arg.startsWith(OLD_SPACE_PERCENTAGE) ? `--max-old-space-size=${oldSpaceMb()}` : arg));
   return {
     command: (env) => ({ file: process.execPath, args: [...nodeOptions, ...command, "sync"], env }),
     hostPid: (childPid) => childPid,

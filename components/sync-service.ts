@@ -32,7 +32,11 @@ export interface SyncServiceArgs {
   secretEnv?: Record<string, pulumi.Input<string> | undefined>;
   /** Grant access to SeldonDeployments in every namespace instead of deploymentNamespace only. */
   clusterWide?: boolean;
-  /** Container resources. */
+  /**
+   * Container resources (default: 128Mi requested, 256Mi and half a CPU at most, enough for about
+   * 5,000 registered models). The service's JavaScript heap may use half the memory limit: give
+   * 20,000 models a limit of 1Gi.
+   */
   resources?: k8s.types.input.core.v1.ResourceRequirements;
   /** Do not wait for the Deployment to become ready (clusters without nodes). */
   skipAwait?: boolean;

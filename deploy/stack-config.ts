@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { ConfigError } from "../engine/errors";
-import { dns1123Label, parseEngineSettings, type EngineSettings } from "../engine/settings";
+import { dns1123Label, parseEngineSettings, resourcesSchema, type EngineSettings } from "../engine/settings";
 
 export const CONFIG_NAMESPACE = "mlflow2seldon";
 
@@ -57,6 +57,8 @@ export const stackConfigSchema = z.object({
   clusterWideRbac: z.boolean().default(false),
   /** Replicas of the service; more than one elect a leader (the component's default when unset). */
   serviceReplicas: z.number().int().min(1).optional(),
+  /** The service container's requests and limits (the component's defaults when unset). */
+  serviceResources: resourcesSchema.optional(),
   /** Do not wait for workloads to become ready (clusters without nodes, such as the testbed). */
   skipAwait: z.boolean().default(false),
 });
@@ -69,6 +71,7 @@ const example: Partial<Record<keyof StackConfig, string>> = {
   aliases: `'["champion"]'`,
   stackModels: `'["fraud-*"]'`,
   resources: `'{"limits":{"cpu":"1","memory":"1Gi"}}'`,
+  serviceResources: `'{"limits":{"memory":"1Gi"}}'`,
   replicas: "2",
   canary: `'{"from":"Staging","percent":10}'`,
 };

@@ -6,6 +6,14 @@ import { loadKubeTarget, type KubeTargetOptions } from "../kube/config";
 import type { ServingTarget } from "../serving-targets";
 import type { ServingObject } from "../vocabulary";
 
+/** Objects per LIST request (client-go's pager reads 500). */
+export const LIST_PAGE_SIZE = 500;
+
+interface ListPage {
+  items: ServingObject[];
+  metadata?: { resourceVersion?: string; continue?: string };
+}
+
 export type KubeVerb = "list" | "get" | "apply" | "delete" | "watch";
 
 /** A client for the cluster of a kubeconfig context (default: client-go's lookup order). */
@@ -88,18 +96,39 @@ export class ServingObjectStore {
     return (await this.listAt(namespace, labelSelector)).items;
   }
 
-  /** The objects and the list's resourceVersion (where a watch of the same objects starts). */
+  /**
+   * The objects and the list's resourceVersion (where a watch of the same objects starts), read in
+   * pages as client-go's pager reads them, so a namespace of thousands never arrives as one body.
+   * Every page is of the first page's snapshot; a continuation the server no longer has (410, after
+   * etcd compacted that revision) lists again from the first page, once. managedFields are left
+   * out: the engine never reads them, and they are about half of each object.
+   */
   async listAt(
     namespace: string,
     labelSelector?: string,
   ): Promise<{ items: ServingObject[]; resourceVersion: string }> {
-    return this.call("list", `${this.target.kind}s in ${namespace}`, async () => {
-      const list = await this.client.request<{
-        items: ServingObject[];
-        metadata?: { resourceVersion?: string };
-      }>("GET", this.collection(namespace), { query: { labelSelector } });
-      return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
-    });
+    const what = `${this.target.kind}s in ${namespace}`;
+    for (let attempt = 0; ; attempt++) {
+      const items: ServingObject[] = [];
+      let page: ListPage | undefined;
+      try {
+        do {
+          const query = { labelSelector, limit: String(LIST_PAGE_SIZE), continue: page?.metadata?.continue };
+          page = await this.call("list", what, () =>
+            this.client.request<ListPage>("GET", this.collection(namespace), { query }),
+          );
+          for (const item of page.items) {
+            delete item.metadata.managedFields;
+            items.push(item);
+          }
+        } while (page.metadata?.continue);
+      } catch (error) {
+        const expired = error instanceof ClusterError && error.status === 410 && page !== undefined;
+        if (expired && attempt === 0) continue;
+        throw error;
+      }
+      return { items, resourceVersion: page.metadata?.resourceVersion ?? "" };
+    }
   }
 
   /**

@@ -1,8 +1,8 @@
 // The service image, built from the Dockerfile as written by `make image` (podman; its base made
 // here from Debian's packages, no registry being reachable), and run as its Deployment runs it:
 // the container spec the SyncService component wrote through `pulumi up` on the testbed becomes
-// the `podman run` arguments (image, args, env and the Secret's env, user, read-only root
-// filesystem, dropped capabilities), with the service account's token and the API server's CA
+// the `podman run` arguments (image, args, env and the Secret's env, user, memory and CPU limits,
+// read-only root filesystem, dropped capabilities), with the service account's token and the API server's CA
 // mounted where the in-cluster client looks for them, as a kubelet mounts them. Two things differ,
 // both because the container shares the host's network to reach the testbed on loopback: the
 // Service's target port is moved to a free one, and the models are limited to this file's (the
@@ -23,6 +23,7 @@ import { repoRoot } from "../support/testbed-env";
 import { eventually, freePort } from "../support/wait";
 import { ANNOTATIONS, LABELS } from "../../engine/vocabulary";
 import { podmanEnv, SERVICE_IMAGE } from "../../testbed/podman";
+import { quantityBytes, quantityCpus } from "../../bench/service-container";
 
 const podman = (args: string[]) => run("podman", args, { env: podmanEnv });
 const id = randomBytes(3).toString("hex");
@@ -90,6 +91,7 @@ function containerArgs(podName: string, port: number, args?: string[]): string[]
     { mode: 0o600 },
   );
   const context = container.securityContext!;
+  const limits = container.resources?.limits ?? {};
   return [
     "run",
     "--rm",
@@ -102,6 +104,8 @@ function containerArgs(podName: string, port: number, args?: string[]): string[]
     ...(context.readOnlyRootFilesystem ? ["--read-only"] : []),
     ...(context.capabilities?.drop ?? []).flatMap((c) => ["--cap-drop", c]),
     ...(context.allowPrivilegeEscalation === false ? ["--security-opt", "no-new-privileges"] : []),
+    ...(limits.memory ? ["--memory", String(quantityBytes(limits.memory))] : []),
+    ...(limits.cpu ? ["--cpus", String(quantityCpus(limits.cpu))] : []),
     "--env-file",
     envFile,
     "--volume",
@@ -147,6 +151,11 @@ beforeAll(async () => {
       wrapperImage: "registry.example.com/mlflow-wrapper:1.0",
       snapshotModels: "false",
       skipAwait: "true",
+      // A limit of the stack's choosing, which the image's heap ceiling follows.
+      serviceResources: JSON.stringify({
+        requests: { memory: "128Mi" },
+        limits: { memory: "384Mi", cpu: "500m" },
+      }),
     },
     { mlflowToken: `tok-${randomBytes(8).toString("hex")}` },
   );
@@ -206,9 +215,38 @@ test("the image holds the service's production files only: no tests, bench, test
   expect(config.Entrypoint).toEqual([
     "node",
     "--max-semi-space-size=1",
-    "--max-old-space-size=128",
+    "--max-old-space-size-percentage=50",
     "bin/mlflow2seldon.js",
   ]);
+});
+
+test("the image's V8 heap ceiling is half its container's memory limit: the stack's serviceResources reach the Deployment, and its 384Mi give 192 MB", () => {
+  const entrypoint: string[] = JSON.parse(podman(["image", "inspect", SERVICE_IMAGE]).stdout)[0].Config
+    .Entrypoint;
+  const nodeFlags = entrypoint.slice(1, -1);
+  const heapCeilingMib = (memory: string) => {
+    const probe = podman([
+      "run",
+      "--rm",
+      "--memory",
+      String(quantityBytes(memory)),
+      "--entrypoint",
+      "node",
+      SERVICE_IMAGE,
+      ...nodeFlags,
+      "-p",
+      "require('v8').getHeapStatistics().heap_size_limit / 2 ** 20",
+    ]);
+    if (probe.code !== 0) throw new Error(`node in the image exited ${probe.code}:\n${probe.output}`);
+    return Number(probe.stdout.trim());
+  };
+  const limit = deployment.spec!.template.spec!.containers[0].resources!.limits!.memory;
+  expect(limit).toBe("384Mi");
+  // The ceiling counts the young generation too (three 1 MiB semi-spaces).
+  expect(heapCeilingMib(limit)).toBeGreaterThanOrEqual(192);
+  expect(heapCeilingMib(limit)).toBeLessThan(200);
+  expect(heapCeilingMib("1Gi")).toBeGreaterThanOrEqual(512);
+  expect(heapCeilingMib("1Gi")).toBeLessThan(520);
 });
 
 test("sync --once from the image, as the Deployment's container with its service account, writes the Production model's object", async () => {

@@ -1,19 +1,25 @@
 // The engine's Kubernetes client against the testbed's API server: exec-plugin credentials (as
 // EKS, GKE and AKS kubeconfigs provide them) fetched once and again when expired, a token file,
-// impersonation, a proxy, and a revoked credential fetched again after a 401.
+// impersonation, a proxy, a revoked credential fetched again after a 401, and lists read in pages.
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { kubeClient, ServingObjectStore } from "../../engine/apply/store";
 import { TARGETS } from "../../engine/serving-targets";
+import { ClusterError } from "../../engine/errors";
+import { ownerLabels, ownerSelector } from "../../engine/inventory";
 import {
+  adminUpstream,
   core as coreApi,
+  createForeignSeldonDeployment,
   freshNamespace,
+  kubeconfigVia,
   serviceAccountToken,
   serviceAccountWithRole,
 } from "../support/cluster";
 import { startConnectProxy } from "../support/connect-proxy";
+import { HttpFaultProxy } from "../support/http-proxy";
 
 interface Kubeconfig {
   clusters: { name: string; cluster: Record<string, string> }[];
@@ -189,4 +195,69 @@ test("a revoked exec credential (401) is fetched again once, and the request the
 
   expect(await store.list(namespace)).toEqual([]);
   expect(readFileSync(calls, "utf8").trim().split("\n")).toHaveLength(2);
+});
+
+test("the owner's objects are listed in pages, without managedFields; a continuation the server no longer has (410) lists again from the first page, once; a refused page fails the whole list", async () => {
+  const namespace = await freshNamespace("kube-pages");
+  const owner = "paged";
+  const names = ["a", "b", "c", "d", "e"].map((x) => `paged-${x}`);
+  for (const name of names) await createForeignSeldonDeployment(namespace, name, ownerLabels(owner));
+  await createForeignSeldonDeployment(namespace, "someone-elses");
+  const proxy = new HttpFaultProxy(adminUpstream());
+  const url = await proxy.start();
+  // Pages of two instead of the store's 500: five objects take three pages.
+  proxy.adjust = (target) => {
+    if (target.searchParams.has("limit")) target.searchParams.set("limit", "2");
+  };
+  let continuationAnswer: { status: number; reason: string } | undefined;
+  let answersLeft = 0;
+  proxy.decide = (r) => {
+    if (!r.query.has("continue") || !continuationAnswer || answersLeft-- <= 0) return { kind: "pass" };
+    const { status, reason } = continuationAnswer;
+    return {
+      kind: "respond",
+      status,
+      body: { kind: "Status", apiVersion: "v1", status: "Failure", reason, code: status, message: reason },
+    };
+  };
+  const requests: string[] = [];
+  const store = new ServingObjectStore(
+    kubeClient({ kubeconfig: kubeconfigVia(url) }),
+    TARGETS["seldon-v1"],
+    "paged",
+    {
+      onRequest: (verb) => requests.push(verb),
+    },
+  );
+  const listedNames = async () => {
+    requests.length = 0;
+    const { items, resourceVersion } = await store.listAt(namespace, ownerSelector(owner));
+    expect(resourceVersion).toMatch(/^\d+$/);
+    expect(items.filter((o) => "managedFields" in o.metadata)).toEqual([]);
+    return items.map((o) => o.metadata.name).sort();
+  };
+  try {
+    expect(await listedNames()).toEqual(names);
+    expect(requests).toEqual(["list", "list", "list"]);
+    expect(proxy.forwarded.map((f) => f.query.get("limit"))).toEqual(["500", "500", "500"]);
+
+    // The second page's continuation expired (etcd compacted its revision): listed again, nothing twice.
+    continuationAnswer = { status: 410, reason: "Expired" };
+    answersLeft = 1;
+    expect(await listedNames()).toEqual(names);
+    expect(requests).toHaveLength(5);
+
+    // Expired again on the second try: the list fails rather than looping.
+    answersLeft = 2;
+    await expect(store.listAt(namespace, ownerSelector(owner))).rejects.toMatchObject({ status: 410 });
+
+    // Any other refusal of a page fails the whole list: a cycle never sees part of the owner's objects.
+    continuationAnswer = { status: 403, reason: "Forbidden" };
+    answersLeft = 1;
+    const refused = await store.listAt(namespace, ownerSelector(owner)).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ClusterError);
+    expect(refused).toMatchObject({ status: 403 });
+  } finally {
+    await proxy.stop();
+  }
 });

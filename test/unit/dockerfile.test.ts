@@ -19,7 +19,7 @@ test("runs the service as a numeric non-root user", () => {
   const user = finalStage.find((line) => line.startsWith("USER "));
   expect(user).toMatch(/^USER [1-9]\d*(:[1-9]\d*)?$/);
   expect(finalStage).toContain(
-    'ENTRYPOINT ["node", "--max-semi-space-size=1", "--max-old-space-size=128", "bin/mlflow2seldon.js"]',
+    'ENTRYPOINT ["node", "--max-semi-space-size=1", "--max-old-space-size-percentage=50", "bin/mlflow2seldon.js"]',
   );
   expect(finalStage).toContain('CMD ["sync"]');
   expect(finalStage.some((line) => line.startsWith("RUN "))).toBe(false);

@@ -186,4 +186,14 @@ describe("stack config", () => {
     expect((error as Error).message).toContain("pulumi config set mlflow2seldon:mlflowUrl");
     expect((error as Error).message).toContain("mlflow2seldon:replicas");
   });
+  test("the service's resources are a resources object; a bad quantity names the key and the value", () => {
+    const read = (serviceResources: string) => (key: string) =>
+      ({ mlflowUrl: "http://mlflow:5000", serviceResources })[key];
+    expect(parseStackConfig(read('{"limits":{"memory":"1Gi"}}')).serviceResources).toEqual({
+      limits: { memory: "1Gi" },
+    });
+    expect(() => parseStackConfig(read('{"limits":{"memory":"a lot"}}'))).toThrow(
+      /mlflow2seldon:serviceResources.*a Kubernetes quantity.*"a lot"/s,
+    );
+  });
 });
