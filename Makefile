@@ -69,7 +69,7 @@ sync: build
 	@$(WITH_ENV) node bin/mlflow2seldon.js sync
 
 demo: install
-	TARGET=$(TARGET) demo/run.sh
+	TARGET=$(TARGET) MLFLOW=$(MLFLOW) demo/run.sh
 demo-clean:
 	demo/clean.sh
 

@@ -4,6 +4,8 @@
 # would, fetches the version from the object store and answers.
 # `make demo TARGET=kserve`: the same story with InferenceServices, through KServe's controller.
 # `make demo TARGET=seldon-v2`: Models (no Seldon v2 scheduler here: MLServer is fed by hand).
+# `make demo MLFLOW=production`: the same story against the testbed's production-shaped MLflow
+# (3.17 on PostgreSQL, basic-auth, TLS): models registered by its admin, read by a user with READ.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -17,6 +19,12 @@ case "$target" in
   kserve | seldon-v2) namespace="$target-demo" stack="demo-$target" ;;
   *) printf 'TARGET must be seldon-v1, kserve or seldon-v2 (got "%s")\n' "$target" >&2; exit 2 ;;
 esac
+mlflow_setup="${MLFLOW:-lab}"
+case "$mlflow_setup" in
+  lab) ;;
+  production) namespace="$namespace-production" stack="$stack-production" ;;
+  *) printf 'MLFLOW must be lab or production (got "%s")\n' "$mlflow_setup" >&2; exit 2 ;;
+esac
 iris_model="iris classifier"
 alias_model="fraud_detector"
 serve_port="${M2S_DEMO_SERVE_PORT:-5812}"
@@ -28,18 +36,39 @@ step 1 "Testbed: MLflow, etcd + kube-apiserver with the serving CRDs, KServe's a
 testbed/up.sh
 # shellcheck disable=SC1091
 source .testbed/env
-# The serving systems fetch models from object storage: the story uses the MLflow server whose
+# The serving systems fetch models from object storage: the story uses an MLflow server whose
 # artifacts live in the testbed's S3 bucket.
-export MLFLOW_TRACKING_URI="$M2S_TESTBED_S3_MLFLOW_URI"
+if [[ "$mlflow_setup" == production ]]; then
+  export MLFLOW_TRACKING_URI="$M2S_TESTBED_MLFLOW_PROD_URI"
+  artifacts="$M2S_TESTBED_MLFLOW_PROD_ARTIFACTS" python="$M2S_TESTBED_MLFLOW_PROD_PYTHON"
+else
+  export MLFLOW_TRACKING_URI="$M2S_TESTBED_S3_MLFLOW_URI"
+  artifacts="$M2S_TESTBED_S3_ARTIFACTS" python="$M2S_TESTBED_PYTHON"
+fi
+# Registering and promoting are the admin's part (production); passwords go in the environment
+# or on stdin, never on a command line.
+as_registry_admin() {
+  if [[ "$mlflow_setup" == production ]]; then
+    MLFLOW_TRACKING_USERNAME=admin MLFLOW_TRACKING_PASSWORD="$M2S_TESTBED_MLFLOW_PROD_ADMIN_PASSWORD" \
+      MLFLOW_TRACKING_SERVER_CERT_PATH="$M2S_TESTBED_MLFLOW_PROD_CA" "$@"
+  else
+    "$@"
+  fi
+}
 # The sync service runs from its build (the Pulumi program needs none: Pulumi runs the TypeScript).
 npx tsc -p tsconfig.json
 export TARGET="$target"
 kind="$(node demo/kube.js kind)"
-say "target $target ($kind), MLflow $MLFLOW_TRACKING_URI, KUBECONFIG=$KUBECONFIG, Pulumi backend $PULUMI_BACKEND_URL"
+say "target $target ($kind), MLflow $MLFLOW_TRACKING_URI ($mlflow_setup), KUBECONFIG=$KUBECONFIG, Pulumi backend $PULUMI_BACKEND_URL"
 
-mlflow_post() { curl -fsS -X POST -H 'content-type: application/json' "$MLFLOW_TRACKING_URI/api/2.0/mlflow/$1" -d "$2" > /dev/null; }
+mlflow_post() {
+  local auth=""
+  [[ "$mlflow_setup" == production ]] &&
+    auth="$(printf 'user = "admin:%s"\ncacert = "%s"' "$M2S_TESTBED_MLFLOW_PROD_ADMIN_PASSWORD" "$M2S_TESTBED_MLFLOW_PROD_CA")"
+  curl -fsS -K - -X POST -H 'content-type: application/json' "$MLFLOW_TRACKING_URI/api/2.0/mlflow/$1" -d "$2" <<< "$auth" > /dev/null
+}
 json_field() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s.trim().split("\n").pop())[process.argv[1]].join(" ")))' "$1"; }
-train() { "$M2S_TESTBED_PYTHON" demo/iris.py train "$1" 2> "$root/.testbed/logs/demo-train.log" | json_field versions; }
+train() { as_registry_admin "$python" demo/iris.py train "$1" 2> "$root/.testbed/logs/demo-train.log" | json_field versions; }
 
 step 2 "Train scikit-learn models on the iris data and register two versions of \"$iris_model\""
 read -r v1 v2 <<< "$(train "$iris_model")"
@@ -67,7 +96,13 @@ set_config deploymentNamespace "$namespace"
 set_config serviceNamespace "mlflow2seldon-$stack"
 set_config serviceImage registry.example.com/mlflow2seldon:0.1.0
 set_config target "$target"
-set_config modelUriPrefix "$M2S_TESTBED_S3_ARTIFACTS"
+set_config modelUriPrefix "$artifacts"
+if [[ "$mlflow_setup" == production ]]; then
+  # The stack reads the registry as a user with READ; the password is a secret in its config.
+  set_config mlflowUsername "$M2S_TESTBED_MLFLOW_PROD_READER"
+  printf %s "$M2S_TESTBED_MLFLOW_PROD_READER_PASSWORD" | pulumi config set --stack "$stack" --secret mlflow2seldon:mlflowPassword
+  pulumi config set --stack "$stack" mlflow2seldon:mlflowCaCertificate -- "$(cat "$M2S_TESTBED_MLFLOW_PROD_CA")"
+fi
 case "$target" in
   seldon-v1)
     set_config servingMode mlflow-server
@@ -98,9 +133,16 @@ case "$target" in
   kserve) serving=(M2S_SERVICE_ACCOUNT=model-reader) ;;
   *) serving=() ;;
 esac
-env M2S_MLFLOW_HOST="$MLFLOW_TRACKING_URI" M2S_SELDON_DEPLOYMENT_NS="$namespace" M2S_INCLUDE_MODELS="$alias_model" \
-  M2S_TARGET="$target" M2S_MODEL_URI_PREFIX="$M2S_TESTBED_S3_ARTIFACTS" "${serving[@]}" M2S_SYNC_INTERVAL_SECONDS=2 M2S_HTTP_PORT=0 M2S_OWNER=service \
-  setsid node bin/mlflow2seldon.js sync > "$root/.testbed/logs/demo-sync.log" 2>&1 &
+(
+  # The service reads as the user with READ, the CA given as its setting.
+  if [[ "$mlflow_setup" == production ]]; then
+    export M2S_MLFLOW_USERNAME="$M2S_TESTBED_MLFLOW_PROD_READER" M2S_MLFLOW_PASSWORD="$M2S_TESTBED_MLFLOW_PROD_READER_PASSWORD"
+    export M2S_MLFLOW_CA_FILE="$M2S_TESTBED_MLFLOW_PROD_CA"
+  fi
+  exec env M2S_MLFLOW_HOST="$MLFLOW_TRACKING_URI" M2S_SELDON_DEPLOYMENT_NS="$namespace" M2S_INCLUDE_MODELS="$alias_model" \
+    M2S_TARGET="$target" M2S_MODEL_URI_PREFIX="$artifacts" "${serving[@]}" M2S_SYNC_INTERVAL_SECONDS=2 M2S_HTTP_PORT=0 M2S_OWNER=service \
+    setsid node bin/mlflow2seldon.js sync
+) > "$root/.testbed/logs/demo-sync.log" 2>&1 &
 pids+=($!)
 service_objects="mlflow2seldon.io/owner=service"
 for version in "$a1" "$a2"; do

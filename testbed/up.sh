@@ -289,6 +289,7 @@ export M2S_TESTBED_S3_ACCESS_KEY_ID=$s3_access_key
 export M2S_TESTBED_S3_SECRET_ACCESS_KEY=$s3_secret_key
 export M2S_TESTBED_MLFLOW_PROD_URI=https://127.0.0.1:$mlflow_prod_port
 export M2S_TESTBED_MLFLOW_PROD_CA=$pki/ca.crt
+export M2S_TESTBED_MLFLOW_PROD_ARTIFACTS=s3://$s3_bucket/artifacts-prod
 export M2S_TESTBED_MLFLOW_PROD_ADMIN_PASSWORD=$mlflow_admin_password
 export M2S_TESTBED_MLFLOW_PROD_READER=m2s-reader
 export M2S_TESTBED_MLFLOW_PROD_READER_PASSWORD=$mlflow_reader_password
