@@ -9,23 +9,10 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SERVICE_RESOURCES } from "../components/service-resources";
-import { podmanEnv, SERVICE_IMAGE } from "../testbed/podman";
+import { podmanEnv, quantityBytes, quantityCpus, SERVICE_IMAGE } from "../testbed/podman";
 import type { Launch } from "./service-process";
 
 const KUBECONFIG_MOUNT = "/var/run/mlflow2seldon/kubeconfig";
-
-/** A Kubernetes quantity of bytes ("256Mi", "1Gi", "500M") as a number. */
-export function quantityBytes(quantity: string): number {
-  const match = /^(\d+)(Ki|Mi|Gi|K|M|G)?$/.exec(quantity);
-  if (!match) throw new Error(`not a memory quantity: "${quantity}"`);
-  const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, K: 1e3, M: 1e6, G: 1e9 }[match[2] ?? ""] ?? 1;
-  return Number(match[1]) * unit;
-}
-
-/** A Kubernetes CPU quantity ("500m", "2") in CPUs. */
-export function quantityCpus(quantity: string): number {
-  return quantity.endsWith("m") ? Number(quantity.slice(0, -1)) / 1000 : Number(quantity);
-}
 
 /**
  * The service container's limits: the SyncService component's defaults, or the memory limit the

@@ -101,7 +101,7 @@ export class ServingObjectStore {
    * pages as client-go's pager reads them, so a namespace of thousands never arrives as one body.
    * Every page is of the first page's snapshot; a continuation the server no longer has (410, after
    * etcd compacted that revision) lists again from the first page, once. managedFields are left
-   * out: the engine never reads them, and they are about half of each object.
+   * out: the engine never reads them, and they are a large share of each object.
    */
   async listAt(
     namespace: string,

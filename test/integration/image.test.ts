@@ -22,8 +22,7 @@ import { readmeCommands, withoutComments } from "../support/readme";
 import { repoRoot } from "../support/testbed-env";
 import { eventually, freePort } from "../support/wait";
 import { ANNOTATIONS, LABELS } from "../../engine/vocabulary";
-import { podmanEnv, SERVICE_IMAGE } from "../../testbed/podman";
-import { quantityBytes, quantityCpus } from "../../bench/service-container";
+import { podmanEnv, quantityBytes, quantityCpus, SERVICE_IMAGE } from "../../testbed/podman";
 
 const podman = (args: string[]) => run("podman", args, { env: podmanEnv });
 const id = randomBytes(3).toString("hex");
