@@ -31,7 +31,7 @@ export class ModelDeployments extends pulumi.ComponentResource {
             owner: args.owner,
             kubeContext: args.kubeContext,
             kubeconfig: args.kubeconfig,
-            manifest: object as unknown as Record<string, unknown>,
+            manifest: JSON.stringify(object),
           },
           { parent: this },
         ),

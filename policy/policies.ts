@@ -5,6 +5,10 @@ import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/po
 export const MODEL_DEPLOYMENT_TYPE = "pulumi-nodejs:dynamic/mlflow2seldon:ModelDeployment";
 const DEPLOYMENT_TYPE = "kubernetes:apps/v1:Deployment";
 
+/** A ModelDeployment's serving object: its manifest input is JSON text (the provider checks it). */
+const manifestOf = (props: Record<string, any>): Record<string, any> =>
+  typeof props.manifest === "string" ? JSON.parse(props.manifest) : {};
+
 interface Container {
   name?: string;
   image?: string;
@@ -14,7 +18,7 @@ interface Container {
 /** Containers of a ModelDeployment's SeldonDeployment or of a Kubernetes Deployment. */
 function containersOf(type: string, props: Record<string, any>): Container[] {
   if (type === MODEL_DEPLOYMENT_TYPE) {
-    const predictors: any[] = props.manifest?.spec?.predictors ?? [];
+    const predictors: any[] = manifestOf(props).spec?.predictors ?? [];
     return predictors.flatMap((p) => (p.componentSpecs ?? []).flatMap((c: any) => c.spec?.containers ?? []));
   }
   if (type === DEPLOYMENT_TYPE) return props.spec?.template?.spec?.containers ?? [];
@@ -51,8 +55,9 @@ export const productionReplicasAndLimits: ResourceValidationPolicy = {
   validateResource: (args, reportViolation) => {
     if (args.type !== MODEL_DEPLOYMENT_TYPE || args.props.slot !== "stage:Production") return;
     // Predictors with containers are a SeldonDeployment's; other targets size their pods themselves.
-    if (args.props.manifest?.kind !== "SeldonDeployment") return;
-    for (const predictor of args.props.manifest?.spec?.predictors ?? []) {
+    const manifest = manifestOf(args.props);
+    if (manifest.kind !== "SeldonDeployment") return;
+    for (const predictor of manifest.spec?.predictors ?? []) {
       if ((predictor.replicas ?? 1) < 2) {
         reportViolation(
           `${args.props.model} serves Production with ${predictor.replicas ?? 1} replica(s); use at least 2`,

@@ -29,8 +29,12 @@ export interface ModelDeploymentArgs extends ClusterArgs {
   candidate?: pulumi.Input<string>;
   /** Owner label value of the stack's objects. */
   owner: pulumi.Input<string>;
-  /** The serving object the engine planned (SeldonDeployment, InferenceService or Model). */
-  manifest: pulumi.Input<Record<string, unknown>>;
+  /**
+   * The serving object the engine planned (SeldonDeployment, InferenceService or Model) as JSON
+   * text, one value in the state instead of one per field; `pulumi preview --diff` shows it field
+   * by field all the same.
+   */
+  manifest: pulumi.Input<string>;
 }
 
 export class ModelDeployment extends DynamicResource {

@@ -14,6 +14,45 @@ import { LABELS, MANAGED_BY, type ServingObject } from "../engine/vocabulary";
 
 export * from "./webhook-runtime";
 
+const servingManifestSchema = z
+  .object({
+    apiVersion: z.string(),
+    kind: z.string(),
+    metadata: z.looseObject({
+      name: dns1123Label,
+      namespace: dns1123Label,
+      labels: z.record(z.string(), z.string()).refine((l) => l[LABELS.managedBy] === MANAGED_BY, {
+        message: `must carry ${LABELS.managedBy}=${MANAGED_BY}`,
+      }),
+      annotations: z.record(z.string(), z.string()),
+    }),
+    spec: z.record(z.string(), z.unknown()),
+  })
+  // The pair names the target, and so the API path the object is written to.
+  .refine((manifest) => targetOf(manifest) !== undefined, {
+    path: ["kind"],
+    message: `apiVersion and kind of a serving target: ${Object.values(TARGETS)
+      .map((t) => `${t.apiVersion} ${t.kind}`)
+      .join(", ")}`,
+  });
+
+/**
+ * The manifest arrives as JSON text: the engine serializes every property value of every resource
+ * after each step of an up, so one string costs a fraction of the ~70 values of a nested object,
+ * and Pulumi's diff display still shows a JSON string field by field.
+ */
+const manifestJsonSchema = z
+  .string()
+  .transform((text, context) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (error) {
+      context.addIssue({ code: "custom", message: `JSON text of a serving object: ${String(error)}` });
+      return z.NEVER;
+    }
+  })
+  .pipe(servingManifestSchema);
+
 export const modelDeploymentInputsSchema = z.object({
   model: z.string().min(1),
   slot: z.string().min(1),
@@ -22,29 +61,12 @@ export const modelDeploymentInputsSchema = z.object({
   owner: z.string().min(1),
   kubeContext: z.string().optional(),
   kubeconfig: z.string().optional(),
-  manifest: z
-    .object({
-      apiVersion: z.string(),
-      kind: z.string(),
-      metadata: z.looseObject({
-        name: dns1123Label,
-        namespace: dns1123Label,
-        labels: z.record(z.string(), z.string()).refine((l) => l[LABELS.managedBy] === MANAGED_BY, {
-          message: `must carry ${LABELS.managedBy}=${MANAGED_BY}`,
-        }),
-        annotations: z.record(z.string(), z.string()),
-      }),
-      spec: z.record(z.string(), z.unknown()),
-    })
-    // The pair names the target, and so the API path the object is written to.
-    .refine((manifest) => targetOf(manifest) !== undefined, {
-      path: ["kind"],
-      message: `apiVersion and kind of a serving target: ${Object.values(TARGETS)
-        .map((t) => `${t.apiVersion} ${t.kind}`)
-        .join(", ")}`,
-    }),
+  manifest: manifestJsonSchema,
 });
-export type ModelDeploymentInputs = z.infer<typeof modelDeploymentInputsSchema>;
+/** The inputs as the program declares them and the state keeps them: the manifest as JSON text. */
+export type ModelDeploymentInputs = z.input<typeof modelDeploymentInputsSchema>;
+/** The inputs once checked, the manifest parsed. */
+export type ParsedDeploymentInputs = z.output<typeof modelDeploymentInputsSchema>;
 
 /**
  * What the state keeps of a deployment besides its inputs: what read and delete need and two
@@ -79,7 +101,7 @@ const appliedDigestOf = ({
   owner,
   kubeContext,
   manifest,
-}: ModelDeploymentInputs) => digestOf({ model, slot, version, candidate, owner, kubeContext, manifest });
+}: ParsedDeploymentInputs) => digestOf({ model, slot, version, candidate, owner, kubeContext, manifest });
 const liveDigestOf = (object: ServingObject) =>
   digestOf({
     labels: object.metadata.labels ?? {},
@@ -107,7 +129,8 @@ export function checkInputs(news: unknown): pulumi.dynamic.CheckResult {
   };
 }
 
-const identity = (i: ModelDeploymentInputs) => `${i.manifest.metadata.namespace}/${i.manifest.metadata.name}`;
+const identity = (i: ParsedDeploymentInputs) =>
+  `${i.manifest.metadata.namespace}/${i.manifest.metadata.name}`;
 
 /**
  * An update when anything that shapes the object changes (a new digest of the inputs, a new
@@ -117,14 +140,13 @@ const identity = (i: ModelDeploymentInputs) => `${i.manifest.metadata.namespace}
 export function diffInputs(
   id: string,
   olds: ModelDeploymentOutputs,
-  news: ModelDeploymentInputs,
+  news: ParsedDeploymentInputs,
 ): pulumi.dynamic.DiffResult {
-  const replaces = [
-    ...(id === identity(news) ? [] : ["manifest.metadata.name", "manifest.metadata.namespace"]),
-    ...(olds.apiVersion === news.manifest.apiVersion && olds.kind === news.manifest.kind
+  // The manifest is one value in the state, so a replacement names it whole.
+  const replaces =
+    id === identity(news) && olds.apiVersion === news.manifest.apiVersion && olds.kind === news.manifest.kind
       ? []
-      : ["manifest.apiVersion", "manifest.kind"]),
-  ];
+      : ["manifest"];
   const changes =
     replaces.length > 0 ||
     olds.appliedDigest !== appliedDigestOf(news) ||
@@ -136,7 +158,7 @@ export function diffInputs(
 const clients = new Map<string, KubeClient>();
 
 /** One client (one connection pool, one exec-plugin credential) per cluster for the process. */
-function clusterClient(inputs: Pick<ModelDeploymentInputs, "kubeContext" | "kubeconfig">): KubeClient {
+function clusterClient(inputs: Pick<ParsedDeploymentInputs, "kubeContext" | "kubeconfig">): KubeClient {
   const key = JSON.stringify([inputs.kubeContext ?? "", inputs.kubeconfig ?? ""]);
   let client = clients.get(key);
   if (!client) {
@@ -157,7 +179,7 @@ function store(inputs: ClusterTarget): ServingObjectStore {
   return new ServingObjectStore(clusterClient(inputs), target, fieldManager(inputs.owner));
 }
 
-export async function applyDeployment(inputs: ModelDeploymentInputs): Promise<ModelDeploymentOutputs> {
+export async function applyDeployment(inputs: ParsedDeploymentInputs): Promise<ModelDeploymentOutputs> {
   const manifest = inputs.manifest as ServingObject;
   const { namespace, name } = manifest.metadata;
   const outputs = {
@@ -237,10 +259,16 @@ export const modelDeploymentProvider: pulumi.dynamic.ResourceProvider<
   ModelDeploymentOutputs
 > = {
   check: async (_olds, news) => checkInputs(news) as pulumi.dynamic.CheckResult<ModelDeploymentInputs>,
-  // Olds are the state's outputs: the digests, not the old inputs.
-  diff: async (id, olds, news) => diffInputs(id, olds as unknown as ModelDeploymentOutputs, news),
-  create: async (inputs) => ({ id: identity(inputs), outs: await applyDeployment(inputs) }),
-  update: async (_id, _olds, news) => ({ outs: await applyDeployment(news) }),
+  // Olds are the state's outputs: the digests, not the old inputs. News have passed check.
+  diff: async (id, olds, news) =>
+    diffInputs(id, olds as unknown as ModelDeploymentOutputs, modelDeploymentInputsSchema.parse(news)),
+  create: async (inputs) => {
+    const parsed = modelDeploymentInputsSchema.parse(inputs);
+    return { id: identity(parsed), outs: await applyDeployment(parsed) };
+  },
+  update: async (_id, _olds, news) => ({
+    outs: await applyDeployment(modelDeploymentInputsSchema.parse(news)),
+  }),
   read: async (id, props) =>
     readDeployment(id, props!) as Promise<pulumi.dynamic.ReadResult<ModelDeploymentOutputs>>,
   delete: async (id, props) => deleteDeployment(id, props),

@@ -328,6 +328,9 @@ test("after a promotion, preview shows the update from the old to the new versio
   const preview = cli("preview --diff");
   expect(preview).toMatch(/~ pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment/);
   expect(preview).toMatch(/version\s*:\s*"1" => "2"/);
+  // The manifest is JSON text in the state; the CLI still shows its change field by field.
+  expect(preview).toMatch(/manifest\s*:\s*\(json\) \{/);
+  expect(preview).toMatch(/mlflow2seldon\.io\/model-version\s*:\s*"1" => "2"/);
   cli("up --yes");
   const [after] = await stackObjects();
   expect(after.metadata.uid).toBe(before.metadata.uid);

@@ -20,7 +20,7 @@ const modelDeployment = (overrides: {
   props: {
     model: "iris",
     slot: overrides.slot ?? "stage:Production",
-    manifest: {
+    manifest: JSON.stringify({
       kind: "SeldonDeployment",
       metadata: { namespace: overrides.namespace ?? "seldon" },
       spec: {
@@ -43,7 +43,7 @@ const modelDeployment = (overrides: {
           },
         ],
       },
-    },
+    }),
   },
 });
 

@@ -10,11 +10,12 @@ import {
   type MlflowWebhookInputs,
   type ModelDeploymentInputs,
   type ModelDeploymentOutputs,
+  type ParsedDeploymentInputs,
 } from "../../provider/runtime";
 
-const inputs = (
+const parsedInputs = (
   overrides: { version?: string; image?: string; name?: string } = {},
-): ModelDeploymentInputs => {
+): ParsedDeploymentInputs => {
   const manifest = buildServingObject({
     target: "seldon-v1",
     name: overrides.name ?? "iris-production-12345678",
@@ -41,19 +42,25 @@ const inputs = (
     slot: "stage:Production",
     version: overrides.version ?? "1",
     owner: "stack-dev",
-    manifest: manifest as ModelDeploymentInputs["manifest"],
+    manifest: manifest as ParsedDeploymentInputs["manifest"],
   };
 };
+/** The inputs as the program declares them: the manifest as JSON text. */
+const declared = (parsed: ParsedDeploymentInputs): ModelDeploymentInputs => ({
+  ...parsed,
+  manifest: JSON.stringify(parsed.manifest),
+});
+const inputs = (overrides: Parameters<typeof parsedInputs>[0] = {}) => declared(parsedInputs(overrides));
 
 describe("ModelDeployment check", () => {
   test("accepts the planner's output", () => {
     expect(checkInputs(inputs()).failures).toEqual([]);
   });
   test("names the property and the reason of each failure", () => {
-    const bad = inputs();
+    const bad = parsedInputs();
     bad.version = "latest";
     bad.manifest.metadata.name = "Not Valid";
-    const failures = checkInputs(bad).failures ?? [];
+    const failures = checkInputs(declared(bad)).failures ?? [];
     expect(failures).toEqual(
       expect.arrayContaining([
         { property: "version", reason: "an MLflow version number" },
@@ -61,10 +68,15 @@ describe("ModelDeployment check", () => {
       ]),
     );
   });
+  test("refuses a manifest that is not JSON text", () => {
+    expect(checkInputs({ ...inputs(), manifest: "{ kind: Seldon" }).failures).toEqual([
+      { property: "manifest", reason: expect.stringContaining("JSON text of a serving object") },
+    ]);
+  });
   test("refuses an apiVersion and kind that name no serving target together", () => {
-    const mixed = inputs();
+    const mixed = parsedInputs();
     mixed.manifest.apiVersion = "serving.kserve.io/v1beta1";
-    expect(checkInputs(mixed).failures).toEqual([
+    expect(checkInputs(declared(mixed)).failures).toEqual([
       {
         property: "manifest.kind",
         reason: expect.stringContaining("serving.kserve.io/v1beta1 InferenceService"),
@@ -80,7 +92,7 @@ describe("ModelDeployment check", () => {
 
 describe("ModelDeployment diff", () => {
   // What the state holds after `before` was applied: the provider's outputs, not its inputs.
-  const applied = (before: ModelDeploymentInputs, kubeconfig?: string): ModelDeploymentOutputs => ({
+  const applied = (before: ParsedDeploymentInputs, kubeconfig?: string): ModelDeploymentOutputs => ({
     model: before.model,
     slot: before.slot,
     version: before.version,
@@ -96,39 +108,42 @@ describe("ModelDeployment diff", () => {
   });
   const id = "seldon/iris-production-12345678";
   test("no change, no diff; the provider module Pulumi adds (by a checkout's path) is not a change", () => {
-    expect(diffInputs(id, applied(inputs()), inputs())).toEqual({ changes: false });
-    const moved = { ...inputs(), __provider: "exports.handler = () => require('/elsewhere')" };
-    expect(diffInputs(id, applied(inputs()), moved)).toEqual({ changes: false });
+    expect(diffInputs(id, applied(parsedInputs()), parsedInputs())).toEqual({ changes: false });
+    const moved = { ...parsedInputs(), __provider: "exports.handler = () => require('/elsewhere')" };
+    expect(diffInputs(id, applied(parsedInputs()), moved)).toEqual({ changes: false });
   });
   test("a new version or image is an in-place update", () => {
-    expect(diffInputs(id, applied(inputs()), inputs({ version: "2" }))).toEqual({
+    expect(diffInputs(id, applied(parsedInputs()), parsedInputs({ version: "2" }))).toEqual({
       changes: true,
       replaces: [],
       deleteBeforeReplace: false,
     });
-    expect(diffInputs(id, applied(inputs()), inputs({ image: "wrapper:2" })).replaces).toEqual([]);
+    expect(diffInputs(id, applied(parsedInputs()), parsedInputs({ image: "wrapper:2" })).replaces).toEqual(
+      [],
+    );
   });
   test("a new kubeconfig is an update; the digest never covers it", () => {
-    const withConfig = { ...inputs(), kubeconfig: "apiVersion: v1 # b" };
-    const stored = applied(inputs(), "apiVersion: v1 # a");
-    expect(stored.appliedDigest).toBe(digestOf(inputs()));
+    const withConfig = { ...parsedInputs(), kubeconfig: "apiVersion: v1 # b" };
+    const stored = applied(parsedInputs(), "apiVersion: v1 # a");
+    expect(stored.appliedDigest).toBe(digestOf(parsedInputs()));
     expect(diffInputs(id, stored, withConfig)).toMatchObject({ changes: true, replaces: [] });
   });
   test("drift found by a refresh (a cleared applied digest) is an update", () => {
-    expect(diffInputs(id, { ...applied(inputs()), appliedDigest: "" }, inputs())).toMatchObject({
+    expect(diffInputs(id, { ...applied(parsedInputs()), appliedDigest: "" }, parsedInputs())).toMatchObject({
       changes: true,
       replaces: [],
     });
   });
   test("a new object name or kind is a replacement", () => {
-    expect(diffInputs(id, applied(inputs()), inputs({ name: "iris-production-87654321" }))).toMatchObject({
+    expect(
+      diffInputs(id, applied(parsedInputs()), parsedInputs({ name: "iris-production-87654321" })),
+    ).toMatchObject({
       changes: true,
       deleteBeforeReplace: true,
     });
-    expect(diffInputs(id, { ...applied(inputs()), kind: "InferenceService" }, inputs()).replaces).toEqual([
-      "manifest.apiVersion",
-      "manifest.kind",
-    ]);
+    expect(
+      diffInputs(id, { ...applied(parsedInputs()), kind: "InferenceService" }, parsedInputs()).replaces,
+    ).toEqual(["manifest"]);
   });
 });
 
