@@ -39,7 +39,7 @@ export interface PulumiLifecycle {
   deployments: number;
   firstPreview: CommandFigures;
   up: CommandFigures;
-  /** `pulumi stack export` after the up, divided by the deployments. */
+  /** The state after the up (`pulumi stack export`, compact as the backend writes it), divided by the deployments. */
   stateBytesPerDeployment: number;
   /** The state's bytes of one ModelDeployment: inputs, outputs and the rest (URNs, dependencies). */
   oneDeployment: { inputs: number; outputs: number; whole: number };
@@ -117,7 +117,12 @@ async function measured(args: string[]): Promise<CommandFigures> {
       const p = table.get(pid);
       if (!p) continue;
       resident += p.residentBytes;
-      lastTicks.set(pid, { role: p.role, ticks: p.ticks });
+      // An exiting process (a zombie) has no command line left: it keeps the role it was seen with.
+      const seen = lastTicks.get(pid);
+      lastTicks.set(pid, {
+        role: p.role === "other" ? (seen?.role ?? "other") : p.role,
+        ticks: Math.max(p.ticks, seen?.ticks ?? 0),
+      });
     }
     peakRssBytes = Math.max(peakRssBytes, resident);
   };
@@ -152,7 +157,8 @@ function stateFigures(stack: string, deployments: number) {
   const one = state.deployment.resources.find((r) => r.type.endsWith("mlflow2seldon:ModelDeployment"));
   if (!one) throw new Error(`stack ${stack} holds no ModelDeployment`);
   return {
-    stateBytesPerDeployment: Buffer.byteLength(exported) / deployments,
+    // Compact, as the local backend writes the file after every step (the export is indented).
+    stateBytesPerDeployment: Buffer.byteLength(JSON.stringify(state)) / deployments,
     oneDeployment: { inputs: bytes(one.inputs), outputs: bytes(one.outputs), whole: bytes(one) },
   };
 }

@@ -226,9 +226,10 @@ export function renderPulumiLifecycles(date: string, pulumiVersion: string, runs
     "stack whose snapshot holds N model deployments (plus the service's own resources), the plain CLI",
     "from the repository root; each figure is the whole command (Node.js start, TypeScript program,",
     "registry snapshot, CLI, dynamic and Kubernetes providers). Peak memory is the highest sum of the",
-    "resident memory of the command's processes. State bytes: `pulumi stack export` after the up.",
+    "resident memory of the command's processes. State bytes: `pulumi stack export` after the up as",
+    "compact JSON, the form the local backend writes after every step.",
     "",
-    "| Model deployments | first `preview` s | first `up` s | CPU s of the first `up`: CLI / program / dynamic provider / Kubernetes provider | no-change `preview` s | MLflow requests per no-change preview | `up` of one promotion s | `destroy` s | peak memory MiB (`up`; any command) | state bytes per deployment | one ModelDeployment: inputs / outputs / whole bytes |",
+    "| Model deployments | first `preview` s | first `up` s | CPU s of the first `up`: CLI / program / dynamic provider / Kubernetes provider | no-change `preview` s | MLflow requests per no-change preview | `up` of one promotion s | `destroy` s | peak memory MiB (`up`; any command) | state bytes per deployment (compact JSON) | one ModelDeployment: inputs / outputs / whole bytes |",
     "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...runs.map(
       (r) =>
