@@ -41,8 +41,8 @@ export interface PulumiLifecycle {
   up: CommandFigures;
   /** The state after the up (`pulumi stack export`, compact as the backend writes it), divided by the deployments. */
   stateBytesPerDeployment: number;
-  /** The state's bytes of one ModelDeployment: inputs, outputs and the rest (URNs, dependencies). */
-  oneDeployment: { inputs: number; outputs: number; whole: number };
+  /** The stack's ModelDeploymentGroups, and the state's bytes of the largest. */
+  groups: { count: number; largestBytes: number };
   previews: CommandFigures[];
   /** MLflow requests of each no-change preview, from the server's access log. */
   previewMlflowRequests: number[];
@@ -154,12 +154,14 @@ function stateFigures(stack: string, deployments: number) {
     deployment: { resources: StateResource[] };
   };
   const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value ?? {}));
-  const one = state.deployment.resources.find((r) => r.type.endsWith("mlflow2seldon:ModelDeployment"));
-  if (!one) throw new Error(`stack ${stack} holds no ModelDeployment`);
+  const groups = state.deployment.resources.filter((r) =>
+    r.type.endsWith("mlflow2seldon:ModelDeploymentGroup"),
+  );
+  if (groups.length === 0) throw new Error(`stack ${stack} holds no ModelDeploymentGroup`);
   return {
     // Compact, as the local backend writes the file after every step (the export is indented).
     stateBytesPerDeployment: Buffer.byteLength(JSON.stringify(state)) / deployments,
-    oneDeployment: { inputs: bytes(one.inputs), outputs: bytes(one.outputs), whole: bytes(one) },
+    groups: { count: groups.length, largestBytes: Math.max(...groups.map(bytes)) },
   };
 }
 

@@ -229,14 +229,14 @@ export function renderPulumiLifecycles(date: string, pulumiVersion: string, runs
     "resident memory of the command's processes. State bytes: `pulumi stack export` after the up as",
     "compact JSON, the form the local backend writes after every step.",
     "",
-    "| Model deployments | first `preview` s | first `up` s | CPU s of the first `up`: CLI / program / dynamic provider / Kubernetes provider | no-change `preview` s | MLflow requests per no-change preview | `up` of one promotion s | `destroy` s | peak memory MiB (`up`; any command) | state bytes per deployment (compact JSON) | one ModelDeployment: inputs / outputs / whole bytes |",
+    "| Model deployments | first `preview` s | first `up` s | CPU s of the first `up`: CLI / program / dynamic provider / Kubernetes provider | no-change `preview` s | MLflow requests per no-change preview | `up` of one promotion s | `destroy` s | peak memory MiB (`up`; any command) | state bytes per deployment (compact JSON) | ModelDeploymentGroups; KB of the largest |",
     "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...runs.map(
       (r) =>
         `| ${r.deployments} | ${s(r.firstPreview)} | ${s(r.up)} | ${cpu(r.up)} | ${spread(
           r.previews.map((p) => p.seconds),
           1,
-        )} | ${spread(r.previewMlflowRequests, 0)} | ${s(r.promotionUp)} | ${s(r.destroy)} | ${mib(r.up.peakRssBytes).toFixed(0)}; ${mib(peak(r)).toFixed(0)} | ${r.stateBytesPerDeployment.toFixed(0)} | ${r.oneDeployment.inputs} / ${r.oneDeployment.outputs} / ${r.oneDeployment.whole} |`,
+        )} | ${spread(r.previewMlflowRequests, 0)} | ${s(r.promotionUp)} | ${s(r.destroy)} | ${mib(r.up.peakRssBytes).toFixed(0)}; ${mib(peak(r)).toFixed(0)} | ${r.stateBytesPerDeployment.toFixed(0)} | ${r.groups.count}; ${(r.groups.largestBytes / 1024).toFixed(0)} |`,
     ),
     "",
     PULUMI.end,

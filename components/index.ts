@@ -4,7 +4,11 @@
 export { ModelDeployments, type ModelDeploymentsArgs } from "./model-deployments";
 export { SyncService, type SyncServiceArgs } from "./sync-service";
 export { ServingGuardrails, type ServingGuardrailsArgs } from "./serving-guardrails";
-export { ModelDeployment, type ModelDeploymentArgs, type ClusterArgs } from "../provider/model-deployment";
+export {
+  ModelDeploymentGroup,
+  type ModelDeploymentGroupArgs,
+  type ClusterArgs,
+} from "../provider/model-deployment-group";
 export { MlflowWebhook, type MlflowWebhookArgs } from "../provider/mlflow-webhook";
 export { planModelDeployments, type PlanOptions } from "../engine/snapshot";
 export { engineSettingsEnv } from "../service/env";

@@ -1,7 +1,7 @@
-// The base of the package's dynamic resources (ModelDeployment, MlflowWebhook). Pulumi keeps a
+// The base of the package's dynamic resources (ModelDeploymentGroup, MlflowWebhook). Pulumi keeps a
 // dynamic resource's provider, as the text of a CommonJS module, under `__provider` in its inputs
 // and again in its outputs; its closure serializer writes ~2.4 KB for six small methods, most of
-// a model deployment's state, which the local backend rewrites after every step of an up. The
+// a slot's state, which the local backend rewrites after every step of an up. The
 // module written here is one line: it requires the runtime (provider/load-runtime.cjs) by the
 // absolute path found when the program runs, whatever the provider process's working directory
 // is, and hands over one of the runtime's providers.
@@ -17,7 +17,7 @@ const RUNTIME_LOADER = resolve(
 );
 
 /** The runtime's dynamic providers, by their export names in provider/runtime.ts. */
-export type RuntimeProvider = "modelDeploymentProvider" | "mlflowWebhookProvider";
+export type RuntimeProvider = "modelDeploymentGroupProvider" | "mlflowWebhookProvider";
 
 /** The `__provider` module of a runtime provider, as the dynamic provider process loads it. */
 const providerModule = (provider: RuntimeProvider) =>

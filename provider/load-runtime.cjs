@@ -1,4 +1,4 @@
-// Loads the ModelDeployment provider runtime for the dynamic provider process, which requires
+// Loads the dynamic providers' runtime for the dynamic provider process, which requires
 // this file by its absolute path: this project's TypeScript source in a checkout (with the
 // project's ts-node, transpile only, since the program's own run type-checks it), else the
 // compiled JavaScript an installed package ships.

@@ -1,11 +1,12 @@
 // The dynamic providers, loaded by the dynamic provider process through load-runtime.cjs (see
-// dynamic-resource.ts): the ModelDeployment's input validation, diff, and create/read/update/
-// delete through the engine's applier here, the MlflowWebhook's in webhook-runtime.ts. One
+// dynamic-resource.ts): the ModelDeploymentGroup's input validation, diff, and create/read/
+// update/delete through the engine's applier here, the MlflowWebhook's in webhook-runtime.ts. One
 // provider process serves many resources, so it keeps one Kubernetes client per cluster.
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { ServingObjectStore, kubeClient } from "../engine/apply/store";
 import type { KubeClient } from "../engine/kube/client";
+import { mapLimited, PARALLEL_REQUESTS } from "../engine/concurrency";
 import { fieldManager, isOwnedBy, ownershipConflict } from "../engine/inventory";
 import { digestOf } from "../engine/digest";
 import { targetOf, TARGETS } from "../engine/serving-targets";
@@ -36,72 +37,117 @@ const servingManifestSchema = z
       .join(", ")}`,
   });
 
-/**
- * The manifest arrives as JSON text: the engine serializes every property value of every resource
- * after each step of an up, so one string costs a fraction of the ~70 values of a nested object,
- * and Pulumi's diff display still shows a JSON string field by field.
- */
-const manifestJsonSchema = z
+/** One served slot of a group: what preview shows of it, and the serving object the engine planned. */
+const servedSlotSchema = z.object({
+  model: z.string().min(1),
+  slot: z.string().min(1),
+  version: z.string().regex(/^\d+$/, "an MLflow version number"),
+  candidate: z.string().min(1).optional(),
+  manifest: servingManifestSchema,
+});
+/** A served slot as the program declares it and the state keeps it: JSON text, one value per slot. */
+const servedSlotTextSchema = z
   .string()
   .transform((text, context) => {
     try {
       return JSON.parse(text) as unknown;
     } catch (error) {
-      context.addIssue({ code: "custom", message: `JSON text of a serving object: ${String(error)}` });
+      context.addIssue({ code: "custom", message: `JSON text of a served slot: ${String(error)}` });
       return z.NEVER;
     }
   })
-  .pipe(servingManifestSchema);
+  .pipe(servedSlotSchema);
+export type ServedSlot = z.output<typeof servedSlotSchema>;
 
-export const modelDeploymentInputsSchema = z.object({
-  model: z.string().min(1),
-  slot: z.string().min(1),
-  version: z.string().regex(/^\d+$/, "an MLflow version number"),
-  candidate: z.string().min(1).optional(),
+/** The inputs that are not slots; every other input is one slot under its object's name. */
+const groupControlSchema = z.object({
+  group: z.string().min(1),
   owner: z.string().min(1),
   kubeContext: z.string().optional(),
   kubeconfig: z.string().optional(),
-  manifest: manifestJsonSchema,
 });
-/** The inputs as the program declares them and the state keeps them: the manifest as JSON text. */
-export type ModelDeploymentInputs = z.input<typeof modelDeploymentInputsSchema>;
-/** The inputs once checked, the manifest parsed. */
-export type ParsedDeploymentInputs = z.output<typeof modelDeploymentInputsSchema>;
+const CONTROL_INPUTS = new Set([...Object.keys(groupControlSchema.shape), "__provider"]);
 
-/**
- * What the state keeps of a deployment besides its inputs: what read and delete need and two
- * digests, not a second copy of the manifest. The local backend rewrites the whole state after
- * every step of an up, so every byte a resource holds is paid for at every step.
- */
-export interface ModelDeploymentOutputs {
-  model: string;
-  slot: string;
-  version: string;
-  owner: string;
-  kubeContext?: string;
-  kubeconfig?: string;
+/** The inputs as the program declares them: the control inputs and each slot's JSON text. */
+export type ModelDeploymentGroupInputs = z.input<typeof groupControlSchema> &
+  Record<string, string | undefined>;
+/** The inputs once checked: each slot parsed, by object name. */
+export type ParsedGroupInputs = z.output<typeof groupControlSchema> & { slots: Map<string, ServedSlot> };
+
+/** What the state keeps of one applied object: what read and delete need, and two digests. */
+export interface AppliedObject {
   apiVersion: string;
   kind: string;
   namespace: string;
-  name: string;
   uid: string;
-  /** Digest of the inputs last applied (the kubeconfig aside: compared as itself, never digested). */
+  /** Digest of the slot last applied (with the kube context; the kubeconfig is compared as itself). */
   appliedDigest: string;
   /** Digest of the object's labels, annotations and spec as the API server last returned them. */
   liveDigest: string;
 }
 
-// The declared inputs only: what Pulumi adds (the provider module, by a path that differs between
+/** What the state keeps of a group besides its inputs: its objects by name, not a second copy of them. */
+export interface ModelDeploymentGroupOutputs extends z.output<typeof groupControlSchema> {
+  objects: Record<string, AppliedObject>;
+}
+
+interface CheckFailure {
+  property: string;
+  reason: string;
+}
+
+function parseGroupInputs(raw: Record<string, unknown>): {
+  parsed?: ParsedGroupInputs;
+  failures: CheckFailure[];
+} {
+  const failures: CheckFailure[] = [];
+  const fail = (property: string) => (issue: z.core.$ZodIssue) =>
+    failures.push({
+      property: [property, ...issue.path].filter((p) => p !== "").join("."),
+      reason: issue.message,
+    });
+  const control = groupControlSchema.safeParse(raw);
+  if (!control.success) control.error.issues.forEach(fail(""));
+  const slots = new Map<string, ServedSlot>();
+  for (const [name, value] of Object.entries(raw)) {
+    if (CONTROL_INPUTS.has(name) || value === undefined) continue;
+    const slot = servedSlotTextSchema.safeParse(value);
+    if (!slot.success) {
+      slot.error.issues.forEach(fail(name));
+      continue;
+    }
+    const { metadata } = slot.data.manifest;
+    if (metadata.name !== name)
+      failures.push({ property: name, reason: `names the object ${metadata.name}` });
+    else if (control.success && metadata.labels[LABELS.owner] !== control.data.owner)
+      failures.push({
+        property: name,
+        reason: `label ${LABELS.owner} must equal owner "${control.data.owner}"`,
+      });
+    else slots.set(name, slot.data);
+  }
+  return {
+    parsed: control.success && failures.length === 0 ? { ...control.data, slots } : undefined,
+    failures,
+  };
+}
+
+export function checkGroupInputs(news: Record<string, unknown>): pulumi.dynamic.CheckResult {
+  const { failures } = parseGroupInputs(news);
+  return failures.length > 0 ? { failures } : { inputs: news, failures: [] };
+}
+
+/** Inputs that passed check, parsed; a failure here is a bug, named all the same. */
+function checkedGroupInputs(news: Record<string, unknown>): ParsedGroupInputs {
+  const { parsed, failures } = parseGroupInputs(news);
+  if (!parsed) throw new Error(failures.map((f) => `${f.property}: ${f.reason}`).join("; "));
+  return parsed;
+}
+
+// The declared slot only: what Pulumi adds (the provider module, by a path that differs between
 // checkouts) is not a change of the deployment.
-const appliedDigestOf = ({
-  model,
-  slot,
-  version,
-  candidate,
-  owner,
-  kubeContext,
-  manifest,
-}: ParsedDeploymentInputs) => digestOf({ model, slot, version, candidate, owner, kubeContext, manifest });
+const appliedDigestOf = (slot: ServedSlot, kubeContext: string | undefined) =>
+  digestOf({ ...slot, kubeContext });
 const liveDigestOf = (object: ServingObject) =>
   digestOf({
     labels: object.metadata.labels ?? {},
@@ -109,167 +155,197 @@ const liveDigestOf = (object: ServingObject) =>
     spec: object.spec,
   });
 
-export function checkInputs(news: unknown): pulumi.dynamic.CheckResult {
-  const parsed = modelDeploymentInputsSchema.safeParse(news);
-  if (parsed.success) {
-    if (parsed.data.manifest.metadata.labels[LABELS.owner] !== parsed.data.owner) {
-      return {
-        failures: [
-          { property: "manifest", reason: `label ${LABELS.owner} must equal owner "${parsed.data.owner}"` },
-        ],
-      };
-    }
-    return { inputs: news as Record<string, unknown>, failures: [] };
-  }
-  return {
-    failures: parsed.error.issues.map((issue) => ({
-      property: issue.path.join(".") || "(inputs)",
-      reason: issue.message,
-    })),
-  };
+/** The slots to apply: new ones, changed ones (or all, for a new kubeconfig or owner). */
+function slotsToApply(olds: ModelDeploymentGroupOutputs | undefined, news: ParsedGroupInputs) {
+  const all = !olds || olds.owner !== news.owner || (olds.kubeconfig ?? "") !== (news.kubeconfig ?? "");
+  return [...news.slots].filter(
+    ([name, slot]) => all || olds.objects[name]?.appliedDigest !== appliedDigestOf(slot, news.kubeContext),
+  );
 }
 
-const identity = (i: ParsedDeploymentInputs) =>
-  `${i.manifest.metadata.namespace}/${i.manifest.metadata.name}`;
+/** Objects of the last apply that the new inputs no longer declare as they are (gone, or another kind or namespace). */
+function objectsToDelete(olds: ModelDeploymentGroupOutputs, news: ParsedGroupInputs) {
+  return Object.entries(olds.objects).filter(([name, object]) => {
+    const manifest = news.slots.get(name)?.manifest;
+    return !manifest || manifest.kind !== object.kind || manifest.metadata.namespace !== object.namespace;
+  });
+}
 
 /**
- * An update when anything that shapes the object changes (a new digest of the inputs, a new
- * kubeconfig, or a refresh that found the object changed by hand); a replacement only when its
- * identity does: another name, namespace or kind.
+ * An update in place whenever a slot is added, changed or removed (or the cluster credentials
+ * change); never a replacement: a group's identity is its name, and the slots it serves come and go.
  */
-export function diffInputs(
-  id: string,
-  olds: ModelDeploymentOutputs,
-  news: ParsedDeploymentInputs,
+export function diffGroupInputs(
+  olds: ModelDeploymentGroupOutputs,
+  news: Record<string, unknown>,
 ): pulumi.dynamic.DiffResult {
-  // The manifest is one value in the state, so a replacement names it whole.
-  const replaces =
-    id === identity(news) && olds.apiVersion === news.manifest.apiVersion && olds.kind === news.manifest.kind
-      ? []
-      : ["manifest"];
-  const changes =
-    replaces.length > 0 ||
-    olds.appliedDigest !== appliedDigestOf(news) ||
-    (olds.kubeconfig ?? "") !== (news.kubeconfig ?? "");
-  if (!changes) return { changes: false };
-  return { changes: true, replaces, deleteBeforeReplace: replaces.length > 0 };
+  const parsed = checkedGroupInputs(news);
+  return { changes: slotsToApply(olds, parsed).length > 0 || objectsToDelete(olds, parsed).length > 0 };
 }
 
 const clients = new Map<string, KubeClient>();
 
 /** One client (one connection pool, one exec-plugin credential) per cluster for the process. */
-function clusterClient(inputs: Pick<ParsedDeploymentInputs, "kubeContext" | "kubeconfig">): KubeClient {
-  const key = JSON.stringify([inputs.kubeContext ?? "", inputs.kubeconfig ?? ""]);
+function clusterClient(cluster: Pick<ParsedGroupInputs, "kubeContext" | "kubeconfig">): KubeClient {
+  const key = JSON.stringify([cluster.kubeContext ?? "", cluster.kubeconfig ?? ""]);
   let client = clients.get(key);
   if (!client) {
-    client = kubeClient({ context: inputs.kubeContext, kubeconfigContent: inputs.kubeconfig });
+    client = kubeClient({ context: cluster.kubeContext, kubeconfigContent: cluster.kubeconfig });
     clients.set(key, client);
   }
   return client;
 }
 
-type ClusterTarget = Pick<
-  ModelDeploymentOutputs,
-  "kubeContext" | "kubeconfig" | "owner" | "apiVersion" | "kind"
->;
+type Cluster = Pick<ParsedGroupInputs, "kubeContext" | "kubeconfig" | "owner">;
 
-function store(inputs: ClusterTarget): ServingObjectStore {
-  const target = targetOf(inputs);
-  if (!target) throw new Error(`no serving target writes ${inputs.apiVersion} ${inputs.kind}`);
-  return new ServingObjectStore(clusterClient(inputs), target, fieldManager(inputs.owner));
+function store(cluster: Cluster, object: Pick<AppliedObject, "apiVersion" | "kind">): ServingObjectStore {
+  const target = targetOf(object);
+  if (!target) throw new Error(`no serving target writes ${object.apiVersion} ${object.kind}`);
+  return new ServingObjectStore(clusterClient(cluster), target, fieldManager(cluster.owner));
 }
 
-export async function applyDeployment(inputs: ParsedDeploymentInputs): Promise<ModelDeploymentOutputs> {
-  const manifest = inputs.manifest as ServingObject;
+async function applySlot(cluster: Cluster, slot: ServedSlot, appliedDigest: string): Promise<AppliedObject> {
+  const manifest = slot.manifest as ServingObject;
+  const { apiVersion, kind } = manifest;
   const { namespace, name } = manifest.metadata;
-  const outputs = {
-    model: inputs.model,
-    slot: inputs.slot,
-    version: inputs.version,
-    owner: inputs.owner,
-    ...(inputs.kubeContext === undefined ? {} : { kubeContext: inputs.kubeContext }),
-    ...(inputs.kubeconfig === undefined ? {} : { kubeconfig: inputs.kubeconfig }),
-    apiVersion: manifest.apiVersion,
-    kind: manifest.kind,
-    namespace,
-    name,
-  };
-  const cluster = store(outputs);
-  // The same rule as the service's; a resource cannot be skipped, so the conflict fails it.
-  const conflict = ownershipConflict(await cluster.get(namespace, name), inputs.owner);
+  const objects = store(cluster, manifest);
+  // The same rule as the service's; a slot cannot be skipped, so the conflict fails the group.
+  const conflict = ownershipConflict(await objects.get(namespace, name), cluster.owner);
   if (conflict) throw new Error(conflict);
-  const applied = await cluster.apply(manifest);
+  const applied = await objects.apply(manifest);
   return {
-    ...outputs,
+    apiVersion,
+    kind,
+    namespace,
     uid: String(applied.metadata.uid ?? ""),
-    appliedDigest: appliedDigestOf(inputs),
+    appliedDigest,
     liveDigest: liveDigestOf(applied),
   };
 }
 
-/**
- * The object as the cluster has it: gone (or no longer ours) ends the resource; labels,
- * annotations or spec other than the API server returned at the last apply are drift, which
- * clears the applied digest so the next up applies the inputs again.
- */
-export async function readDeployment(
-  id: string,
-  props: ModelDeploymentOutputs,
-): Promise<pulumi.dynamic.ReadResult> {
-  const [namespace, name] = id.split("/");
-  const live = await store(props).get(namespace, name);
-  // An empty id tells the engine the object is gone (e.g. deleted by hand).
-  if (!live || !isOwnedBy(live, props.owner)) return { id: "", props: {} };
-  const liveDigest = liveDigestOf(live);
-  const drifted = liveDigest !== props.liveDigest;
-  return {
-    id,
-    props: {
-      ...props,
-      uid: String(live.metadata.uid ?? ""),
-      liveDigest,
-      appliedDigest: drifted ? "" : props.appliedDigest,
-    },
-  };
-}
-
 /** Deletes the object (only if it is ours) and waits until the API no longer returns it. */
-export async function deleteDeployment(
-  id: string,
-  props: ModelDeploymentOutputs,
-  timeoutMs = 120_000,
-): Promise<void> {
-  const [namespace, name] = id.split("/");
-  const cluster = store(props);
-  const live = await cluster.get(namespace, name);
+async function deleteObject(cluster: Cluster, name: string, object: AppliedObject, timeoutMs: number) {
+  const objects = store(cluster, object);
+  const live = await objects.get(object.namespace, name);
   if (!live) return;
-  const conflict = ownershipConflict(live, props.owner);
+  const conflict = ownershipConflict(live, cluster.owner);
   if (conflict) throw new Error(conflict);
-  await cluster.delete(namespace, name);
+  await objects.delete(object.namespace, name);
   const deadline = Date.now() + timeoutMs;
-  while (await cluster.get(namespace, name)) {
+  while (await objects.get(object.namespace, name)) {
     if (Date.now() > deadline)
-      throw new Error(`${cluster.target.kind} ${id} still exists after ${timeoutMs / 1000}s`);
+      throw new Error(`${object.kind} ${object.namespace}/${name} still exists after ${timeoutMs / 1000}s`);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
 
-export const modelDeploymentProvider: pulumi.dynamic.ResourceProvider<
-  ModelDeploymentInputs,
-  ModelDeploymentOutputs
+/** Runs `work` on every item, PARALLEL_REQUESTS at a time, to the end; then names every failure. */
+async function eachSettled<T>(
+  what: string,
+  items: T[],
+  label: (item: T) => string,
+  work: (item: T) => Promise<void>,
+) {
+  const failures: string[] = [];
+  await mapLimited(items, PARALLEL_REQUESTS, async (item) => {
+    try {
+      await work(item);
+    } catch (error) {
+      failures.push(`${label(item)}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  });
+  if (failures.length > 0)
+    throw new Error(`${what}: ${failures.length} of ${items.length} failed: ${failures.join("; ")}`);
+}
+
+const slotLabel = ([name, slot]: [string, ServedSlot]) => `${slot.model} ${slot.slot} (${name})`;
+
+/**
+ * Applies the group's new and changed slots, then, only if every apply succeeded, deletes the
+ * objects it no longer declares. A failure leaves the state as it was, so the next up tries
+ * the same work again: applies and deletes are idempotent.
+ */
+export async function applyGroup(
+  news: ParsedGroupInputs,
+  olds?: ModelDeploymentGroupOutputs,
+  timeoutMs = 120_000,
+): Promise<ModelDeploymentGroupOutputs> {
+  const applied = new Map<string, AppliedObject>();
+  await eachSettled(
+    `applying group ${news.group}`,
+    slotsToApply(olds, news),
+    slotLabel,
+    async ([name, slot]) => {
+      applied.set(name, await applySlot(news, slot, appliedDigestOf(slot, news.kubeContext)));
+    },
+  );
+  if (olds) {
+    await eachSettled(
+      `deleting from group ${news.group}`,
+      objectsToDelete(olds, news),
+      ([name]) => name,
+      ([name, object]) => deleteObject(olds, name, object, timeoutMs),
+    );
+  }
+  const objects: Record<string, AppliedObject> = {};
+  for (const name of [...news.slots.keys()].sort()) objects[name] = applied.get(name) ?? olds!.objects[name];
+  return {
+    group: news.group,
+    owner: news.owner,
+    ...(news.kubeContext === undefined ? {} : { kubeContext: news.kubeContext }),
+    ...(news.kubeconfig === undefined ? {} : { kubeconfig: news.kubeconfig }),
+    objects,
+  };
+}
+
+/**
+ * The objects as the cluster has them: one gone (or no longer ours) leaves the group's outputs,
+ * so the next up applies it again; labels, annotations or spec other than the API server returned
+ * at the last apply are drift, which clears the applied digest to the same end.
+ */
+export async function readGroup(
+  id: string,
+  props: ModelDeploymentGroupOutputs,
+): Promise<pulumi.dynamic.ReadResult> {
+  const objects: Record<string, AppliedObject> = {};
+  await mapLimited(Object.entries(props.objects), PARALLEL_REQUESTS, async ([name, object]) => {
+    const live = await store(props, object).get(object.namespace, name);
+    if (!live || !isOwnedBy(live, props.owner)) return;
+    const liveDigest = liveDigestOf(live);
+    objects[name] = {
+      ...object,
+      uid: String(live.metadata.uid ?? ""),
+      liveDigest,
+      appliedDigest: liveDigest === object.liveDigest ? object.appliedDigest : "",
+    };
+  });
+  return { id, props: { ...props, objects } };
+}
+
+/** Deletes every object of the group that is ours, and waits until they are gone. */
+export async function deleteGroup(props: ModelDeploymentGroupOutputs, timeoutMs = 120_000): Promise<void> {
+  await eachSettled(
+    `deleting group ${props.group}`,
+    Object.entries(props.objects),
+    ([name]) => name,
+    ([name, object]) => deleteObject(props, name, object, timeoutMs),
+  );
+}
+
+export const modelDeploymentGroupProvider: pulumi.dynamic.ResourceProvider<
+  ModelDeploymentGroupInputs,
+  ModelDeploymentGroupOutputs
 > = {
-  check: async (_olds, news) => checkInputs(news) as pulumi.dynamic.CheckResult<ModelDeploymentInputs>,
+  check: async (_olds, news) =>
+    checkGroupInputs(news) as pulumi.dynamic.CheckResult<ModelDeploymentGroupInputs>,
   // Olds are the state's outputs: the digests, not the old inputs. News have passed check.
-  diff: async (id, olds, news) =>
-    diffInputs(id, olds as unknown as ModelDeploymentOutputs, modelDeploymentInputsSchema.parse(news)),
+  diff: async (_id, olds, news) => diffGroupInputs(olds, news),
   create: async (inputs) => {
-    const parsed = modelDeploymentInputsSchema.parse(inputs);
-    return { id: identity(parsed), outs: await applyDeployment(parsed) };
+    const parsed = checkedGroupInputs(inputs);
+    return { id: `${parsed.owner}/${parsed.group}`, outs: await applyGroup(parsed) };
   },
-  update: async (_id, _olds, news) => ({
-    outs: await applyDeployment(modelDeploymentInputsSchema.parse(news)),
-  }),
+  update: async (_id, olds, news) => ({ outs: await applyGroup(checkedGroupInputs(news), olds) }),
   read: async (id, props) =>
-    readDeployment(id, props!) as Promise<pulumi.dynamic.ReadResult<ModelDeploymentOutputs>>,
-  delete: async (id, props) => deleteDeployment(id, props),
+    readGroup(id, props!) as Promise<pulumi.dynamic.ReadResult<ModelDeploymentGroupOutputs>>,
+  delete: async (_id, props) => deleteGroup(props),
 };

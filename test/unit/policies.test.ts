@@ -1,12 +1,13 @@
 import type { ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
 import {
-  MODEL_DEPLOYMENT_TYPE,
+  MODEL_DEPLOYMENT_GROUP_TYPE,
   floatingImage,
   noFloatingImageTags,
   productionReplicasAndLimits,
   seldonDeploymentsInDeploymentNamespace,
 } from "../../policy/policies";
 
+/** A group serving one slot, as a resource policy sees it: its inputs. */
 const modelDeployment = (overrides: {
   image?: string;
   replicas?: number;
@@ -14,34 +15,39 @@ const modelDeployment = (overrides: {
   namespace?: string;
   slot?: string;
 }) => ({
-  type: MODEL_DEPLOYMENT_TYPE,
-  name: "iris-production-1234abcd",
+  type: MODEL_DEPLOYMENT_GROUP_TYPE,
+  name: "models-2a",
   urn: "urn:pulumi:dev::mlflow2seldon::x",
   props: {
-    model: "iris",
-    slot: overrides.slot ?? "stage:Production",
-    manifest: JSON.stringify({
-      kind: "SeldonDeployment",
-      metadata: { namespace: overrides.namespace ?? "seldon" },
-      spec: {
-        predictors: [
-          {
-            replicas: overrides.replicas ?? 2,
-            componentSpecs: [
-              {
-                spec: {
-                  containers: [
-                    {
-                      name: "model",
-                      image: overrides.image ?? "registry.example.com/wrapper:1.0",
-                      resources: { limits: overrides.limits ?? { cpu: "1", memory: "1Gi" } },
-                    },
-                  ],
+    group: "models-2a",
+    owner: "stack-dev",
+    "iris-production-1234abcd": JSON.stringify({
+      model: "iris",
+      slot: overrides.slot ?? "stage:Production",
+      version: "1",
+      manifest: {
+        kind: "SeldonDeployment",
+        metadata: { namespace: overrides.namespace ?? "seldon" },
+        spec: {
+          predictors: [
+            {
+              replicas: overrides.replicas ?? 2,
+              componentSpecs: [
+                {
+                  spec: {
+                    containers: [
+                      {
+                        name: "model",
+                        image: overrides.image ?? "registry.example.com/wrapper:1.0",
+                        resources: { limits: overrides.limits ?? { cpu: "1", memory: "1Gi" } },
+                      },
+                    ],
+                  },
                 },
-              },
-            ],
-          },
-        ],
+              ],
+            },
+          ],
+        },
       },
     }),
   },
@@ -102,8 +108,13 @@ test("seldon-deployments-in-deployment-namespace fires for a SeldonDeployment ou
           type: "kubernetes:core/v1:Namespace",
           props: { metadata: { name: "seldon" } },
         },
-        // What a stack policy sees of a ModelDeployment: its outputs.
-        { type: MODEL_DEPLOYMENT_TYPE, name: "iris-production-1234abcd", urn: "urn:x", props: { namespace } },
+        // What a stack policy sees of a group: its outputs.
+        {
+          type: MODEL_DEPLOYMENT_GROUP_TYPE,
+          name: "models-2a",
+          urn: "urn:x",
+          props: { objects: { "iris-production-1234abcd": { kind: "SeldonDeployment", namespace } } },
+        },
       ],
     };
     (

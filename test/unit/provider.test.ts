@@ -3,23 +3,28 @@ import { ConfigError } from "../../engine/errors";
 import { digestOf } from "../../engine/digest";
 import { buildServingObject } from "../../engine/plan/manifest";
 import {
-  checkInputs,
+  checkGroupInputs,
   checkWebhookInputs,
-  diffInputs,
+  diffGroupInputs,
   diffWebhookInputs,
   type MlflowWebhookInputs,
-  type ModelDeploymentInputs,
-  type ModelDeploymentOutputs,
-  type ParsedDeploymentInputs,
+  type ModelDeploymentGroupInputs,
+  type ModelDeploymentGroupOutputs,
 } from "../../provider/runtime";
 
-const parsedInputs = (
-  overrides: { version?: string; image?: string; name?: string } = {},
-): ParsedDeploymentInputs => {
-  const manifest = buildServingObject({
+const NAME = "iris-production-12345678";
+
+/** One slot as the engine plans it (the manifest parsed). */
+const plannedSlot = (
+  overrides: { version?: string; image?: string; name?: string; namespace?: string } = {},
+) => ({
+  model: "iris",
+  slot: "stage:Production",
+  version: overrides.version ?? "1",
+  manifest: buildServingObject({
     target: "seldon-v1",
-    name: overrides.name ?? "iris-production-12345678",
-    namespace: "seldon",
+    name: overrides.name ?? NAME,
+    namespace: overrides.namespace ?? "seldon",
     owner: "stack-dev",
     model: "iris",
     version: overrides.version ?? "1",
@@ -36,114 +41,109 @@ const parsedInputs = (
     },
     replicas: 1,
     protocol: "seldon",
-  });
-  return {
-    model: "iris",
-    slot: "stage:Production",
-    version: overrides.version ?? "1",
-    owner: "stack-dev",
-    manifest: manifest as ParsedDeploymentInputs["manifest"],
-  };
-};
-/** The inputs as the program declares them: the manifest as JSON text. */
-const declared = (parsed: ParsedDeploymentInputs): ModelDeploymentInputs => ({
-  ...parsed,
-  manifest: JSON.stringify(parsed.manifest),
+  }),
 });
-const inputs = (overrides: Parameters<typeof parsedInputs>[0] = {}) => declared(parsedInputs(overrides));
+type PlannedSlot = ReturnType<typeof plannedSlot>;
 
-describe("ModelDeployment check", () => {
+/** A group's inputs as the program declares them: each slot as JSON text under its object's name. */
+const groupInputs = (...slots: PlannedSlot[]): ModelDeploymentGroupInputs => ({
+  group: "models-2a",
+  owner: "stack-dev",
+  ...Object.fromEntries(slots.map((slot) => [slot.manifest.metadata.name, JSON.stringify(slot)])),
+});
+
+describe("ModelDeploymentGroup check", () => {
   test("accepts the planner's output", () => {
-    expect(checkInputs(inputs()).failures).toEqual([]);
+    expect(checkGroupInputs(groupInputs(plannedSlot())).failures).toEqual([]);
   });
-  test("names the property and the reason of each failure", () => {
-    const bad = parsedInputs();
-    bad.version = "latest";
-    bad.manifest.metadata.name = "Not Valid";
-    const failures = checkInputs(declared(bad)).failures ?? [];
-    expect(failures).toEqual(
-      expect.arrayContaining([
-        { property: "version", reason: "an MLflow version number" },
-        expect.objectContaining({ property: "manifest.metadata.name" }),
-      ]),
-    );
-  });
-  test("refuses a manifest that is not JSON text", () => {
-    expect(checkInputs({ ...inputs(), manifest: "{ kind: Seldon" }).failures).toEqual([
-      { property: "manifest", reason: expect.stringContaining("JSON text of a serving object") },
+  test("names the slot, the field and the reason of each failure", () => {
+    const bad = { ...plannedSlot(), version: "latest" };
+    const failures = checkGroupInputs(groupInputs(bad)).failures ?? [];
+    expect(failures).toEqual([{ property: `${NAME}.version`, reason: "an MLflow version number" }]);
+    const unnamed = plannedSlot();
+    unnamed.manifest.metadata.name = "Not Valid";
+    expect(checkGroupInputs({ ...groupInputs(), [NAME]: JSON.stringify(unnamed) }).failures).toEqual([
+      expect.objectContaining({ property: `${NAME}.manifest.metadata.name` }),
     ]);
   });
+  test("refuses a slot that is not JSON text, or filed under another object's name", () => {
+    expect(checkGroupInputs({ ...groupInputs(), [NAME]: "{ kind: Seldon" }).failures).toEqual([
+      { property: NAME, reason: expect.stringContaining("JSON text of a served slot") },
+    ]);
+    expect(
+      checkGroupInputs({ ...groupInputs(), "iris-staging-87654321": JSON.stringify(plannedSlot()) }).failures,
+    ).toEqual([{ property: "iris-staging-87654321", reason: `names the object ${NAME}` }]);
+  });
   test("refuses an apiVersion and kind that name no serving target together", () => {
-    const mixed = parsedInputs();
+    const mixed = plannedSlot();
     mixed.manifest.apiVersion = "serving.kserve.io/v1beta1";
-    expect(checkInputs(declared(mixed)).failures).toEqual([
+    expect(checkGroupInputs(groupInputs(mixed)).failures).toEqual([
       {
-        property: "manifest.kind",
+        property: `${NAME}.manifest.kind`,
         reason: expect.stringContaining("serving.kserve.io/v1beta1 InferenceService"),
       },
     ]);
   });
-  test("refuses a manifest labelled for another owner", () => {
-    const foreign = inputs();
-    foreign.owner = "stack-other";
-    expect(checkInputs(foreign).failures?.[0].property).toBe("manifest");
+  test("refuses a slot labelled for another owner, and a group without an owner", () => {
+    expect(
+      checkGroupInputs({ ...groupInputs(plannedSlot()), owner: "stack-other" }).failures?.[0].property,
+    ).toBe(NAME);
+    const ownerless: Record<string, unknown> = { ...groupInputs() };
+    delete ownerless.owner;
+    expect(checkGroupInputs(ownerless).failures?.[0].property).toBe("owner");
   });
 });
 
-describe("ModelDeployment diff", () => {
-  // What the state holds after `before` was applied: the provider's outputs, not its inputs.
-  const applied = (before: ParsedDeploymentInputs, kubeconfig?: string): ModelDeploymentOutputs => ({
-    model: before.model,
-    slot: before.slot,
-    version: before.version,
-    owner: before.owner,
+describe("ModelDeploymentGroup diff", () => {
+  // What the state holds after `slots` were applied: the provider's outputs, not its inputs.
+  const applied = (slots: PlannedSlot[], kubeconfig?: string): ModelDeploymentGroupOutputs => ({
+    group: "models-2a",
+    owner: "stack-dev",
     kubeconfig,
-    apiVersion: before.manifest.apiVersion,
-    kind: before.manifest.kind,
-    namespace: before.manifest.metadata.namespace,
-    name: before.manifest.metadata.name,
-    uid: "u-1",
-    appliedDigest: digestOf(before),
-    liveDigest: "live",
+    objects: Object.fromEntries(
+      slots.map((slot) => [
+        slot.manifest.metadata.name,
+        {
+          apiVersion: slot.manifest.apiVersion,
+          kind: slot.manifest.kind,
+          namespace: slot.manifest.metadata.namespace,
+          uid: "u-1",
+          appliedDigest: digestOf(slot),
+          liveDigest: "live",
+        },
+      ]),
+    ),
   });
-  const id = "seldon/iris-production-12345678";
   test("no change, no diff; the provider module Pulumi adds (by a checkout's path) is not a change", () => {
-    expect(diffInputs(id, applied(parsedInputs()), parsedInputs())).toEqual({ changes: false });
-    const moved = { ...parsedInputs(), __provider: "exports.handler = () => require('/elsewhere')" };
-    expect(diffInputs(id, applied(parsedInputs()), moved)).toEqual({ changes: false });
+    expect(diffGroupInputs(applied([plannedSlot()]), groupInputs(plannedSlot()))).toEqual({ changes: false });
+    const moved = {
+      ...groupInputs(plannedSlot()),
+      __provider: "exports.handler = () => require('/elsewhere')",
+    };
+    expect(diffGroupInputs(applied([plannedSlot()]), moved)).toEqual({ changes: false });
   });
-  test("a new version or image is an in-place update", () => {
-    expect(diffInputs(id, applied(parsedInputs()), parsedInputs({ version: "2" }))).toEqual({
-      changes: true,
-      replaces: [],
-      deleteBeforeReplace: false,
-    });
-    expect(diffInputs(id, applied(parsedInputs()), parsedInputs({ image: "wrapper:2" })).replaces).toEqual(
-      [],
-    );
+  test("a new version or image of a slot, an added slot and a removed slot are updates in place", () => {
+    const before = applied([plannedSlot()]);
+    const update = { changes: true };
+    expect(diffGroupInputs(before, groupInputs(plannedSlot({ version: "2" })))).toEqual(update);
+    expect(diffGroupInputs(before, groupInputs(plannedSlot({ image: "wrapper:2" })))).toEqual(update);
+    const added = plannedSlot({ name: "iris-staging-87654321" });
+    expect(diffGroupInputs(before, groupInputs(plannedSlot(), added))).toEqual(update);
+    expect(diffGroupInputs(applied([plannedSlot(), added]), groupInputs(plannedSlot()))).toEqual(update);
+    expect(diffGroupInputs(before, groupInputs(plannedSlot({ namespace: "seldon-2" })))).toEqual(update);
   });
   test("a new kubeconfig is an update; the digest never covers it", () => {
-    const withConfig = { ...parsedInputs(), kubeconfig: "apiVersion: v1 # b" };
-    const stored = applied(parsedInputs(), "apiVersion: v1 # a");
-    expect(stored.appliedDigest).toBe(digestOf(parsedInputs()));
-    expect(diffInputs(id, stored, withConfig)).toMatchObject({ changes: true, replaces: [] });
+    const stored = applied([plannedSlot()], "apiVersion: v1 # a");
+    expect(
+      diffGroupInputs(stored, { ...groupInputs(plannedSlot()), kubeconfig: "apiVersion: v1 # b" }),
+    ).toEqual({
+      changes: true,
+    });
   });
   test("drift found by a refresh (a cleared applied digest) is an update", () => {
-    expect(diffInputs(id, { ...applied(parsedInputs()), appliedDigest: "" }, parsedInputs())).toMatchObject({
-      changes: true,
-      replaces: [],
-    });
-  });
-  test("a new object name or kind is a replacement", () => {
-    expect(
-      diffInputs(id, applied(parsedInputs()), parsedInputs({ name: "iris-production-87654321" })),
-    ).toMatchObject({
-      changes: true,
-      deleteBeforeReplace: true,
-    });
-    expect(
-      diffInputs(id, { ...applied(parsedInputs()), kind: "InferenceService" }, parsedInputs()).replaces,
-    ).toEqual(["manifest"]);
+    const stored = applied([plannedSlot()]);
+    stored.objects[NAME].appliedDigest = "";
+    expect(diffGroupInputs(stored, groupInputs(plannedSlot()))).toEqual({ changes: true });
   });
 });
 
