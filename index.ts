@@ -1,6 +1,6 @@
 // The Pulumi program: deploys the sync service (namespaces, RBAC, Deployment) and snapshots the
-// MLflow registry into one ModelDeployment per serving slot, so `pulumi preview` shows the
-// planned model deployments and `pulumi destroy` removes everything.
+// MLflow registry into ModelDeploymentGroups, one input per serving slot, so `pulumi preview`
+// names the planned model deployments and `pulumi destroy` removes everything.
 import { TARGETS } from "./engine/serving-targets";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";

@@ -55,6 +55,8 @@ export const ANNOTATIONS = {
   candidateVersion: "mlflow2seldon.io/candidate-version",
   /** Hash of everything the engine applies: a change means fields may have to go (drift rule). */
   appliedHash: "mlflow2seldon.io/applied-hash",
+  /** The Pulumi ModelDeploymentGroup that serves a stack's object. */
+  pulumiGroup: "mlflow2seldon.io/pulumi-group",
 } as const;
 
 /** A serving object (SeldonDeployment, InferenceService, Model) as the engine writes and reads it. */

@@ -11,7 +11,7 @@ import { fieldManager, isOwnedBy, ownershipConflict } from "../engine/inventory"
 import { digestOf } from "../engine/digest";
 import { targetOf, TARGETS } from "../engine/serving-targets";
 import { dns1123Label } from "../engine/settings";
-import { LABELS, MANAGED_BY, type ServingObject } from "../engine/vocabulary";
+import { ANNOTATIONS, LABELS, MANAGED_BY, type ServingObject } from "../engine/vocabulary";
 
 export * from "./webhook-runtime";
 
@@ -204,15 +204,26 @@ function store(cluster: Cluster, object: Pick<AppliedObject, "apiVersion" | "kin
   return new ServingObjectStore(clusterClient(cluster), target, fieldManager(cluster.owner));
 }
 
-async function applySlot(cluster: Cluster, slot: ServedSlot, appliedDigest: string): Promise<AppliedObject> {
-  const manifest = slot.manifest as ServingObject;
-  const { apiVersion, kind } = manifest;
-  const { namespace, name } = manifest.metadata;
-  const objects = store(cluster, manifest);
+async function applySlot(
+  cluster: Cluster,
+  group: string,
+  slot: ServedSlot,
+  appliedDigest: string,
+): Promise<AppliedObject> {
+  const planned = slot.manifest as ServingObject;
+  const { apiVersion, kind } = planned;
+  const { namespace, name } = planned.metadata;
+  const objects = store(cluster, planned);
   // The same rule as the service's; a slot cannot be skipped, so the conflict fails the group.
   const conflict = ownershipConflict(await objects.get(namespace, name), cluster.owner);
   if (conflict) throw new Error(conflict);
-  const applied = await objects.apply(manifest);
+  const applied = await objects.apply({
+    ...planned,
+    metadata: {
+      ...planned.metadata,
+      annotations: { ...planned.metadata.annotations, [ANNOTATIONS.pulumiGroup]: group },
+    },
+  });
   return {
     apiVersion,
     kind,
@@ -224,7 +235,12 @@ async function applySlot(cluster: Cluster, slot: ServedSlot, appliedDigest: stri
 }
 
 /** Deletes the object (only if it is ours) and waits until the API no longer returns it. */
-async function deleteObject(cluster: Cluster, name: string, object: AppliedObject, timeoutMs: number) {
+async function deleteObject(
+  cluster: Cluster,
+  name: string,
+  object: Pick<AppliedObject, "apiVersion" | "kind" | "namespace">,
+  timeoutMs: number,
+) {
   const objects = store(cluster, object);
   const live = await objects.get(object.namespace, name);
   if (!live) return;
@@ -276,7 +292,7 @@ export async function applyGroup(
     slotsToApply(olds, news),
     slotLabel,
     async ([name, slot]) => {
-      applied.set(name, await applySlot(news, slot, appliedDigestOf(slot, news.kubeContext)));
+      applied.set(name, await applySlot(news, news.group, slot, appliedDigestOf(slot, news.kubeContext)));
     },
   );
   if (olds) {
@@ -348,4 +364,25 @@ export const modelDeploymentGroupProvider: pulumi.dynamic.ResourceProvider<
   read: async (id, props) =>
     readGroup(id, props!) as Promise<pulumi.dynamic.ReadResult<ModelDeploymentGroupOutputs>>,
   delete: async (_id, props) => deleteGroup(props),
+};
+
+/** What a ModelDeployment kept in its outputs that its delete needs. */
+type LegacyDeploymentOutputs = Cluster & Pick<AppliedObject, "apiVersion" | "kind" | "namespace">;
+
+/**
+ * Stacks made before groups hold a `ModelDeployment` resource per slot. The first up with groups
+ * registers the groups, which apply their objects, and then deletes the old resources: an object
+ * a group now serves carries the group's annotation, so the old resource leaves it; any other (a
+ * slot no longer served, or every object in a destroy) it deletes, as it always did.
+ */
+export const modelDeploymentProvider: pulumi.dynamic.ResourceProvider = {
+  create: async () => {
+    throw new Error("ModelDeployment is no longer created: a ModelDeploymentGroup serves each slot");
+  },
+  delete: async (id: string, props: LegacyDeploymentOutputs) => {
+    const name = id.split("/")[1];
+    const live = await store(props, props).get(props.namespace, name);
+    if (live?.metadata.annotations?.[ANNOTATIONS.pulumiGroup]) return;
+    await deleteObject(props, name, props, 120_000);
+  },
 };

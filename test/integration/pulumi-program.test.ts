@@ -1,5 +1,5 @@
 // The Pulumi program with the real CLI on the testbed: service components, the registry snapshot
-// as ModelDeployment resources (create, update on promotion, delete on archive), a blocking
+// as ModelDeploymentGroup resources (create, update on promotion, delete on archive), a blocking
 // policy, coexistence with the sync service, and destroy.
 import {
   AdmissionregistrationV1Api,
@@ -9,6 +9,8 @@ import {
   RbacAuthorizationV1Api,
 } from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { MODEL_TAGS } from "../../engine/plan/planner";
 import {
   customObjects,
@@ -25,6 +27,7 @@ import { mlflow, mlflowUrl, registerModel, versionRequestsDuring } from "../supp
 import { privateTmpdir, pulumi, pulumiOk, repositoryStack, run } from "../support/pulumi";
 import { serviceBin, startService } from "../support/service";
 import { syncFixture } from "../support/sync";
+import { repoRoot } from "../support/testbed-env";
 import { eventually, freePort } from "../support/wait";
 import { LABELS, ANNOTATIONS } from "../../engine/vocabulary";
 
@@ -54,7 +57,7 @@ let clusterRoleName = "";
 const tmp = privateTmpdir("pulumi-program");
 
 /** The plain CLI from the repository root, as the README shows it. */
-const cli = (command: "preview --diff" | "up --yes" | "refresh --yes" | "destroy --yes") =>
+const cli = (command: "preview" | "preview --diff" | "up --yes" | "refresh --yes" | "destroy --yes") =>
   pulumiOk([...command.split(" "), "--stack", stack]);
 
 const stackObjects = async () =>
@@ -311,7 +314,7 @@ test("the policy pack reports on the stack's model deployments through the CLI",
   expect(preview).toMatch(new RegExp(`${stackModel} serves Production with 1 replica`));
 });
 
-test("preview shows a canary from the registry as the ModelDeployment's candidate", async () => {
+test("preview shows a canary from the registry as the slot's candidate", async () => {
   await mlflow().setAlias(stackModel, "challenger", "2");
   await mlflow().setRegisteredModelTag(stackModel, MODEL_TAGS.canary, '{"from":"@challenger","percent":10}');
   try {
@@ -325,16 +328,76 @@ test("preview shows a canary from the registry as the ModelDeployment's candidat
 test("after a promotion, preview shows the update from the old to the new version and up applies it in place", async () => {
   const [before] = await stackObjects();
   await mlflow().transitionStage(stackModel, "2", "Production", true);
+  // The summary names the slot that changes in its group.
+  expect(cli("preview")).toMatch(
+    new RegExp(
+      `~ +pulumi-nodejs:dynamic/mlflow2seldon:ModelDeploymentGroup models-[0-9a-f]{2} update \\[diff: ~${before.metadata.name}\\]`,
+    ),
+  );
+  // A slot is JSON text in the state; the CLI still shows its change field by field.
   const preview = cli("preview --diff");
-  expect(preview).toMatch(/~ pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment/);
+  expect(preview).toMatch(new RegExp(`~ ${before.metadata.name}\\s*: \\(json\\) \\{`));
   expect(preview).toMatch(/version\s*:\s*"1" => "2"/);
-  // The manifest is JSON text in the state; the CLI still shows its change field by field.
-  expect(preview).toMatch(/manifest\s*:\s*\(json\) \{/);
   expect(preview).toMatch(/mlflow2seldon\.io\/model-version\s*:\s*"1" => "2"/);
   cli("up --yes");
   const [after] = await stackObjects();
   expect(after.metadata.uid).toBe(before.metadata.uid);
   expect(after.metadata.labels[LABELS.version]).toBe("2");
+});
+
+test("a stack made with a ModelDeployment per slot moves to groups without deleting what a group serves", async () => {
+  const [served] = await stackObjects();
+  // An object only the old resource serves (its slot gone meanwhile): the move deletes it.
+  const gone = {
+    ...served,
+    metadata: {
+      ...served.metadata,
+      name: `legacy-${id}`,
+      uid: undefined,
+      resourceVersion: undefined,
+      annotations: { ...served.metadata.annotations, [ANNOTATIONS.pulumiGroup]: undefined },
+    },
+  };
+  await customObjects().createNamespacedCustomObject({
+    ...seldon,
+    namespace: deploymentNamespace,
+    body: gone,
+  });
+  const state = JSON.parse(pulumiOk(["stack", "export", "--stack", stack]));
+  const resources: { type: string; provider?: string }[] = state.deployment.resources;
+  const nodejsProvider = resources.find((r) => r.type.endsWith(":ModelDeploymentGroup"))?.provider;
+  const providerModule = `exports.handler = () => require(${JSON.stringify(join(repoRoot, "provider", "load-runtime.cjs"))}).modelDeploymentProvider;`;
+  const legacy = (name: string) => {
+    const outputs = {
+      __provider: providerModule,
+      owner,
+      apiVersion: served.apiVersion,
+      kind: served.kind,
+      namespace: deploymentNamespace,
+      name,
+    };
+    return {
+      urn: `urn:pulumi:${stack}::mlflow2seldon::pulumi-nodejs:dynamic/mlflow2seldon:ModelDeployment::${name}`,
+      custom: true,
+      id: `${deploymentNamespace}/${name}`,
+      type: "pulumi-nodejs:dynamic/mlflow2seldon:ModelDeployment",
+      inputs: { __provider: providerModule },
+      outputs,
+      provider: nodejsProvider,
+    };
+  };
+  resources.push(legacy(served.metadata.name), legacy(gone.metadata.name));
+  const file = join(tmp.dir, "legacy-state.json");
+  writeFileSync(file, JSON.stringify(state));
+  pulumiOk(["stack", "import", "--file", file, "--stack", stack]);
+  rmSync(file);
+  expect(cli("up --yes")).toMatch(
+    /- +pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment \S+ deleted[^]*- +pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment \S+ deleted/,
+  );
+  const after = await stackObjects();
+  expect(after.map((o) => [o.metadata.name, o.metadata.uid])).toEqual([
+    [served.metadata.name, served.metadata.uid],
+  ]);
 });
 
 test("pulumi refresh notices a SeldonDeployment deleted by hand, and up puts it back", async () => {
@@ -344,9 +407,13 @@ test("pulumi refresh notices a SeldonDeployment deleted by hand, and up puts it 
     namespace: deploymentNamespace,
     name: sdep.metadata.name,
   });
-  const refresh = cli("refresh --yes");
-  expect(refresh).toMatch(/- .*pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment/);
-  expect(cli("preview --diff")).toMatch(/\+ .*pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment/);
+  // The group forgets the object, so the next up applies its slot again.
+  expect(cli("refresh --yes")).toMatch(
+    /pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeploymentGroup \S+ updated/,
+  );
+  expect(cli("preview --diff")).toMatch(
+    /~ pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeploymentGroup: \(update\)/,
+  );
   cli("up --yes");
   const [restored] = await stackObjects();
   expect(restored.metadata.name).toBe(sdep.metadata.name);
@@ -363,9 +430,11 @@ test("pulumi refresh notices a SeldonDeployment edited by hand, up restores it, 
     name: sdep.metadata.name,
     body: sdep,
   });
-  const updated = /pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment \S+ updated/;
+  const updated = /pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeploymentGroup \S+ updated/;
   expect(cli("refresh --yes")).toMatch(updated);
-  expect(cli("preview --diff")).toMatch(/~ pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment: \(update\)/);
+  expect(cli("preview --diff")).toMatch(
+    /~ pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeploymentGroup: \(update\)/,
+  );
   cli("up --yes");
   const [restored] = await stackObjects();
   expect((restored.spec.predictors as { replicas: number }[])[0].replicas).toBe(replicas);
@@ -374,7 +443,10 @@ test("pulumi refresh notices a SeldonDeployment edited by hand, up restores it, 
 
 test("after an archive, preview shows the delete and up removes the SeldonDeployment", async () => {
   await mlflow().transitionStage(stackModel, "2", "Archived");
-  expect(cli("preview --diff")).toMatch(/- pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeployment/);
+  // The group served only this slot, so it goes with it.
+  expect(cli("preview --diff")).toMatch(
+    /- pulumi-nodejs:dynamic\/mlflow2seldon:ModelDeploymentGroup: \(delete\)/,
+  );
   cli("up --yes");
   expect(await stackObjects()).toEqual([]);
 });
