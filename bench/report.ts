@@ -223,7 +223,8 @@ export function renderPulumiLifecycles(date: string, pulumiVersion: string, runs
   return [
     PULUMI.start,
     `Run ${date}, Pulumi ${pulumiVersion}, local (file://) backend, default checkpointing. A repository`,
-    "stack whose snapshot holds N model deployments (plus the service's own resources), the plain CLI",
+    "stack snapshotting a whole registry (`stackModels` `*`) whose models serve N model deployments",
+    "(plus the service's own resources), the plain CLI",
     "from the repository root; each figure is the whole command (Node.js start, TypeScript program,",
     "registry snapshot, CLI, dynamic and Kubernetes providers). Peak memory is the highest sum of the",
     "resident memory of the command's processes. State bytes: `pulumi stack export` after the up as",

@@ -24,7 +24,7 @@ import { BenchCluster } from "./cluster";
 import { promotions, servedSlots, SIZES, type Promotion } from "./dataset";
 import { registryStores, sqliteStore, type MlflowServer, type RegistryStore } from "./mlflow-server";
 import { ensureRegistries, snapshotPath } from "./populate";
-import { pulumiLifecycle, modelsServing, type PulumiLifecycle } from "./pulumi-lifecycle";
+import { pulumiLifecycle, registryServing, type PulumiLifecycle } from "./pulumi-lifecycle";
 import { progress } from "./progress";
 import { promotionLatencies, repairLatencies } from "./promotion";
 import {
@@ -49,8 +49,6 @@ const PAGE_SIZE = 200; // the client's default
 const PROMOTION_WINDOW_MS = 60_000;
 // Model deployments of the Pulumi stacks measured through their lifecycle.
 const PULUMI_DEPLOYMENTS = [100, 1000, 5000];
-/** Registries the bench builds: its sizes, and one large enough for 5,000 deployments. */
-const REGISTRY_SIZES = [...SIZES, 10_000];
 
 /** The pinned component versions (testbed/versions.sh). */
 const testbed = Object.fromEntries(
@@ -340,19 +338,13 @@ async function main(): Promise<void> {
   const date = new Date().toISOString().slice(0, 10);
   try {
     const pulumiRuns = runs("pulumi") ? values["pulumi-deployments"].split(",").map(Number) : [];
-    // The smallest registry serving enough slots for a stack of `deployments`.
-    const registryFor = (deployments: number) => {
-      const size = REGISTRY_SIZES.find((n) => servedSlots(n) >= deployments);
-      if (size === undefined) throw new Error(`no bench registry serves ${deployments} deployments`);
-      return size;
-    };
-    const registries = [...new Set([...sizes, ...pulumiRuns.map(registryFor)])];
+    const registries = [...new Set([...sizes, ...pulumiRuns.map(registryServing)])];
     progress(`registries of ${registries.join(", ")} models (cached after the first run)`);
     await ensureRegistries(store, registries, workDir, MLFLOW_PORT);
     // The Pulumi runs first: they fail fastest.
     const lifecycles: PulumiLifecycle[] = [];
     for (const deployments of pulumiRuns) {
-      const registry = registryFor(deployments);
+      const registry = registryServing(deployments);
       const mlflowLog = join(workDir, `mlflow-pulumi-${deployments}.log`);
       const server = await store.start({
         name: `pulumi-${deployments}`,
@@ -366,8 +358,8 @@ async function main(): Promise<void> {
         lifecycles.push(
           await pulumiLifecycle({
             mlflowUrl: server.url,
-            models: modelsServing(deployments, registry),
-            deployments,
+            registryModels: registry,
+            deployments: servedSlots(registry),
             id: randomBytes(3).toString("hex"),
             repetitions: 3,
             mlflowLog,
