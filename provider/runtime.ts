@@ -7,6 +7,7 @@ import { z } from "zod";
 import { ServingObjectStore, kubeClient } from "../engine/apply/store";
 import type { KubeClient } from "../engine/kube/client";
 import { mapLimited, PARALLEL_REQUESTS } from "../engine/concurrency";
+import { errorMessage } from "../engine/errors";
 import { fieldManager, isOwnedBy, ownershipConflict } from "../engine/inventory";
 import { digestOf } from "../engine/digest";
 import { targetOf, TARGETS } from "../engine/serving-targets";
@@ -267,7 +268,7 @@ async function eachSettled<T>(
     try {
       await work(item);
     } catch (error) {
-      failures.push(`${label(item)}: ${error instanceof Error ? error.message : String(error)}`);
+      failures.push(`${label(item)}: ${errorMessage(error)}`);
     }
   });
   if (failures.length > 0)
